@@ -1,0 +1,95 @@
+"""The `connector` command. Every command takes --settings; one handler turns errors into messages."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from connector.errors import UserError
+from connector.settings import LoadedSettings, load_settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Runs the parent conversation cycle (gesprekkencyclus) between the planner and the pupil administration.",
+)
+
+SettingsOption = Annotated[
+    Optional[str],
+    typer.Option("--settings", metavar="PATH", help="Settings file (default: $CONNECTOR_SETTINGS, else ./settings.toml)."),
+]
+
+
+class PlanFormat(StrEnum):
+    table = "table"
+    json = "json"
+    ics = "ics"
+
+
+@app.command("check-config")
+def check_config(settings: SettingsOption = None) -> None:
+    """Validate the settings: exit 0 when valid, else exit 2 listing every problem."""
+    loaded = load_settings(settings)
+    s = loaded.settings
+    rounds = sum(len(s.cycle_for(school).rounds) for school in s.schools)
+    typer.echo(f"{loaded.path}: valid ({len(s.schools)} school(s), {len(s.cycles)} cycle(s), {rounds} round(s) placed on the calendar)")
+
+
+@app.command("plan")
+def plan(
+    settings: SettingsOption = None,
+    school: Annotated[Optional[str], typer.Option("--school", metavar="BRIN", help="Only this school.")] = None,
+    format: Annotated[PlanFormat, typer.Option("--format", help="table, json or ics.")] = PlanFormat.table,
+) -> None:
+    """The year's timeline per school: windows, planner opening and closing, verslag deadlines."""
+    from connector.plan_render import render_ics, render_json, render_table
+    from connector.yearplan import plan_school
+
+    loaded = load_settings(settings)
+    schools = _select_schools(loaded, school)
+    plans = [plan_school(loaded.settings, s) for s in schools]
+    if format is PlanFormat.json:
+        typer.echo(render_json(plans))
+    elif format is PlanFormat.ics:
+        sys.stdout.buffer.write(render_ics(plans))
+        sys.stdout.flush()
+    else:
+        render_table(plans, Console())
+
+
+def _select_schools(loaded: LoadedSettings, brin: str | None):
+    schools = loaded.settings.schools
+    if brin is None:
+        return list(schools)
+    chosen = [s for s in schools if s.brin == brin.upper()]
+    if not chosen:
+        raise UserError(f"no school {brin} in {loaded.path}; known: {', '.join(s.brin for s in schools)}")
+    return chosen
+
+
+def main() -> None:
+    """Entry point: run the app; user errors become plain messages, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        for line in exc.lines:
+            typer.echo(line, err=True)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        raise SystemExit(130) from None
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        typer.echo(f"internal error: {exc.__class__.__name__}; see the log file for details", err=True)
+        raise SystemExit(70) from None

@@ -1,0 +1,122 @@
+"""Render the year plan as a terminal table, JSON, or an RFC 5545 calendar."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from icalendar import Calendar, Event
+from rich.console import Console
+from rich.table import Table
+
+from connector.yearplan import RoundPlan, SchoolPlan
+
+PRODID = "-//gesprekken-connector//jaarplanning//NL"
+
+
+def _ranges(numbers: tuple[int, ...]) -> str:
+    """(1, 2, 3, 5) as "1-3, 5"."""
+    runs: list[list[int]] = []
+    for n in sorted(numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def _groups(plan: RoundPlan) -> str:
+    groups = _ranges(plan.round.groups)
+    if plan.round.participation.value == "optional":
+        must = _ranges(plan.round.mandatory_groups)
+        return f"{groups}\n[dim]optional{'; all of ' + must if must else ''}[/dim]"
+    return groups
+
+
+def render_table(plans: list[SchoolPlan], console: Console) -> None:
+    """One table per school: each round's window, planner opening and closing, verslag deadline."""
+    for school_plan in plans:
+        school = school_plan.school
+        cal = school_plan.calendar
+        table = Table(
+            title=f"{school.name} ({school.brin}) {school.school_year.year}: {cal.first_day:%d-%m-%Y} to {cal.last_day:%d-%m-%Y}",
+            title_justify="left",
+        )
+        table.add_column("round")
+        table.add_column("groups")
+        table.add_column("window (days)")
+        table.add_column("planner open → closed")
+        table.add_column("verslag by")
+        for plan in school_plan.rounds:
+            r = plan.round
+            planner = f"{plan.planner_opens:%d-%m %H:%M} → {plan.planner_closes:%d-%m %H:%M}" if plan.planner_opens else "no planner"
+            table.add_row(
+                f"{r.id}\n[dim]{r.kind.value}, {r.slot_minutes} min[/dim]",
+                _groups(plan),
+                f"{plan.window_start:%d-%m} → {plan.window_end:%d-%m}\n[dim]{len(plan.conversation_days)} days[/dim]",
+                planner,
+                f"{plan.verslag_deadline:%d-%m}\n[dim]{r.verslag_category}[/dim]",
+            )
+        console.print(table)
+
+
+def render_json(plans: list[SchoolPlan]) -> str:
+    return json.dumps(
+        {
+            "schools": [
+                {
+                    "brin": p.school.brin,
+                    "name": p.school.name,
+                    "school_year": p.school.school_year.year,
+                    "first_day": p.calendar.first_day.isoformat(),
+                    "last_day": p.calendar.last_day.isoformat(),
+                    "vacations": {v.name: [v.start.isoformat(), v.end.isoformat()] for v in p.calendar.vacations.values()},
+                    "rounds": [r.as_dict() for r in p.rounds],
+                }
+                for p in plans
+            ]
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def render_ics(plans: list[SchoolPlan], now: datetime | None = None) -> bytes:
+    """A calendar with, per school and round, the conversation window, the planner period and the verslag deadline."""
+    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", "Gesprekkencyclus")
+    for school_plan in plans:
+        school = school_plan.school
+        for plan in school_plan.rounds:
+            uid = f"{school.brin}-{plan.school_year}-{plan.round.id}"
+            details = [
+                f"Groepen: {_groups(plan)}",
+                f"Gespreksdagen: {', '.join(d.isoformat() for d in plan.conversation_days)}",
+                f"Gesprek: {plan.round.slot_minutes} minuten",
+                f"Verslag ({plan.round.verslag_category}) uiterlijk {plan.verslag_deadline.isoformat()}",
+            ]
+            if plan.planner_opens:
+                details.insert(2, f"Planner open van {plan.planner_opens:%Y-%m-%d %H:%M} tot {plan.planner_closes:%Y-%m-%d %H:%M}")
+            cal.add_component(_event(f"{uid}-window", stamp, f"{plan.round.name} ({school.name})", plan.window_start, plan.window_end + timedelta(days=1), "\n".join(details)))
+            if plan.planner_opens and plan.planner_closes:
+                cal.add_component(_event(f"{uid}-planner", stamp, f"Gespreksplanner open: {plan.round.name} ({school.name})", plan.planner_opens, plan.planner_closes, "Ouders kiezen een tijd."))
+            deadline = plan.verslag_deadline
+            cal.add_component(_event(f"{uid}-verslag", stamp, f"Verslagen {plan.round.name} uiterlijk ({school.name})", deadline, deadline + timedelta(days=1), f"Categorie {plan.round.verslag_category}, zichtbaar in het ouderportaal."))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def _event(uid: str, stamp: datetime, summary: str, start, end, description: str) -> Event:
+    event = Event()
+    event.add("uid", f"{uid}@gesprekken-connector")
+    event.add("dtstamp", stamp)
+    event.add("summary", summary)
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("description", description)
+    event.add("transp", "TRANSPARENT")
+    return event

@@ -1,0 +1,201 @@
+"""Read, validate and check a settings file, collecting every problem at once.
+
+Three passes, each adding to one list of problems: TOML syntax, the typed models, and the
+checks across keys (references, secrets, templates, and every round placed on every school's
+calendar). A problem names the file, the key path and, where the text shows it, the line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from connector.errors import SettingsError
+from connector.settings.locate import LineIndex
+from connector.settings.models import SecretRef, Settings
+from connector.settings.templates import check_template
+
+DEFAULT_PATH = "settings.toml"
+ENV_VAR = "CONNECTOR_SETTINGS"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: tuple
+    message: str
+    line: int | None = None
+
+    def render(self, file: Path) -> str:
+        where = f"{file}:{self.line}" if self.line else str(file)
+        return f"{where}: {format_path(self.path)}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Validated settings with the file they came from; relative paths resolve against its folder."""
+
+    settings: Settings
+    path: Path
+
+    def resolve_path(self, value: str) -> Path:
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else (self.path.parent / candidate)
+
+    def read_secret(self, ref: SecretRef) -> str:
+        """The secret's value; raises SettingsError when it cannot be read (never shows the value)."""
+        value = _secret_value(ref, self.path.parent)
+        if isinstance(value, Problem):
+            raise SettingsError([value.render(self.path)])
+        return value
+
+
+def format_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def settings_path(explicit: str | os.PathLike | None) -> Path:
+    """The settings file to read: --settings, else $CONNECTOR_SETTINGS, else ./settings.toml."""
+    return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_PATH)
+
+
+def load_settings(explicit: str | os.PathLike | None = None) -> LoadedSettings:
+    """Read and validate the settings; raises SettingsError listing every problem."""
+    path = settings_path(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError([f"{path}: no such settings file (give --settings PATH or set {ENV_VAR})"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError([f"{path}: cannot be read: {exc.__class__.__name__}: {exc}"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError([f"{path}: not valid TOML: {exc}"]) from None
+    index = LineIndex(text)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_from_pydantic(error) for error in exc.errors(include_url=False)]
+        raise SettingsError(_render(problems, index, path)) from None
+    problems = check_semantics(settings, path.parent)
+    if problems:
+        raise SettingsError(_render(problems, index, path))
+    return LoadedSettings(settings, path.resolve())
+
+
+def _render(problems: list[Problem], index: LineIndex, path: Path) -> list[str]:
+    return [Problem(p.path, p.message, p.line or index.line_of(p.path)).render(path) for p in problems]
+
+
+def _from_pydantic(error: dict) -> Problem:
+    loc = tuple(part for part in error["loc"] if part not in ("str", "TemplateRef", "int") and not str(part).startswith("function-"))
+    kind, message = error["type"], error["msg"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        message = "unknown key (a typo?)"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif kind == "literal_error":
+        allowed = message.removeprefix("Input should be ").replace("'", '"')
+        message = f"{value!r} is not one of {allowed}"
+    elif kind == "enum":
+        allowed = error.get("ctx", {}).get("expected", "").replace("'", '"')
+        message = f"{value!r} is not one of {allowed}"
+    elif kind == "value_error":
+        message = message.removeprefix("Value error, ")
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "id":
+        message = f"{value!r} is not a round id: lower-case letters, digits and hyphens"
+    elif kind == "string_pattern_mismatch" and loc and loc[-1] == "base_url":
+        message = f"{value!r} is not an http(s) URL"
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        message = f"{value!r}: {message[0].lower()}{message[1:]}"
+    elif kind.endswith("_type") or kind.endswith("_parsing"):
+        message = f"{value!r}: {message[0].lower()}{message[1:]}"
+    if loc and loc[-1] in ("client_secret", "planner_api_key") and isinstance(value, str):
+        message = 'a secret is never written in the settings file: give { env = "VARIABLE" } or { file = "path" }'
+    return Problem(loc, message)
+
+
+def check_semantics(settings: Settings, base: Path) -> list[Problem]:
+    """Checks across keys; each problem names the key path it is about."""
+    # Imported here: the year plan needs the holidays data, which plain model checks do not.
+    from connector.yearplan import PlanProblem, plan_round
+    from connector.schooldays import SchoolCalendar
+
+    problems: list[Problem] = []
+    problems += _secret_problems(("pas", "client_secret"), settings.pas.client_secret, base)
+    for cycle_name, cycle in settings.cycles.items():
+        for k, rnd in enumerate(cycle.rounds):
+            problems += [Problem(("cycles", cycle_name, "rounds", k, key), message) for key, message in rnd.problems()]
+    seen: dict[str, int] = {}
+    for i, school in enumerate(settings.schools):
+        where = ("schools", i)
+        if school.brin in seen:
+            problems.append(Problem(where + ("brin",), f"{school.brin} is already used by schools[{seen[school.brin]}]"))
+        seen.setdefault(school.brin, i)
+        problems += _secret_problems(where + ("planner_api_key",), school.planner_api_key, base)
+        if school.cycle is None and len(settings.cycles) > 1:
+            problems.append(Problem(where, f"several cycles are defined ({', '.join(settings.cycles)}): say which one with cycle = \"...\""))
+            continue
+        if school.cycle is not None and school.cycle not in settings.cycles:
+            problems.append(Problem(where + ("cycle",), f"no cycle named {school.cycle!r}; defined: {', '.join(settings.cycles) or 'none'}"))
+            continue
+        try:
+            calendar = SchoolCalendar(school)
+        except LookupError as exc:
+            problems.append(Problem(where + ("school_year",), str(exc)))
+            continue
+        for j, free in enumerate(school.free_days):
+            if free.end < calendar.first_day or free.start > calendar.last_day:
+                problems.append(Problem(where + ("free_days", j), f"{free.start} to {free.end} is outside school year {school.school_year.year}"))
+        cycle_name = school.cycle or next(iter(settings.cycles))
+        for k, rnd in enumerate(settings.cycle_for(school).rounds):
+            round_path = ("cycles", cycle_name, "rounds", k)
+            try:
+                plan_round(settings, school, calendar, rnd)
+            except PlanProblem as problem:
+                field = tuple(problem.field.split("."))
+                problems.append(Problem(round_path + field, problem.message))
+            for name in ("invitation", "reminder", "teacher_notice"):
+                template = getattr(rnd.templates, name)
+                for message in check_template(name, template, base):
+                    problems.append(Problem(round_path + ("templates", name), message))
+    return _unique(problems)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """A cycle shared by several schools reports a template problem once, not per school."""
+    out: list[Problem] = []
+    for problem in problems:
+        if problem not in out:
+            out.append(problem)
+    return out
+
+
+def _secret_value(ref: SecretRef, base: Path) -> str | Problem:
+    if ref.env is not None:
+        value = os.environ.get(ref.env, "")
+        if not value.strip():
+            return Problem((), f"environment variable {ref.env} is not set or empty")
+        return value.strip()
+    path = Path(ref.file).expanduser()  # type: ignore[arg-type]
+    path = path if path.is_absolute() else base / path
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        return Problem((), f"secret file {path} cannot be read ({exc.strerror or exc.__class__.__name__})")
+    if not value:
+        return Problem((), f"secret file {path} is empty")
+    return value
+
+
+def _secret_problems(path: tuple, ref: SecretRef, base: Path) -> list[Problem]:
+    value = _secret_value(ref, base)
+    return [Problem(path, value.message)] if isinstance(value, Problem) else []
