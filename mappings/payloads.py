@@ -1,0 +1,259 @@
+"""Vendor payloads (one JSON item each) into domain records. Pure: no HTTP, no database.
+
+Unknown fields are ignored and documented nulls accepted (contracts/README.md, "Both APIs may
+add response fields"). A record that breaks the contract raises `MappingError` naming the
+resource and the record's id; `map_items` collects those so one bad record never stops a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from connector.domain import (
+    Booking,
+    Group,
+    Guardian,
+    NoteMeta,
+    PlannerChild,
+    PlannerGroup,
+    PlannerGuardian,
+    PlannerStaff,
+    PlannerState,
+    Pupil,
+    PupilStatus,
+    Slot,
+    StaffMember,
+)
+
+T = TypeVar("T")
+WEEKDAYS = ("ma", "di", "wo", "do", "vr")
+
+
+class MappingError(ValueError):
+    """A vendor record that cannot be used; names the resource, the record id and the field."""
+
+    def __init__(self, resource: str, record_id: str, reason: str) -> None:
+        super().__init__(f"{resource} {record_id}: {reason}")
+        self.resource = resource
+        self.record_id = record_id
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Mapped(Generic[T]):
+    records: list[T]
+    errors: list[MappingError]
+
+
+def map_items(resource: str, items: Iterable[Any], convert: Callable[[dict], T]) -> Mapped[T]:
+    """Convert every item; bad ones become errors and the rest go on."""
+    records: list[T] = []
+    errors: list[MappingError] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise MappingError(resource, "?", f"expected an object, got {type(item).__name__}")
+            records.append(convert(item))
+        except MappingError as exc:
+            errors.append(exc)
+    return Mapped(records, errors)
+
+
+class _Reader:
+    """Typed access to one item's fields, raising MappingError that names the record."""
+
+    def __init__(self, resource: str, item: dict) -> None:
+        self.resource = resource
+        self.item = item
+        raw_id = item.get("id")
+        self.id = raw_id if isinstance(raw_id, str) and raw_id else "?"
+        if self.id == "?":
+            raise MappingError(resource, repr(raw_id)[:40], "missing or invalid id")
+
+    def fail(self, name: str, what: str) -> MappingError:
+        return MappingError(self.resource, self.id, f"{name}: {what}")
+
+    def text(self, name: str, *, nullable: bool = False) -> str | None:
+        value = self.item.get(name)
+        if value is None and nullable:
+            return None
+        if not isinstance(value, str) or (not value and not nullable):
+            raise self.fail(name, "expected a text")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.item.get(name)
+        if not isinstance(value, bool):
+            raise self.fail(name, "expected true or false")
+        return value
+
+    def number(self, name: str, low: int, high: int) -> int:
+        value = self.item.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise self.fail(name, f"expected a whole number from {low} to {high}")
+        return value
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        value = self.item.get(name)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(name, "expected a list of texts")
+        return tuple(value)
+
+    def day(self, name: str, *, nullable: bool = False) -> date | None:
+        value = self.text(name, nullable=nullable)
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise self.fail(name, "expected a date YYYY-MM-DD") from None
+
+    def instant(self, name: str) -> datetime:
+        value = self.text(name)
+        try:
+            parsed = datetime.fromisoformat(value)  # type: ignore[arg-type]
+        except ValueError:
+            raise self.fail(name, "expected an ISO 8601 timestamp") from None
+        if parsed.tzinfo is None:
+            raise self.fail(name, "timestamp has no UTC offset")
+        return parsed
+
+
+def _email(value: str | None) -> str | None:
+    return value.strip().lower() if value and "@" in value else None
+
+
+# --- PAS ---------------------------------------------------------------------------------------
+
+
+def group_from_pas(item: dict) -> Group:
+    r = _Reader("PAS group", item)
+    leerjaren = item.get("leerjaren")
+    if not isinstance(leerjaren, list) or not leerjaren or not all(isinstance(n, int) and 1 <= n <= 8 for n in leerjaren):
+        raise r.fail("leerjaren", "expected a non-empty list of leerjaren 1-8")
+    return Group(r.id, tuple(sorted(set(leerjaren))), r.texts("teacher_ids"))
+
+
+def staff_from_pas(item: dict) -> StaffMember:
+    r = _Reader("PAS staff member", item)
+    roles = r.texts("roles")
+    if not roles:
+        raise r.fail("roles", "expected at least one role")
+    # Unknown weekday values (a vendor may add "za") are ignored rather than fatal.
+    werkdagen = tuple(d for d in r.texts("werkdagen") if d in WEEKDAYS)
+    return StaffMember(r.id, frozenset(roles), r.texts("group_ids"), werkdagen, _email(r.text("email", nullable=True)))
+
+
+def guardian_from_pas(item: dict) -> Guardian:
+    r = _Reader("PAS guardian", item)
+    return Guardian(
+        r.id,
+        r.text("huishouden_id"),  # type: ignore[arg-type]
+        r.flag("gezag"),
+        r.flag("ontvangt_informatie"),
+        _email(r.text("email", nullable=True)),
+    )
+
+
+def pupil_from_pas(item: dict) -> Pupil:
+    r = _Reader("PAS pupil", item)
+    status_text = r.text("status")
+    try:
+        status = PupilStatus(status_text)
+    except ValueError:
+        raise r.fail("status", f"unknown status {status_text!r}") from None
+    raw_guardians = item.get("guardians")
+    if not isinstance(raw_guardians, list):
+        raise r.fail("guardians", "expected a list")
+    try:
+        guardians = tuple(guardian_from_pas(g) if isinstance(g, dict) else _not_object() for g in raw_guardians)
+    except MappingError as exc:
+        raise r.fail("guardians", str(exc)) from None
+    return Pupil(
+        pas_id=r.id,
+        group_id=r.text("group_id"),  # type: ignore[arg-type]
+        leerjaar=r.number("leerjaar", 1, 8),
+        status=status,
+        uitschrijfdatum=r.day("uitschrijfdatum", nullable=True),
+        ondersteuningsniveau=r.number("ondersteuningsniveau", 1, 5),
+        handelingsplan=r.flag("handelingsplan"),
+        opp=r.flag("ontwikkelingsperspectief"),
+        guardians=guardians,
+        changed_at=r.instant("changed_at"),
+    )
+
+
+def _not_object():
+    raise MappingError("PAS guardian", "?", "expected an object")
+
+
+def note_from_pas(item: dict) -> NoteMeta:
+    """A note's metadata. A `body`, should a vendor send one anyway, is dropped here."""
+    r = _Reader("PAS note", item)
+    return NoteMeta(
+        r.id,
+        r.text("pupil_id"),  # type: ignore[arg-type]
+        r.text("category"),  # type: ignore[arg-type]
+        r.text("author_id"),  # type: ignore[arg-type]
+        r.instant("created_at"),
+        r.day("gespreksdatum", nullable=True),
+        r.flag("zichtbaar_ouderportaal"),
+    )
+
+
+# --- planner -----------------------------------------------------------------------------------
+
+
+def group_from_planner(item: dict) -> PlannerGroup:
+    r = _Reader("planner group", item)
+    return PlannerGroup(r.id, r.text("external_id", nullable=True), r.texts("teacher_ids"))
+
+
+def child_from_planner(item: dict) -> PlannerChild:
+    r = _Reader("planner child", item)
+    return PlannerChild(r.id, r.text("external_id", nullable=True), r.text("group_id"), r.texts("guardian_ids"))  # type: ignore[arg-type]
+
+
+def guardian_from_planner(item: dict) -> PlannerGuardian:
+    r = _Reader("planner guardian", item)
+    return PlannerGuardian(r.id, r.texts("child_ids"), r.flag("app_active"), _email(r.text("email", nullable=True)))
+
+
+def staff_from_planner(item: dict) -> PlannerStaff:
+    r = _Reader("planner staff member", item)
+    return PlannerStaff(r.id, r.text("external_id", nullable=True), _email(r.text("email", nullable=True)))
+
+
+def _slot(resource: str, record_id: str, item: Any) -> Slot:
+    if not isinstance(item, dict):
+        raise MappingError(resource, record_id, "slots: expected objects")
+    r = _Reader(f"{resource} {record_id} slot", item)
+    return Slot(r.id, r.instant("start"), r.instant("end"), r.texts("staff_ids"))
+
+
+def planner_from_planner(item: dict) -> PlannerState:
+    r = _Reader("planner", item)
+    slots = item.get("slots")
+    if not isinstance(slots, list):
+        raise r.fail("slots", "expected a list")
+    return PlannerState(
+        r.id,
+        r.text("external_ref"),  # type: ignore[arg-type]
+        r.text("group_id"),  # type: ignore[arg-type]
+        r.text("status"),  # type: ignore[arg-type]
+        r.instant("opens_at"),
+        r.instant("closes_at"),
+        r.texts("invitee_child_ids"),
+        tuple(_slot("planner", r.id, s) for s in slots),
+    )
+
+
+def booking_from_planner(item: dict) -> Booking:
+    r = _Reader("booking", item)
+    status = r.text("status")
+    if status not in ("booked", "cancelled"):
+        raise r.fail("status", f"unknown status {status!r}")
+    return Booking(r.id, r.text("slot_id"), r.text("child_id"), r.text("guardian_id", nullable=True), status, r.instant("updated_at"))  # type: ignore[arg-type]
