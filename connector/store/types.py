@@ -1,0 +1,47 @@
+"""Portable column types for the state store."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware instant, always stored and returned in UTC.
+
+    PostgreSQL gets ``timestamptz``; SQLite has no such type, so the value is
+    stored as naive UTC text (ordering and comparison stay correct) and made
+    aware again on the way out. Naive datetimes are refused on the way in:
+    guessing their zone is how DST bugs start (pitfalls: "store instants in UTC").
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"UTCDateTime expects a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime refused: pass an aware datetime (UTC)")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    """The current instant as an aware UTC datetime (default for timestamp columns)."""
+    return datetime.now(timezone.utc)
