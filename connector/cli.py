@@ -62,6 +62,17 @@ def plan(
         render_table(plans, Console())
 
 
+@app.command("init-db")
+def init_db(settings: SettingsOption = None) -> None:
+    """Create the database (readable by its owner only) or upgrade it to the current schema."""
+    from connector.runtime import start
+    from connector.store import upgrade_to_head
+
+    runtime = start(settings)
+    revision = upgrade_to_head(runtime.store_url)
+    typer.echo(f"database ready at schema revision {revision}")
+
+
 def _select_schools(loaded: LoadedSettings, brin: str | None):
     schools = loaded.settings.schools
     if brin is None:

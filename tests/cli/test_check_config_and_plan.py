@@ -88,3 +88,14 @@ def test_plan_for_an_unknown_school_names_the_known_ones():
     result = connector("plan", "--school", "99ZZ99")
     assert result.returncode == 1
     assert "no school 99ZZ99" in result.stderr and "known: 12AB00" in result.stderr
+
+
+def test_init_db_creates_the_database_readable_by_its_owner_only(write_settings, settings_dir):
+    path = write_settings()
+    result = connector("init-db", "--settings", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "schema revision" in result.stdout
+    database = settings_dir / "var" / "test.db"
+    assert database.stat().st_mode & 0o777 == 0o600
+    again = connector("init-db", "--settings", str(path))
+    assert again.returncode == 0 and again.stdout == result.stdout
