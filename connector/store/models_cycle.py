@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Index, UniqueConstraint
-from sqlmodel import Field
+from sqlmodel import Field, SQLModel
 
 from connector.store.base import Timestamps, fk, utc_field
 
@@ -72,6 +72,34 @@ class Planner(Timestamps, table=True):
     opens_at: datetime = utc_field()
     closes_at: datetime = utc_field()
     last_synced_at: datetime | None = utc_field(nullable=True)
+
+
+class PlannerInvitee(SQLModel, table=True):
+    """A pupil invited through a planner; ``mandatory`` says whether the family must book."""
+
+    __tablename__ = "planner_invitees"
+
+    planner_id: int = fk("planners.id", primary_key=True, index=False)
+    pupil_id: int = fk("pupils.id", primary_key=True)
+    child_planner_id: str
+    mandatory: bool = True
+
+
+class Note(Timestamps, table=True):
+    """A note's metadata as the administration reports it: never its text (domain.md, Privacy)."""
+
+    __tablename__ = "notes"
+    __table_args__ = (UniqueConstraint("school_id", "pas_id"), Index("ix_notes_school_id_pupil_pas_id", "school_id", "pupil_pas_id"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = fk("schools.id", index=False)
+    pas_id: str
+    pupil_pas_id: str
+    category: str
+    author_pas_id: str
+    note_created_at: datetime = utc_field()
+    gespreksdatum: date | None = None
+    visible: bool = False
 
 
 class Slot(Timestamps, table=True):
@@ -193,6 +221,8 @@ class VerslagCheck(Timestamps, table=True):
 __all__ = [
     "Booking",
     "Conversation",
+    "Note",
+    "PlannerInvitee",
     "Planner",
     "PlannerStatus",
     "ReminderSent",

@@ -105,6 +105,21 @@ class SyncEvent(SQLModel, table=True):
     message: str = Field(default="", sa_type=Text)
 
 
+class JobMark(SQLModel, table=True):
+    """A scheduled piece of work that is done, e.g. ``roster:12AB00:2026-11-23``.
+
+    ``run-due`` and the daemon skip what is marked, so a repeat at the same moment does nothing;
+    a downtime catch-up does each missed item once.
+    """
+
+    __tablename__ = "job_marks"
+
+    key: str = Field(primary_key=True)
+    job: str = Field(index=True)
+    done_at: datetime = utc_field()
+    run_id: str | None = fk("sync_runs.id", ondelete="SET NULL", nullable=True)
+
+
 class Intent(Timestamps, table=True):
     """An external side effect, recorded before it is attempted.
 
@@ -141,6 +156,7 @@ class Intent(Timestamps, table=True):
 
 __all__ = [
     "Intent",
+    "JobMark",
     "IntentState",
     "RunOutcome",
     "SyncEvent",

@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "guardians", "pupil_guardians", "identity_map", "rounds", "planners", "slots",
     "bookings", "reminders_sent", "teacher_notices", "conversations", "verslag_checks",
     "sync_watermarks", "sync_runs", "sync_events", "intents",
+    "planner_invitees", "notes", "job_marks",
 }
 
 
@@ -37,11 +38,12 @@ def table_names(url: str | Path) -> set[str]:
         engine.dispose()
 
 
-def test_there_is_exactly_one_baseline_revision() -> None:
+def test_the_revisions_form_one_line_from_the_baseline() -> None:
     script = ScriptDirectory.from_config(alembic_config())
-    revisions = list(script.walk_revisions())
-    assert [r.revision for r in revisions] == ["0001"]
-    assert revisions[0].down_revision is None
+    revisions = list(script.walk_revisions())  # newest first
+    assert [r.revision for r in revisions] == ["0002", "0001"]
+    assert revisions[-1].down_revision is None
+    assert all(newer.down_revision == older.revision for newer, older in zip(revisions, revisions[1:]))
 
 
 def test_the_models_declare_every_table_of_the_job() -> None:
@@ -58,7 +60,7 @@ def test_upgrade_is_idempotent_and_reports_the_revision(db_path: Path) -> None:
     assert current_revision(db_path) is None
     upgrade_to_head(db_path)
     upgrade_to_head(db_path)
-    assert current_revision(db_path) == head_revision() == "0001"
+    assert current_revision(db_path) == head_revision() == "0002"
 
 
 def test_upgrade_does_not_depend_on_the_working_directory(
