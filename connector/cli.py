@@ -73,6 +73,25 @@ def init_db(settings: SettingsOption = None) -> None:
     typer.echo(f"database ready at schema revision {revision}")
 
 
+@app.command("simulator")
+def simulator(
+    settings: SettingsOption = None,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated schools and of the faults.")] = 1,
+    faults: Annotated[str, typer.Option("--faults", metavar="SPEC", help="e.g. rate=0.2,latency=50ms,revoke_token_after=30,maintenance=01:00-01:30")] = "",
+) -> None:
+    """Serve both vendor APIs on loopback for the settings' schools, until Ctrl-C."""
+    from adapters.simulator import FaultSpecError, parse_fault_spec, run
+    from connector.simulation import simulator_config
+
+    loaded = load_settings(settings)
+    try:
+        fault_config = parse_fault_spec(faults)
+    except FaultSpecError as exc:
+        raise UserError(f"--faults: {exc}") from None
+    run(simulator_config(loaded, seed=seed, faults=fault_config), "127.0.0.1", port)
+
+
 def _select_schools(loaded: LoadedSettings, brin: str | None):
     schools = loaded.settings.schools
     if brin is None:
