@@ -161,6 +161,8 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
         try:
             yield session
             if readonly:
+                # Detach first: a rollback would expire what was read, and the caller keeps it.
+                session.expunge_all()
                 session.rollback()
             else:
                 session.commit()

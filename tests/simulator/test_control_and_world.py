@@ -160,30 +160,6 @@ def test_unknown_paths_and_methods(sim, planner, http):
     assert pas.status_code == 405 and pas.headers["Content-Type"].startswith("application/problem+json")
 
 
-def test_cli_entry_point_serves_until_sigterm():
-    import signal
-    import subprocess
-    import sys
-
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "adapters.simulator", "--port", "0", "--seed", "3"],
-                            stderr=subprocess.PIPE, text=True, cwd=root)
-    try:
-        line = proc.stderr.readline()
-        base_url = line.strip().rsplit(" ", 1)[-1]
-        assert base_url.startswith("http://127.0.0.1:")
-        assert requests.get(f"{base_url}/_sim/clock", timeout=5).status_code == 200
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        proc.kill()
-    bad = subprocess.run([sys.executable, "-m", "adapters.simulator", "--faults", "rate=9"],
-                         capture_output=True, text=True, timeout=30, cwd=root)
-    assert bad.returncode == 2 and "rate" in bad.stderr
-
-
 def test_late_parents_act_on_a_reminder(sim, planner):
     body = planner_body(planner, group_index=0)
     created = planner.post("/planners", body, key=new_key()).json()
