@@ -25,6 +25,18 @@ SettingsOption = Annotated[
 ]
 
 
+class Job(StrEnum):
+    roster = "roster"
+    planners = "planners"
+    bookings = "bookings"
+    reminders = "reminders"
+    verslagen = "verslagen"
+
+
+NowOption = Annotated[Optional[str], typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")]
+SchoolOption = Annotated[Optional[str], typer.Option("--school", metavar="BRIN", help="Only this school.")]
+
+
 class PlanFormat(StrEnum):
     table = "table"
     json = "json"
@@ -90,6 +102,108 @@ def simulator(
     except FaultSpecError as exc:
         raise UserError(f"--faults: {exc}") from None
     run(simulator_config(loaded, seed=seed, faults=fault_config), "127.0.0.1", port)
+
+
+@app.command("sync")
+def sync(
+    settings: SettingsOption = None,
+    school: SchoolOption = None,
+    only: Annotated[Optional[Job], typer.Option("--only", help="Only this part of the sync.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and plan, but change nothing at either vendor or in the store.")] = False,
+    now: NowOption = None,
+    allow_removals: Annotated[bool, typer.Option("--allow-removals", help="Let a roster sync archive more pupils or groups at once than sync.max_removal_share.")] = False,
+) -> None:
+    """Sync by hand now: the roster, open planners, bookings, reminders and verslag checks that are due."""
+    from connector.engine.due import run_due
+    from connector.runtime import build_engine, start
+
+    runtime = start(settings)
+    engine = build_engine(runtime, dry_run=dry_run, allow_removals=allow_removals)
+    moment = _moment(now)
+    reports = run_due(engine, moment, trigger="manual", schools=_select_schools(runtime.loaded, school), only=only.value if only else None,
+                      force=frozenset({"roster", "bookings", "verslagen"}))
+    _print_reports(reports, moment, dry_run)
+
+
+@app.command("run-due")
+def run_due_command(settings: SettingsOption = None, now: NowOption = None) -> None:
+    """Do everything that is due at this moment, exactly as the daemon does; a repeat does nothing."""
+    from connector.engine.due import run_due
+    from connector.runtime import build_engine, start
+
+    runtime = start(settings)
+    engine = build_engine(runtime)
+    moment = _moment(now)
+    _print_reports(run_due(engine, moment, trigger="run-due"), moment, False)
+
+
+@app.command("demo")
+def demo(
+    settings: SettingsOption = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated schools, parents and teachers.")] = 1,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")] = False,
+) -> None:
+    """Walk the school year on the built-in simulator and summarise every school and round."""
+    import json
+
+    from connector.demo import run_demo
+    from connector.logging_setup import configure_logging
+
+    loaded = load_settings(settings)
+    configure_logging(level="error")  # the demo's own summary is its output; the run logs stay quiet
+    summary = run_demo(loaded, seed=seed)
+    if json_output:
+        typer.echo(json.dumps(summary, indent=2, sort_keys=True))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"School year on the simulator, {summary['from']} to {summary['to']} (seed {summary['seed']})", title_justify="left")
+    table.caption = "to contact: families the teacher must contact (cannot or did not book); verslagen by outcome"
+    for column in ("school", "round", "planners", "invited", "booked", "reminders", "to contact", "on time", "late", "missing", "not visible"):
+        table.add_column(column, justify="left" if column in ("school", "round") else "right")
+    for r in summary["rounds"]:
+        v = r["verslagen"]
+        planners = str(r["planners_opened"]) if r["uses_planner"] else "-"
+        table.add_row(r["brin"], r["round"], planners, str(r["invited"]), str(r["booked"]), str(r["reminders_sent"]), str(r["families_to_contact"]),
+                      str(v["on_time"]), str(v["late"]), str(v["missing"]), str(v["not_visible"]))
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
+    console.print(table)
+    typer.echo(f"messages sent: {summary['messages_sent']}, duplicates: {summary['duplicate_messages']}")
+
+
+def _moment(text: str | None):
+    from datetime import datetime, timezone
+
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--now: {text!r} is not an ISO 8601 moment such as 2026-11-23T08:00:00+01:00") from None
+    if moment.tzinfo is None:
+        raise UserError(f"--now: {text!r} has no UTC offset; add one, e.g. +01:00") from None
+    return moment
+
+
+def _print_reports(reports, moment, dry_run: bool) -> None:
+    prefix = "dry run: would do" if dry_run else "done"
+    for report in reports:
+        if not report.done and not report.postponed:
+            typer.echo(f"{report.brin}: nothing due at {moment.isoformat()}")
+            continue
+        typer.echo(f"{report.brin}: run {report.run_id} {report.outcome}")
+        for key in report.done:
+            typer.echo(f"  {prefix} {key}")
+        for key in report.postponed:
+            typer.echo(f"  postponed {key} (see `connector logs --run {report.run_id}`)")
+        for name, number in sorted(report.counts.items()):
+            typer.echo(f"  {name}: {number}")
 
 
 def _select_schools(loaded: LoadedSettings, brin: str | None):

@@ -23,6 +23,7 @@ class PupilStatus(StrEnum):
 @dataclass(frozen=True)
 class Group:
     pas_id: str
+    name: str  # "Groep 3/4": a class, not a person
     leerjaren: tuple[int, ...]
     teacher_ids: tuple[str, ...]  # PAS staff ids
 

@@ -32,3 +32,31 @@ def start(settings: str | None, *, json_logs: bool | None = None) -> Runtime:
     for school in s.schools:
         register_secret(loaded.read_secret(school.planner_api_key))
     return Runtime(loaded, store_url(loaded))
+
+
+def build_engine(runtime: Runtime, *, dry_run: bool = False, allow_removals: bool = False, throttle: bool = True):
+    """The engine with real vendor clients (one PAS client for the board, one planner client per school).
+
+    `throttle=False` lifts the client-side rate limits; only for the simulator, whose clock
+    runs a school year in a minute while the vendors' limits are per real minute."""
+    from adapters.parnassys import PasClient
+    from adapters.parro import ParroClient
+    from connector.engine.context import Engine
+    from connector.store import Store, upgrade_to_head
+
+    loaded = runtime.loaded
+    s = loaded.settings
+    unlimited = 1_000_000
+    pas = PasClient(s.pas.base_url, s.pas.client_id, loaded.read_secret(s.pas.client_secret),
+                    requests_per_minute=s.pas.requests_per_minute if throttle else unlimited)
+    planners: dict[str, ParroClient] = {}
+
+    def planner_for(brin: str) -> ParroClient:
+        if brin not in planners:
+            school = s.school(brin)
+            planners[brin] = ParroClient(s.planner.base_url, loaded.read_secret(school.planner_api_key),
+                                         requests_per_minute=s.planner.requests_per_minute if throttle else unlimited)
+        return planners[brin]
+
+    upgrade_to_head(runtime.store_url)
+    return Engine(loaded, Store(runtime.store_url), pas, planner_for, dry_run=dry_run, allow_removals=allow_removals)

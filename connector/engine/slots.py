@@ -30,7 +30,6 @@ class SlotPlan:
     slots: tuple[SlotSpec, ...]
     wanted: int
     shortfall: int  # slots wanted but not available in the window
-    days_without_teacher: tuple[date, ...]
 
 
 def day_slots(day: date, spans: tuple[tuple[time, time], ...], minutes: int, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
@@ -46,21 +45,17 @@ def day_slots(day: date, spans: tuple[tuple[time, time], ...], minutes: int, zon
     return out
 
 
-def plan_slots(
+def slot_pool(
     *,
     days: tuple[date, ...],
     spans: tuple[tuple[time, time], ...],
     minutes: int,
     zone: ZoneInfo,
     teachers: dict[str, tuple[str, ...]],
-    invitees: int,
-    margin: float,
-) -> SlotPlan:
-    """Slots for `invitees` conversations plus `margin`; `teachers` maps planner staff id to werkdagen.
-
-    A teacher whose working days are unknown (empty) is taken to work every day.
-    """
-    wanted = min(MAX_SLOTS, math.ceil(invitees * (1 + margin))) if invitees else 0
+) -> tuple[list[SlotSpec], tuple[date, ...]]:
+    """Every possible slot, in the order they are handed out (spread over the days), and the
+    days on which none of the teachers works. `teachers` maps planner staff id to werkdagen;
+    a teacher whose working days are unknown (empty) is taken to work every day."""
     per_day: list[list[SlotSpec]] = []
     missing: list[date] = []
     for day in days:
@@ -70,12 +65,15 @@ def plan_slots(
             missing.append(day)
             continue
         per_day.append([SlotSpec(start, end, present) for start, end in day_slots(day, spans, minutes, zone)])
-    chosen: list[SlotSpec] = []
-    turn = 0
-    while len(chosen) < wanted and any(turn < len(d) for d in per_day):
-        for slots in per_day:
-            if turn < len(slots) and len(chosen) < wanted:
-                chosen.append(slots[turn])
-        turn += 1
+    pool: list[SlotSpec] = []
+    for turn in range(max((len(d) for d in per_day), default=0)):
+        pool.extend(slots[turn] for slots in per_day if turn < len(slots))
+    return pool, tuple(missing)
+
+
+def take_slots(pool: list[SlotSpec], used: set[tuple[datetime, tuple[str, ...]]], invitees: int, margin: float) -> SlotPlan:
+    """Slots for `invitees` conversations plus `margin`, skipping slots already `used`."""
+    wanted = min(MAX_SLOTS, math.ceil(invitees * (1 + margin))) if invitees else 0
+    chosen = [slot for slot in pool if (slot.start, slot.staff_ids) not in used][:wanted]
     chosen.sort(key=lambda s: s.start)
-    return SlotPlan(tuple(chosen), wanted, max(0, wanted - len(chosen)), tuple(missing))
+    return SlotPlan(tuple(chosen), wanted, max(0, wanted - len(chosen)))

@@ -413,6 +413,31 @@ class PlannerConnection(_Strict):
     requests_per_minute: Annotated[int, Field(ge=1, le=120)] = 120
 
 
+class Sync(_Strict):
+    """When the daemon does its daily work, and the engine's safety limits."""
+
+    roster_at: time = time(6, 0)
+    verslag_check_at: time = time(7, 0)
+    booking_poll_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    max_removal_share: Annotated[float, Field(gt=0, le=1)] = 0.15
+    verslag_reminder_days_before: Annotated[int, Field(ge=0, le=14)] = 1
+    overview_weekday: Weekday = "ma"
+    overview_at: time = time(8, 0)
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+
+    @field_validator("roster_at", "verslag_check_at", "overview_at")
+    @classmethod
+    def _no_dst_hour(cls, value: time) -> time:
+        return refuse_dst_gap(value, "time")
+
+    @field_validator("overview_weekday")
+    @classmethod
+    def _school_day(cls, value: str) -> str:
+        if value in ("za", "zo"):
+            raise ValueError("the overview goes out on a school day (ma-vr)")
+        return value
+
+
 class Store(_Strict):
     url: str = "var/connector.db"  # a file path (SQLite) or an SQLAlchemy URL (postgresql+psycopg://...)
 
@@ -425,6 +450,7 @@ class Logging(_Strict):
 class Settings(_Strict):
     store: Store = Store()
     logging: Logging = Logging()
+    sync: Sync = Sync()
     pas: PasConnection
     planner: PlannerConnection
     cycles: dict[Annotated[str, Field(pattern=_SLUG.pattern)], Cycle]

@@ -14,8 +14,8 @@ from connector.settings.models import TemplateRef
 
 PLACEHOLDERS = {
     "invitation": {"ronde", "groep", "doel", "duur", "vorm", "aanwezig", "periode", "verplicht", "sluiting", "school"},
-    "reminder": {"ronde", "kinderen", "sluiting", "school"},
-    "teacher_notice": {"ronde", "groep", "gezinnen", "aantal", "school"},
+    "reminder": {"ronde", "kinderen", "nog", "sluiting", "school"},
+    "teacher_notice": {"ronde", "groep", "periode", "gezinnen", "aantal", "school"},
 }
 
 

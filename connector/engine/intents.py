@@ -1,0 +1,149 @@
+"""Every external side effect goes through here: record the intent, call, confirm.
+
+The intent row (unique natural key, stable Idempotency-Key) is committed before the call and
+no transaction is held across HTTP (pitfalls.md, "Side effects"). An intent found `in_flight`
+was interrupted (a crash, a timeout with unknown outcome): it is first looked up at the vendor
+(`lookup`, e.g. `GET /planners?external_ref=`), and only if it is not there is it sent again,
+with the same key, so the vendor replays instead of repeating. A message cannot be looked up;
+within the vendor's 24 h key lifetime the same key and body make a resend safe, after that it
+is reported and never resent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import select, update
+
+from adapters.errors import IdempotencyMismatch, PermanentError, TemporaryError
+from connector.engine.runlog import RunLog
+from connector.store import Store
+from connector.store.models import Intent, IntentState, payload_hash
+
+KEY_LIFETIME = timedelta(hours=24)  # the planner keeps Idempotency-Keys at least 24 h
+RETRY_AFTER = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: bool  # the effect has happened (now or before)
+    vendor_id: str | None = None
+    already: bool = False  # it had happened before this call
+    error: str | None = None
+
+
+class OutcomeUnknown(Exception):
+    """The call may or may not have taken effect; the intent stays in flight for the next run."""
+
+
+def perform(
+    store: Store,
+    run: RunLog,
+    *,
+    key: str,
+    kind: str,
+    payload: object,
+    now: datetime,
+    send: Callable[[str], str],
+    lookup: Callable[[], str | None] | None = None,
+) -> Outcome:
+    """Carry out one side effect exactly once.
+
+    `send(idempotency_key)` performs the call and returns the vendor id; `lookup()` tells
+    whether an interrupted earlier attempt took effect (returns its vendor id, or None).
+    """
+    digest = payload_hash(payload)
+    intent = _load_or_record(store, key, kind, digest, now, run.id)
+    if intent.state == IntentState.CONFIRMED:
+        return Outcome(True, intent.vendor_id, already=True)
+    if intent.state == IntentState.FAILED_PERMANENT:
+        return Outcome(False, error=intent.error)
+    if intent.state == IntentState.PENDING and intent.next_attempt_at and intent.next_attempt_at > now:
+        return Outcome(False, error="waiting to retry")
+    if intent.state == IntentState.IN_FLIGHT:
+        if lookup is not None:
+            found = lookup()
+            if found is not None:
+                _confirm(store, intent.id, found, now)
+                run.event(f"{kind} reconciled", f"{key}: found at the vendor after an interrupted attempt", ids=[found])
+                return Outcome(True, found, already=True)
+        elif intent.last_attempt_at and now - intent.last_attempt_at > KEY_LIFETIME:
+            message = "interrupted more than 24 h ago; not resent, because the vendor no longer recognises its key"
+            _fail(store, intent.id, message, now)
+            run.event(f"{kind} failed", f"{key}: {message}", level="error")
+            return Outcome(False, error=message)
+    if not _claim(store, intent.id, intent.state, now):
+        return Outcome(False, error="claimed by another process")
+    try:
+        vendor_id = send(intent.idempotency_key)
+    except IdempotencyMismatch:
+        # Only successful requests are stored under a key: an earlier attempt took effect.
+        _confirm(store, intent.id, intent.vendor_id, now)
+        return Outcome(True, intent.vendor_id, already=True)
+    except OutcomeUnknown as exc:
+        run.event(f"{kind} unknown", f"{key}: {exc}; it is looked up before anything is sent again", level="warning")
+        return Outcome(False, error=str(exc))
+    except TemporaryError as exc:
+        if exc.outcome_unknown:
+            run.event(f"{kind} unknown", f"{key}: {exc}; it is looked up before anything is sent again", level="warning")
+            return Outcome(False, error=str(exc))
+        _release(store, intent.id, str(exc), now + max(RETRY_AFTER, timedelta(seconds=exc.retry_after or 0)))
+        run.event(f"{kind} postponed", f"{key}: {exc}", level="warning")
+        return Outcome(False, error=str(exc))
+    except PermanentError as exc:
+        _fail(store, intent.id, str(exc), now)
+        run.event(f"{kind} failed", f"{key}: {exc}", level="error")
+        return Outcome(False, error=str(exc))
+    _confirm(store, intent.id, vendor_id, now)
+    return Outcome(True, vendor_id)
+
+
+def is_confirmed(store: Store, key: str) -> bool:
+    with store.read() as session:
+        state = session.exec(select(Intent.state).where(Intent.natural_key == key)).first()
+    return state == IntentState.CONFIRMED
+
+
+def _load_or_record(store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str) -> Intent:
+    with store.write() as session:
+        intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
+        if intent is None:
+            intent = Intent(natural_key=key, kind=kind, payload_hash=digest, run_id=run_id, next_attempt_at=now)
+            session.add(intent)
+            session.flush()
+        session.expunge(intent)
+    return intent
+
+
+def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:
+    """Compare-and-set to in_flight; False when another process changed it meanwhile."""
+    with store.write() as session:
+        result = session.exec(
+            update(Intent)
+            .where(Intent.id == intent_id, Intent.state == state)
+            .values(state=IntentState.IN_FLIGHT.value, attempts=Intent.attempts + 1, last_attempt_at=now)
+        )
+        return result.rowcount == 1
+
+
+def _confirm(store: Store, intent_id: int, vendor_id: str | None, now: datetime) -> None:
+    with store.write() as session:
+        session.exec(
+            update(Intent).where(Intent.id == intent_id).values(
+                state=IntentState.CONFIRMED.value, vendor_id=vendor_id, confirmed_at=now, error=None
+            )
+        )
+
+
+def _release(store: Store, intent_id: int, error: str, retry_at: datetime) -> None:
+    with store.write() as session:
+        session.exec(
+            update(Intent).where(Intent.id == intent_id).values(state=IntentState.PENDING.value, error=error[:500], next_attempt_at=retry_at)
+        )
+
+
+def _fail(store: Store, intent_id: int, error: str, now: datetime) -> None:
+    with store.write() as session:
+        session.exec(update(Intent).where(Intent.id == intent_id).values(state=IntentState.FAILED_PERMANENT.value, error=error[:500]))

@@ -1,0 +1,117 @@
+"""The Dutch texts that parents and staff read: invitation, reminder, teacher notice.
+
+The wording around the template's placeholders lives in the editable templates
+(`connector/templates/`, or a school's own in its settings); this module only fills them in.
+Dates are written out in Dutch here, so the result does not depend on the server's locale.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from connector.settings.models import Participation, Round, RoundKind
+from connector.settings.templates import render
+
+DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
+MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december")
+DEFAULT_PURPOSE = {
+    RoundKind.START: "Kennismaken en afspraken maken over de samenwerking dit schooljaar.",
+    RoundKind.LUISTER: "Wij horen graag van u wat uw kind nodig heeft.",
+    RoundKind.RAPPORT: "Het rapport en de ontwikkeling van uw kind.",
+    RoundKind.ONTWIKKELING: "De ontwikkeling van uw kind.",
+    RoundKind.VERVOLG: "De voortgang van uw kind en onze afspraken.",
+    RoundKind.AFRONDING: "Terugblik op het schooljaar en de overdracht naar de volgende groep.",
+    RoundKind.VERWIJZING: "De verwijzing naar het voortgezet onderwijs.",
+    RoundKind.ADVIES: "Het schooladvies voor het voortgezet onderwijs.",
+    RoundKind.HUISBEZOEK: "Kennismaken bij u thuis.",
+    RoundKind.OVERIG: "Een gesprek over uw kind.",
+    RoundKind.KIND: "Een gesprek met uw kind.",
+}
+
+
+def dutch_date(day: date) -> str:
+    """`maandag 7 september`."""
+    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
+
+
+def dutch_moment(moment: datetime) -> str:
+    """`zondag 6 september om 17:00`."""
+    return f"{dutch_date(moment.date())} om {moment:%H:%M}"
+
+
+def period(days: tuple[date, ...]) -> str:
+    """`maandag 7 september tot en met vrijdag 11 september`."""
+    return f"{dutch_date(days[0])} tot en met {dutch_date(days[-1])}" if len(days) > 1 else dutch_date(days[0])
+
+
+def _groups_text(groups: list[int]) -> str:
+    return "groep " + " en ".join(str(g) for g in groups) if len(groups) <= 2 else "groep " + ", ".join(str(g) for g in groups[:-1]) + f" en {groups[-1]}"
+
+
+def attendance_text(rnd: Round, leerjaren: list[int]) -> str:
+    """Who attends, as the invitation must say (domain.md: parents are told when experts join)."""
+    parts = ["u (beide ouders/verzorgers zijn welkom)", "de leerkracht"]
+    child_from = rnd.attendance.child_from_leerjaar
+    if child_from is not None:
+        with_child = [g for g in leerjaren if g >= child_from]
+        if with_child == leerjaren:
+            parts.insert(1, "uw kind")
+        elif with_child:
+            parts.insert(1, f"uw kind (in {_groups_text(with_child)})")
+    text = ", ".join(parts[:-1]) + " en " + parts[-1]
+    if rnd.attendance.second_colleague:
+        text += ". Er is ook een tweede collega bij het gesprek"
+    if rnd.attendance.ib_from_ondersteuningsniveau is not None:
+        text += (
+            f". Krijgt uw kind extra ondersteuning (niveau {rnd.attendance.ib_from_ondersteuningsniveau} of hoger), dan kan ook "
+            "de intern begeleider of een externe deskundige aanschuiven; dat hoort u altijd vooraf"
+        )
+    return text
+
+
+def participation_text(rnd: Round, leerjaren: list[int]) -> str:
+    if rnd.participation is Participation.MANDATORY:
+        return "Wij verwachten alle ouders."
+    must = [g for g in leerjaren if rnd.is_mandatory_for(g)]
+    text = "Dit gesprek is facultatief: u bent welkom als u of de leerkracht dat wenst."
+    if must:
+        text += f" Voor {_groups_text(must)} verwachten wij alle ouders."
+    return text
+
+
+def invitation(rnd: Round, base, *, group_name: str, leerjaren: list[int], days: tuple[date, ...], closes: datetime, school: str) -> str:
+    return render(
+        "invitation",
+        rnd.templates.invitation,
+        base,
+        {
+            "ronde": rnd.name.lower(),
+            "groep": group_name,
+            "doel": rnd.purpose or DEFAULT_PURPOSE[rnd.kind],
+            "duur": str(rnd.slot_minutes),
+            "vorm": rnd.form,
+            "aanwezig": attendance_text(rnd, leerjaren),
+            "periode": period(days),
+            "verplicht": participation_text(rnd, leerjaren),
+            "sluiting": dutch_moment(closes),
+            "school": school,
+        },
+    )[:5000]
+
+
+def time_left(now: datetime, closes: datetime) -> str:
+    """`morgen`, `over 3 dagen`: how soon the planner closes, in the parents' words."""
+    days = (closes.date() - now.astimezone(closes.tzinfo).date()).days
+    return {0: "vandaag", 1: "morgen"}.get(days, f"over {days} dagen")
+
+
+def reminder(rnd: Round, base, *, children: list[str], now: datetime, closes: datetime, school: str) -> str:
+    names = children[0] if len(children) == 1 else ", ".join(children[:-1]) + " en " + children[-1]
+    values = {"ronde": rnd.name.lower(), "kinderen": names, "nog": time_left(now, closes), "sluiting": dutch_moment(closes), "school": school}
+    return render("reminder", rnd.templates.reminder, base, values)[:10000]
+
+
+def teacher_notice(rnd: Round, base, *, group_name: str, days: tuple[date, ...], families: list[str], school: str) -> str:
+    values = {"ronde": rnd.name.lower(), "groep": group_name, "periode": period(days), "gezinnen": "\n".join(f"- {f}" for f in families),
+              "aantal": str(len(families)), "school": school}
+    return render("teacher_notice", rnd.templates.teacher_notice, base, values)[:10000]

@@ -1,0 +1,256 @@
+"""Roster sync: groups, staff and pupils from the administration, linked to the planner's records.
+
+Pupils are read incrementally (`changed_since` = the stored watermark); the watermark only moves
+forward, and only in the transaction that stores the rows (pitfalls.md, "Bookmarks"). Pupils who
+left are archived (no longer invited) and restored when they come back. A guard refuses a sync
+that would archive more than `sync.max_removal_share` of a school's pupils or groups at once
+(as Clever and Entra do), naming the flag that overrides it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import delete, select
+
+from connector.domain import Group as PasGroup
+from connector.domain import Pupil as PasPupil
+from connector.engine.context import Step
+from connector.errors import UserError
+from connector.store.models import (
+    Group,
+    GroupStaff,
+    Guardian,
+    IdentityLink,
+    Pupil,
+    PupilGuardian,
+    School,
+    SchoolYear,
+    Staff,
+    SyncWatermark,
+)
+from mappings.identity import Matching, match_children, match_groups, match_staff
+from mappings.payloads import (
+    Mapped,
+    child_from_planner,
+    group_from_pas,
+    group_from_planner,
+    map_items,
+    pupil_from_pas,
+    staff_from_pas,
+    staff_from_planner,
+)
+
+PUPILS_WATERMARK = "pas.pupils"
+
+
+class RemovalGuardError(UserError):
+    """A sync would remove too much at once; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RosterResult:
+    groups: int
+    staff: int
+    pupils_changed: int
+    archived: int
+    restored: int
+    unmatched: int
+
+
+def school_ids(step: Step) -> tuple[int, int]:
+    """The store ids of the step's school and school year, created on first use."""
+    plan = step.engine.school_plan(step.school)
+    year = step.school.school_year.year
+    with step.store.write() as session:
+        school = session.exec(select(School).where(School.brin == step.school.brin)).first()
+        if school is None:
+            school = School(brin=step.school.brin, name=step.school.name)
+            session.add(school)
+            session.flush()
+        school_year = session.exec(select(SchoolYear).where(SchoolYear.school_id == school.id, SchoolYear.pas_id == year)).first()
+        if school_year is None:
+            school_year = SchoolYear(school_id=school.id, pas_id=year, start_date=plan.calendar.first_day, end_date=plan.calendar.last_day, current=True)
+            session.add(school_year)
+            session.flush()
+        return school.id, school_year.id
+
+
+def sync_roster(step: Step) -> RosterResult:
+    """Read both systems' rosters and store them with their links; raises RemovalGuardError."""
+    brin, year = step.school.brin, step.school.school_year.year
+    school_id, year_id = school_ids(step)
+    with step.store.read() as session:
+        mark = session.exec(select(SyncWatermark).where(SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK)).first()
+    since = datetime.fromisoformat(mark.value) if mark else None
+
+    groups = _mapped(step, "PAS group", step.engine.pas.groups(brin, schoolyear=year), group_from_pas)
+    staff = _mapped(step, "PAS staff member", step.engine.pas.staff(brin, schoolyear=year), staff_from_pas)
+    sweep = step.engine.pas.pupils(brin, schoolyear=year, changed_since=since)
+    pupils = _mapped(step, "PAS pupil", sweep, pupil_from_pas)
+    watermark = sweep.watermark
+    planner = step.planner
+    planner_groups = _mapped(step, "planner group", planner.groups(), group_from_planner)
+    children = _mapped(step, "planner child", planner.children(), child_from_planner)
+    planner_staff = _mapped(step, "planner staff member", planner.staff(), staff_from_planner)
+
+    with step.store.read() as session:
+        stored_groups = {g.pas_id: g for g in session.exec(select(Group).where(Group.school_year_id == year_id))}
+        stored_pupils = {p.pas_id: p for p in session.exec(select(Pupil).where(Pupil.school_id == school_id))}
+    _guard(step, stored_groups, groups, stored_pupils, pupils)
+    if step.engine.dry_run:
+        step.run.event("roster planned", f"{len(groups)} groups, {len(staff)} staff, {len(pupils)} changed pupils (dry run: nothing stored)")
+        return RosterResult(len(groups), len(staff), len(pupils), 0, 0, 0)
+
+    with step.store.write() as session:
+        group_rows = _store_groups(session, school_id, year_id, groups, step.now)
+        staff_rows = _store_staff(session, school_id, staff, step.now)
+        session.exec(delete(GroupStaff).where(GroupStaff.group_id.in_([g.id for g in group_rows.values()])))
+        for group in groups:
+            for teacher in group.teacher_ids:
+                if teacher in staff_rows and group.pas_id in group_rows:
+                    session.add(GroupStaff(group_id=group_rows[group.pas_id].id, staff_id=staff_rows[teacher].id))
+        archived, restored = _store_pupils(session, school_id, group_rows, pupils, step.now)
+        all_pupils = list(session.exec(select(Pupil).where(Pupil.school_id == school_id)))
+        links = [
+            match_groups(groups, planner_groups),
+            match_children([_as_domain(p) for p in all_pupils], children),
+            match_staff(staff, planner_staff),
+        ]
+        _store_links(session, school_id, year, links, group_rows, staff_rows, all_pupils)
+        if mark is None or watermark >= datetime.fromisoformat(mark.value):
+            _set_watermark(session, school_id, watermark, step.now)
+    unmatched = [u for m in links for u in m.unmatched]
+    for item in unmatched:
+        step.run.event("not linked", f"{item.kind} {item.record_id} ({item.system}): {item.reason}", level="warning", ids=[item.record_id], count="not linked")
+    step.run.counts["pupils changed"] += len(pupils)
+    step.run.counts["pupils archived"] += archived
+    step.run.counts["pupils restored"] += restored
+    return RosterResult(len(groups), len(staff), len(pupils), archived, restored, len(unmatched))
+
+
+def _mapped(step: Step, resource: str, items, convert) -> list:
+    mapped: Mapped = map_items(resource, items, convert)
+    for error in mapped.errors:
+        step.run.event("record failed", str(error), level="error", ids=[error.record_id], count="records failed")
+    return mapped.records
+
+
+def _guard(step: Step, stored_groups: dict, groups: list[PasGroup], stored_pupils: dict, pupils: list[PasPupil]) -> None:
+    if step.engine.allow_removals:
+        return
+    share = step.engine.settings.sync.max_removal_share
+    active_groups = [g for g in stored_groups.values() if g.archived_at is None]
+    gone_groups = [g for g in active_groups if g.pas_id not in {x.pas_id for x in groups}]
+    enrolled = [p for p in stored_pupils.values() if p.archived_at is None]
+    leaving = [p for p in pupils if not p.enrolled and p.pas_id in stored_pupils and stored_pupils[p.pas_id].archived_at is None]
+    problems = []
+    if active_groups and len(gone_groups) > share * len(active_groups):
+        problems.append(f"{len(gone_groups)} of {len(active_groups)} groups")
+    if enrolled and len(leaving) > share * len(enrolled):
+        problems.append(f"{len(leaving)} of {len(enrolled)} pupils")
+    if problems:
+        message = (
+            f"school {step.school.brin}: this sync would remove {' and '.join(problems)} at once, more than "
+            f"{share:.0%} (sync.max_removal_share); nothing was changed. If this is right (e.g. a new school "
+            f"year), run `connector sync --school {step.school.brin} --only roster --allow-removals`."
+        )
+        step.run.event("roster refused", message, level="error")
+        raise RemovalGuardError(message)
+
+
+def _store_groups(session, school_id: int, year_id: int, groups: list[PasGroup], now: datetime) -> dict[str, Group]:
+    rows = {g.pas_id: g for g in session.exec(select(Group).where(Group.school_year_id == year_id))}
+    seen = set()
+    for group in groups:
+        row = rows.get(group.pas_id) or Group(school_id=school_id, school_year_id=year_id, pas_id=group.pas_id)
+        row.name, row.leerjaren, row.archived_at = group.name, list(group.leerjaren), None
+        session.add(row)
+        rows[group.pas_id] = row
+        seen.add(group.pas_id)
+    for pas_id, row in rows.items():
+        if pas_id not in seen and row.archived_at is None:
+            row.archived_at = now
+    session.flush()
+    return {k: v for k, v in rows.items() if k in seen}
+
+
+def _store_staff(session, school_id: int, staff, now: datetime) -> dict[str, Staff]:
+    rows = {s.pas_id: s for s in session.exec(select(Staff).where(Staff.school_id == school_id))}
+    seen = set()
+    for member in staff:
+        row = rows.get(member.pas_id) or Staff(school_id=school_id, pas_id=member.pas_id)
+        row.roles, row.werkdagen, row.archived_at = sorted(member.roles), list(member.werkdagen), None
+        session.add(row)
+        rows[member.pas_id] = row
+        seen.add(member.pas_id)
+    for pas_id, row in rows.items():
+        if pas_id not in seen and row.archived_at is None:
+            row.archived_at = now
+    session.flush()
+    return {k: v for k, v in rows.items() if k in seen}
+
+
+def _store_pupils(session, school_id: int, group_rows: dict[str, Group], pupils: list[PasPupil], now: datetime) -> tuple[int, int]:
+    """Upsert changed pupils and their guardians; returns (archived, restored)."""
+    rows = {p.pas_id: p for p in session.exec(select(Pupil).where(Pupil.school_id == school_id, Pupil.pas_id.in_([p.pas_id for p in pupils])))}
+    guardian_ids = {g.pas_id for p in pupils for g in p.guardians}
+    guardians = {g.pas_id: g for g in session.exec(select(Guardian).where(Guardian.school_id == school_id, Guardian.pas_id.in_(guardian_ids)))}
+    archived = restored = 0
+    for pupil in pupils:
+        row = rows.get(pupil.pas_id) or Pupil(school_id=school_id, pas_id=pupil.pas_id, leerjaar=pupil.leerjaar)
+        group = group_rows.get(pupil.group_id)
+        row.group_id = group.id if group else None
+        row.leerjaar, row.status, row.uitschrijfdatum = pupil.leerjaar, pupil.status.value, pupil.uitschrijfdatum
+        row.ondersteuningsniveau, row.handelingsplan, row.opp = pupil.ondersteuningsniveau, pupil.handelingsplan, pupil.opp
+        row.pas_changed_at = pupil.changed_at
+        if not pupil.enrolled and row.archived_at is None:
+            row.archived_at, archived = now, archived + 1
+        elif pupil.enrolled and row.archived_at is not None:
+            row.archived_at, restored = None, restored + 1
+        session.add(row)
+        session.flush()
+        session.exec(delete(PupilGuardian).where(PupilGuardian.pupil_id == row.id))
+        for guardian in pupil.guardians:
+            g_row = guardians.get(guardian.pas_id) or Guardian(school_id=school_id, pas_id=guardian.pas_id, huishouden_id=guardian.huishouden_id)
+            g_row.huishouden_id = guardian.huishouden_id
+            session.add(g_row)
+            session.flush()
+            guardians[guardian.pas_id] = g_row
+            session.add(PupilGuardian(pupil_id=row.id, guardian_id=g_row.id, gezag=guardian.gezag, ontvangt_informatie=guardian.ontvangt_informatie))
+    session.flush()
+    return archived, restored
+
+
+def _as_domain(row: Pupil) -> PasPupil:
+    from connector.domain import PupilStatus
+
+    return PasPupil(row.pas_id, "", row.leerjaar, PupilStatus(row.status), row.uitschrijfdatum, row.ondersteuningsniveau, row.handelingsplan, row.opp, (), row.pas_changed_at)
+
+
+def _store_links(session, school_id: int, year: str, links: list[Matching], group_rows, staff_rows, pupils: list[Pupil]) -> None:
+    """Replace the school's links by this sync's: the planner's directory was read in full."""
+    session.exec(delete(IdentityLink).where(IdentityLink.school_id == school_id, IdentityLink.kind.in_(["group", "child", "staff"])))
+    session.flush()
+    groups, children, staff = (m.by_pas_id() for m in links)
+    for matching in links:
+        for link in matching.links:
+            scope = year if link.kind == "group" else ""
+            session.add(IdentityLink(school_id=school_id, kind=link.kind, school_year=scope, pas_id=link.pas_id, planner_id=link.planner_id, matched_by=link.matched_by))
+    for pas_id, row in group_rows.items():
+        row.planner_id = groups.get(pas_id)
+        session.add(row)
+    for pas_id, row in staff_rows.items():
+        row.planner_id = staff.get(pas_id)
+        session.add(row)
+    for row in pupils:
+        row.planner_id = children.get(row.pas_id)
+        session.add(row)
+
+
+def _set_watermark(session, school_id: int, watermark: datetime, now: datetime) -> None:
+    row = session.exec(select(SyncWatermark).where(SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK)).first()
+    row = row or SyncWatermark(school_id=school_id, resource=PUPILS_WATERMARK, value="")
+    row.value, row.updated_at = watermark.isoformat(), now
+    session.add(row)

@@ -1,0 +1,66 @@
+"""The reviewable record of a sync run: one SyncRun row, its events, and its log lines.
+
+Events hold ids, counts and reasons, never names or bodies (issue 6: "Redaction at the
+source"). The run id is bound into every structlog line of the run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import structlog
+
+from connector.logging_setup import redact_text
+from connector.store import Store
+from connector.store.models import RunOutcome, SyncEvent, SyncRun, new_run_id
+
+log = structlog.get_logger("connector.run")
+
+
+class RunLog:
+    """Collects one run's events and counts; written to the store as they happen."""
+
+    def __init__(self, store: Store, *, trigger: str, school_id: int | None, now: datetime, dry_run: bool = False) -> None:
+        self.store = store
+        self.id = new_run_id()
+        self.trigger = trigger
+        self.dry_run = dry_run
+        self.counts: Counter[str] = Counter()
+        self.failures = 0
+        self._now = now
+        if not dry_run:
+            with store.write() as session:
+                session.add(SyncRun(id=self.id, trigger=trigger, school_id=school_id, started_at=now))
+
+    def event(self, action: str, message: str = "", *, level: str = "info", ids: tuple[str, ...] | list[str] = (), count: str | None = None) -> None:
+        """Record what was created, updated, skipped or failed, and why."""
+        safe = redact_text(message)
+        if count:
+            self.counts[count] += 1
+        if level in ("error", "warning") and action.endswith("failed"):
+            self.failures += 1
+        getattr(log, level)(action, detail=safe, ids=list(ids))
+        if not self.dry_run:
+            with self.store.write() as session:
+                session.add(SyncEvent(run_id=self.id, at=self._now, level=level, action=action, vendor_ids=list(ids), message=safe))
+
+    def finish(self, now: datetime, *, failed: bool = False) -> str:
+        outcome = RunOutcome.FAILED if failed else (RunOutcome.PARTIAL if self.failures else RunOutcome.OK)
+        log.info("run finished", outcome=outcome.value, counts=dict(self.counts))
+        if not self.dry_run:
+            with self.store.write() as session:
+                run = session.get(SyncRun, self.id)
+                run.ended_at = now
+                run.outcome = outcome.value
+                run.counts = dict(self.counts)
+        return outcome.value
+
+
+@contextmanager
+def bound(run: RunLog) -> Iterator[RunLog]:
+    """Bind the run id into every log line written meanwhile (also in pool threads)."""
+    with structlog.contextvars.bound_contextvars(run_id=run.id, trigger=run.trigger):
+        yield run
