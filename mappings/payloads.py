@@ -134,7 +134,7 @@ def group_from_pas(item: dict) -> Group:
     leerjaren = item.get("leerjaren")
     if not isinstance(leerjaren, list) or not leerjaren or not all(isinstance(n, int) and 1 <= n <= 8 for n in leerjaren):
         raise r.fail("leerjaren", "expected a non-empty list of leerjaren 1-8")
-    return Group(r.id, tuple(sorted(set(leerjaren))), r.texts("teacher_ids"))
+    return Group(r.id, r.text("name"), tuple(sorted(set(leerjaren))), r.texts("teacher_ids"))  # type: ignore[arg-type]
 
 
 def staff_from_pas(item: dict) -> StaffMember:

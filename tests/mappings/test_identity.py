@@ -16,7 +16,7 @@ def pupil(pas_id: str, status=PupilStatus.ENROLLED, guardians=()) -> Pupil:
 
 def test_groups_link_by_external_id_and_the_rest_is_reported():
     result = match_groups(
-        [Group("71003", (3, 4), ()), Group("71005", (5,), ())],
+        [Group("71003", "Groep 3/4", (3, 4), ()), Group("71005", "Groep 5", (5,), ())],
         [PlannerGroup("grp_a", "71003", ()), PlannerGroup("grp_b", None, ()), PlannerGroup("grp_c", "99999", ())],
     )
     assert result.by_pas_id() == {"71003": "grp_a"}
