@@ -34,6 +34,7 @@ class Job(StrEnum):
 
 
 NowOption = Annotated[Optional[str], typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")]
+WaitOption = Annotated[int, typer.Option("--wait", metavar="SECONDS", help="How long to wait while another run (the daemon) holds the database.")]
 SchoolOption = Annotated[Optional[str], typer.Option("--school", metavar="BRIN", help="Only this school.")]
 
 
@@ -112,6 +113,7 @@ def sync(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and plan, but change nothing at either vendor or in the store.")] = False,
     now: NowOption = None,
     allow_removals: Annotated[bool, typer.Option("--allow-removals", help="Let a roster sync archive more pupils or groups at once than sync.max_removal_share.")] = False,
+    wait: WaitOption = 600,
 ) -> None:
     """Sync by hand now: the roster, open planners, bookings, reminders and verslag checks that are due."""
     from connector.engine.due import run_due
@@ -120,13 +122,14 @@ def sync(
     runtime = start(settings)
     engine = build_engine(runtime, dry_run=dry_run, allow_removals=allow_removals)
     moment = _moment(now)
-    reports = run_due(engine, moment, trigger="manual", schools=_select_schools(runtime.loaded, school), only=only.value if only else None,
-                      force=frozenset({"roster", "bookings", "verslagen"}))
+    with _run_lock(runtime, "a manual sync", wait):
+        reports = run_due(engine, moment, trigger="manual", schools=_select_schools(runtime.loaded, school), only=only.value if only else None,
+                          force=frozenset({"roster", "bookings", "verslagen"}))
     _print_reports(reports, moment, dry_run)
 
 
 @app.command("run-due")
-def run_due_command(settings: SettingsOption = None, now: NowOption = None) -> None:
+def run_due_command(settings: SettingsOption = None, now: NowOption = None, wait: WaitOption = 600) -> None:
     """Do everything that is due at this moment, exactly as the daemon does; a repeat does nothing."""
     from connector.engine.due import run_due
     from connector.runtime import build_engine, start
@@ -134,7 +137,19 @@ def run_due_command(settings: SettingsOption = None, now: NowOption = None) -> N
     runtime = start(settings)
     engine = build_engine(runtime)
     moment = _moment(now)
-    _print_reports(run_due(engine, moment, trigger="run-due"), moment, False)
+    with _run_lock(runtime, "run-due", wait):
+        reports = run_due(engine, moment, trigger="run-due")
+    _print_reports(reports, moment, False)
+
+
+def _run_lock(runtime, holder: str, wait: int):
+    """One engine run at a time per database: a manual run waits while the daemon works (issue 5)."""
+    from connector.instance_lock import run_lock
+
+    def waiting(who) -> None:
+        typer.echo(f"waiting up to {wait} s: {who} is running a sync on this database", err=True)
+
+    return run_lock(runtime.store_url, holder=holder, wait=wait, on_wait=waiting)
 
 
 @app.command("demo")
@@ -237,3 +252,7 @@ def main() -> None:
             raise SystemExit(exc.exit_code) from None
         typer.echo(f"internal error: {exc.__class__.__name__}; see the log file for details", err=True)
         raise SystemExit(70) from None
+
+
+# Further commands register themselves on `app` (imported last: they import `app` from here).
+from connector.commands import daemon, review  # noqa: E402,F401

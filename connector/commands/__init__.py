@@ -1,0 +1,1 @@
+"""Command groups beyond the core ones in `connector.cli`."""
