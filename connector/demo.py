@@ -43,15 +43,19 @@ class PlannedNote:
     visible: bool
 
 
-def run_demo(loaded: LoadedSettings, *, seed: int = 1, progress: Callable[[date], None] | None = None) -> dict:
-    """Walk the settings' school year on the simulator; returns the summary (JSON-ready)."""
+def run_demo(loaded: LoadedSettings, *, seed: int = 1, pupils_per_school: int = 200, progress: Callable[[date], None] | None = None,
+             database: Path | None = None) -> dict:
+    """Walk the settings' school year on the simulator; returns the summary (JSON-ready).
+
+    `database`: keep the demo's database at this path (created if missing) instead of a
+    temporary file that is deleted at the end, e.g. to review it with `status` and `logs`."""
     zone = ZoneInfo("Europe/Amsterdam")
     plans = [plan_school(loaded.settings, school) for school in loaded.settings.schools]
     first = min(release_at(r) for p in plans for r in p.rounds if r.planner_opens) - timedelta(days=1)
     last = max(r.verslag_deadline for p in plans for r in p.rounds) + timedelta(days=2)
     start = datetime.combine(first.date(), time(6, 0), tzinfo=zone)
-    with tempfile.TemporaryDirectory(prefix="connector-demo-") as folder, Simulator(simulator_config(loaded, seed=seed, start=start)) as sim:
-        store = Path(folder) / "demo.db"
+    with tempfile.TemporaryDirectory(prefix="connector-demo-") as folder, Simulator(simulator_config(loaded, seed=seed, start=start, pupils_per_school=pupils_per_school)) as sim:
+        store = Path(database) if database is not None else Path(folder) / "demo.db"
         demo_settings = loaded.settings.model_copy(update={
             "pas": loaded.settings.pas.model_copy(update={"base_url": sim.base_url}),
             "planner": loaded.settings.planner.model_copy(update={"base_url": sim.base_url}),

@@ -16,7 +16,7 @@ import structlog
 from sqlmodel import select
 
 from adapters.errors import AdapterError, TemporaryError
-from connector.engine import followup, planners, roster, verslagen
+from connector.engine import followup, oversight, planners, roster, verslagen
 from connector.engine.context import Engine, Step
 from connector.engine.runlog import RunLog, bound
 from connector.settings.models import School
@@ -25,6 +25,7 @@ from connector.yearplan import RoundPlan
 
 log = structlog.get_logger("connector.engine")
 JOBS = ("roster", "planners", "bookings", "reminders", "verslagen")
+WEEKDAYS = ("ma", "di", "wo", "do", "vr")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,14 @@ def daily(now: datetime, zone: ZoneInfo, at: time) -> datetime:
     local = now.astimezone(zone)
     today = datetime.combine(local.date(), at, tzinfo=zone)
     return today if today <= now else datetime.combine(local.date() - timedelta(days=1), at, tzinfo=zone)
+
+
+def weekly(now: datetime, zone: ZoneInfo, weekday: str, at: time) -> datetime:
+    """The latest local weekday-at-time at or before `now`."""
+    local = now.astimezone(zone)
+    back = (local.weekday() - WEEKDAYS.index(weekday)) % 7
+    moment = datetime.combine(local.date() - timedelta(days=back), at, tzinfo=zone)
+    return moment if moment <= now else datetime.combine(moment.date() - timedelta(days=7), at, tzinfo=zone)
 
 
 def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], force: frozenset[str] = frozenset()) -> list[Task]:
@@ -91,6 +100,10 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
     started = [rp for rp in plan.rounds if datetime.combine(rp.window_start, time(0), tzinfo=zone) <= now]
     if started and (f"verslagen:{school.brin}:{check_at.date()}" not in done or "verslagen" in force):
         tasks.append(Task(f"verslagen:{school.brin}:{check_at.date()}", "verslagen", check_at))
+    overview_at = weekly(now, zone, sync.overview_weekday, sync.overview_at)
+    week = "{}-W{:02d}".format(*overview_at.isocalendar()[:2])
+    if started and f"overview:{school.brin}:{week}" not in done:
+        tasks.append(Task(f"overview:{school.brin}:{week}", "overview", overview_at))
     tasks.sort(key=lambda t: (t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS)))
     return tasks
 
@@ -114,7 +127,7 @@ def run_due(engine: Engine, now: datetime, *, trigger: str, schools: Iterable[Sc
 
 
 def _job_of(task: Task) -> str:
-    return "reminders" if task.job == "close" else task.job
+    return {"close": "reminders", "overview": "verslagen"}.get(task.job, task.job)
 
 
 def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport) -> None:
@@ -183,6 +196,9 @@ def _perform(step: Step, task: Task, school_id: int, year_id: int) -> None:
                 verslagen.record_conversations(step, rp, round_id)
                 categories.add(rp.round.verslag_category)
         verslagen.check(step, sorted(categories))
+        oversight.remind_teachers(step, school_id)
+    elif task.job == "overview":
+        oversight.send_overview(step, school_id, task.key.rsplit(":", 1)[-1])
 
 
 def _open_rounds(step: Step) -> list[RoundPlan]:

@@ -447,10 +447,18 @@ class Logging(_Strict):
     file: str | None = "var/log/connector.jsonl"
 
 
+class Retention(_Strict):
+    """How long data is kept (domain.md, Privacy): pupils who left, and the sync log."""
+
+    left_pupils_days: Annotated[int, Field(ge=1)] = 365  # after Pupil.archived_at
+    sync_events_days: Annotated[int, Field(ge=1)] = 180
+
+
 class Settings(_Strict):
     store: Store = Store()
     logging: Logging = Logging()
     sync: Sync = Sync()
+    retention: Retention = Retention()
     pas: PasConnection
     planner: PlannerConnection
     cycles: dict[Annotated[str, Field(pattern=_SLUG.pattern)], Cycle]

@@ -16,6 +16,9 @@ PLACEHOLDERS = {
     "invitation": {"ronde", "groep", "doel", "duur", "vorm", "aanwezig", "periode", "verplicht", "sluiting", "school"},
     "reminder": {"ronde", "kinderen", "nog", "sluiting", "school"},
     "teacher_notice": {"ronde", "groep", "periode", "gezinnen", "aantal", "school"},
+    # Built-in only (edit the files in connector/templates/): per school, not per round.
+    "verslag_reminder": {"stand", "leerlingen", "categorie", "school"},
+    "overview": {"datum", "rondes", "achterstand", "school"},
 }
 
 

@@ -1,0 +1,127 @@
+"""Teachers are reminded of their verslagen, and the director and IB get a weekly overview.
+
+Before a deadline (`sync.verslag_reminder_days_before`) a teacher hears which of their
+conversations have no visible verslag yet; the day after it, which are missing or not visible.
+Each message has its own intent key, so a catch-up after downtime sends it once and a repeat
+never. Pupils are named in the message (read from the administration at sending time only).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+
+from connector.engine.context import Step
+from connector.engine.intents import perform
+from connector.engine.messages import dutch_date
+from connector.settings.templates import render
+from connector.store.models import Conversation, Pupil, Round, Staff, VerslagCheck
+
+AFTER_WINDOW = 7  # days after a deadline in which a late catch-up still sends the "after" reminder
+
+
+def _today(step: Step) -> date:
+    return step.now.astimezone(ZoneInfo(step.school.timezone)).date()
+
+
+def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = None) -> int:
+    """Send the verslag reminders that are due today; returns the number sent."""
+    today = _today(step)
+    before = step.engine.settings.sync.verslag_reminder_days_before
+    with step.store.read() as session:
+        rows = list(session.exec(
+            select(Conversation, VerslagCheck.outcome, Pupil.pas_id, Staff)
+            .join(Pupil, Pupil.id == Conversation.pupil_id)
+            .join(Staff, Staff.id == Conversation.staff_id)
+            .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+            .where(Conversation.school_id == school_id, Conversation.verslag_due_on >= today - timedelta(days=AFTER_WINDOW),
+                   Conversation.verslag_due_on <= today + timedelta(days=before), Staff.planner_id.is_not(None))))
+    todo: dict[tuple[str, date, str], list[tuple[str, str, str]]] = defaultdict(list)  # (kind, due, staff) -> pupils
+    staff_by_pas = {}
+    for conversation, outcome, pupil, staff in rows:
+        staff_by_pas[staff.pas_id] = staff
+        due = conversation.verslag_due_on
+        if outcome is None and due - timedelta(days=before) <= today <= due:
+            todo[("voor", due, staff.pas_id)].append((pupil, conversation.category, "nog geen verslag"))
+        elif outcome in ("missing", "not_visible") and due < today <= due + timedelta(days=AFTER_WINDOW):
+            todo[("na", due, staff.pas_id)].append((pupil, conversation.category, "ontbreekt" if outcome == "missing" else "niet zichtbaar voor ouders"))
+    if not todo:
+        return 0
+    names = names if names is not None else _pupil_names(step)
+    sent = 0
+    for (kind, due, staff_pas), pupils in sorted(todo.items()):
+        staff = staff_by_pas[staff_pas]
+        if kind == "voor":
+            stand = f"Voor deze leerlingen staat nog geen zichtbaar verslag; de termijn loopt af op {dutch_date(due)}:"
+        else:
+            stand = f"De termijn voor deze verslagen liep af op {dutch_date(due)}:"
+        lines = "\n".join(f"- {names.get(p, 'leerling ' + p)}: {state}" for p, _, state in sorted(pupils))
+        body = {
+            "recipients": {"staff_ids": [staff.planner_id]},
+            "subject": f"Verslagen {'uiterlijk' if kind == 'voor' else 'te laat'}: {dutch_date(due)}",
+            "body": render("verslag_reminder", None, step.engine.loaded.path.parent,
+                           {"stand": stand, "leerlingen": lines, "categorie": " of ".join(sorted({c for _, c, _ in pupils})), "school": step.school.name}),
+        }
+        key = f"verslag_{kind}:{step.school.brin}:{staff_pas}:{due.isoformat()}"
+        if step.engine.dry_run:
+            step.run.event("verslag reminder planned", f"{key}: {len(pupils)} pupil(s)")
+            continue
+        outcome = perform(step.store, step.run, key=key, kind="send_message", payload=body, now=step.now,
+                          send=lambda k, b=body: step.planner.send_message(b, idempotency_key=k).id)
+        if outcome.done and not outcome.already:
+            sent += 1
+            step.run.event("verslag reminder sent", f"{key}: {len(pupils)} pupil(s)", ids=[p for p, _, _ in pupils], count="verslag reminders sent")
+    return sent
+
+
+def send_overview(step: Step, school_id: int, week: str) -> bool:
+    """The weekly overview for the director and IB: every round so far, and what is overdue per teacher."""
+    today = _today(step)
+    with step.store.read() as session:
+        rows = list(session.exec(select(Conversation, VerslagCheck.outcome, Round.round_key, Staff.planner_id)
+                                 .join(Round, Round.id == Conversation.round_id)
+                                 .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+                                 .outerjoin(Staff, Staff.id == Conversation.staff_id)
+                                 .where(Conversation.school_id == school_id)))
+        readers = [s for s in session.exec(select(Staff).where(Staff.school_id == school_id, Staff.archived_at.is_(None), Staff.planner_id.is_not(None)))
+                   if {"directeur", "intern_begeleider"} & set(s.roles)]
+    if not rows or not readers:
+        if not readers:
+            step.run.event("overview failed", f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner", level="warning")
+        return False
+    per_round: dict[str, Counter] = defaultdict(Counter)
+    overdue: Counter = Counter()
+    for conversation, outcome, round_key, teacher in rows:
+        per_round[round_key][outcome or ("open" if conversation.verslag_due_on >= today else "missing")] += 1
+        if outcome in ("missing", "not_visible") or (outcome is None and conversation.verslag_due_on < today):
+            overdue[teacher] += 1
+    staff_names = {s["id"]: s.get("name") or s["id"] for s in step.planner.staff()}
+    rounds = "\n".join(
+        f"- {key}: {sum(c.values())} gesprekken; verslagen op tijd {c['on_time']}, te laat {c['late']}, ontbreekt {c['missing']}, "
+        f"niet zichtbaar {c['not_visible']}, nog binnen de termijn {c['open']}"
+        for key, c in sorted(per_round.items()))
+    behind = "\n".join(f"- {staff_names.get(t, 'onbekende leerkracht')}: {n}" for t, n in overdue.most_common()) if overdue else "Er zijn geen verslagen over de termijn."
+    body = {
+        "recipients": {"staff_ids": sorted(s.planner_id for s in readers)},
+        "subject": f"Overzicht gesprekkencyclus week {week.split('-W')[-1]}",
+        "body": render("overview", None, step.engine.loaded.path.parent,
+                       {"datum": dutch_date(today), "rondes": rounds, "achterstand": "Verslagen over de termijn per leerkracht:\n" + behind if overdue else behind,
+                        "school": step.school.name}),
+    }
+    if step.engine.dry_run:
+        step.run.event("overview planned", f"week {week}")
+        return False
+    outcome = perform(step.store, step.run, key=f"overview:{step.school.brin}:{week}", kind="send_message", payload=body, now=step.now,
+                      send=lambda k: step.planner.send_message(body, idempotency_key=k).id)
+    if outcome.done and not outcome.already:
+        step.run.event("overview sent", f"week {week}: {len(rows)} conversations, {sum(overdue.values())} verslagen overdue", count="overviews sent")
+    return outcome.done
+
+
+def _pupil_names(step: Step) -> dict[str, str]:
+    from connector.engine.followup import pupil_names
+
+    return pupil_names(step)

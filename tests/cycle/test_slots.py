@@ -1,0 +1,56 @@
+"""Slots follow the round's days and hours and each teacher's own working days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.engine.slots import slot_pool, take_slots
+
+ZONE = ZoneInfo("Europe/Amsterdam")
+DAYS = (date(2026, 11, 9), date(2026, 11, 10), date(2026, 11, 12))  # Monday, Tuesday, Thursday
+SPANS = ((time(15, 0), time(16, 0)), (time(19, 0), time(20, 0)))
+
+
+def test_duo_teachers_each_get_slots_on_their_own_days():
+    pool, missing = slot_pool(days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ("ma", "di"), "stf_b": ("wo", "do")})
+    assert missing == ()
+    by_day = {(s.start.date(), s.staff_ids) for s in pool}
+    assert by_day == {(date(2026, 11, 9), ("stf_a",)), (date(2026, 11, 10), ("stf_a",)), (date(2026, 11, 12), ("stf_b",))}
+    assert len(pool) == 3 * 8  # two one-hour spans of four 15-minute slots a day
+
+
+def test_a_day_on_which_no_teacher_works_is_reported():
+    pool, missing = slot_pool(days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ("ma",)})
+    assert missing == (date(2026, 11, 10), date(2026, 11, 12))
+    assert {s.start.date() for s in pool} == {date(2026, 11, 9)}
+
+
+def test_slots_are_spread_over_the_days_and_cover_invitees_plus_margin():
+    pool, _ = slot_pool(days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ()})
+    taken = take_slots(pool, set(), invitees=5, margin=0.2)
+    assert len(taken.slots) == 6 and taken.shortfall == 0
+    assert {s.start.date() for s in taken.slots} == set(DAYS)
+    assert [s.start for s in taken.slots] == sorted(s.start for s in taken.slots)
+
+
+def test_used_slots_are_not_handed_out_twice_and_a_shortfall_is_reported():
+    pool, _ = slot_pool(days=DAYS[:1], spans=SPANS[:1], minutes=20, zone=ZONE, teachers={"stf_a": ()})
+    first = take_slots(pool, set(), invitees=2, margin=0)
+    second = take_slots(pool, {(s.start, s.staff_ids) for s in first.slots}, invitees=2, margin=0)
+    assert not {s.start for s in first.slots} & {s.start for s in second.slots}
+    assert len(second.slots) == 1 and second.shortfall == 1
+
+
+@given(st.integers(min_value=5, max_value=60), st.integers(min_value=0, max_value=80))
+def test_slots_never_overlap_and_fit_the_spans(minutes, invitees):
+    pool, _ = slot_pool(days=DAYS, spans=SPANS, minutes=minutes, zone=ZONE, teachers={"stf_a": ()})
+    taken = take_slots(pool, set(), invitees=invitees, margin=0.1).slots
+    for a, b in zip(taken, taken[1:]):
+        assert a.end <= b.start
+    for slot in taken:
+        assert (slot.end - slot.start).total_seconds() == minutes * 60
+        assert any(datetime.combine(slot.start.date(), s, tzinfo=ZONE) <= slot.start and slot.end <= datetime.combine(slot.start.date(), e, tzinfo=ZONE) for s, e in SPANS)
