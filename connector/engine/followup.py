@@ -104,7 +104,6 @@ def close_round(step: Step, plan: RoundPlan, round_id: int, names: dict[str, str
 
     `names` maps PAS pupil ids to display names, read from the administration for the notices
     only and never stored. Returns the number of families for the teachers to contact."""
-    to_contact = 0
     planners = round_planners(step, round_id)
     children = list(step.planner.children())
     reachable = reachable_children(children, list(step.planner.guardians()))
@@ -114,8 +113,10 @@ def close_round(step: Step, plan: RoundPlan, round_id: int, names: dict[str, str
             perform(step.store, step.run, key=f"close_planner:{planner.external_ref}", kind="close_planner", payload={"id": planner.vendor_id},
                     now=step.now, send=lambda _k, p=planner: step.planner.close_planner(p.vendor_id)["id"])
         pull_bookings(step, planner)
-        to_contact += _notify_teachers(step, plan, planner, reachable, names)
-    return to_contact
+    by_group: dict[int, list[Planner]] = {}
+    for planner in sorted(planners, key=lambda p: p.external_ref):
+        by_group.setdefault(planner.group_id, []).append(planner)
+    return sum(_notify_teachers(step, plan, group_planners, reachable, names) for group_planners in by_group.values())
 
 
 def pupil_names(step: Step) -> dict[str, str]:
@@ -128,12 +129,14 @@ def pupil_names(step: Step) -> dict[str, str]:
     return names
 
 
-def families_to_contact(step: Step, planner: Planner, reachable: set[str], names: dict[str, str]) -> list[str]:
+def families_to_contact(step: Step, planners: list[Planner], reachable: set[str], names: dict[str, str]) -> list[str]:
+    """One line per child of these planners (one group's) who must be seen and has no booking."""
+    extra = {p.id for p in planners if p.external_ref.endswith(":opp")}
     with step.store.read() as session:
-        rows = [i for i in invitees(session, [planner]) if i.mandatory and not i.booked]
+        rows = [i for i in invitees(session, planners) if i.mandatory and not i.booked]
     lines = []
-    for item in sorted(rows, key=lambda i: names.get(i.pas_id, i.pas_id)):
-        name = names.get(item.pas_id, f"leerling {item.pas_id}")
+    for item in sorted(rows, key=lambda i: (names.get(i.pas_id, i.pas_id), i.planner_id in extra)):
+        name = names.get(item.pas_id, f"leerling {item.pas_id}") + (" (extra gesprek over de ondersteuning)" if item.planner_id in extra else "")
         if not item.child_id:
             lines.append(f"{name}: kan niet boeken (staat niet in de app)")
         elif item.child_id not in reachable:
@@ -143,8 +146,10 @@ def families_to_contact(step: Step, planner: Planner, reachable: set[str], names
     return lines
 
 
-def _notify_teachers(step: Step, plan: RoundPlan, planner: Planner, reachable: set[str], names: dict[str, str]) -> int:
-    lines = families_to_contact(step, planner, reachable, names)
+def _notify_teachers(step: Step, plan: RoundPlan, planners: list[Planner], reachable: set[str], names: dict[str, str]) -> int:
+    """One message per teacher of the group for the whole round (main and extra planners together)."""
+    planner = planners[0]
+    lines = families_to_contact(step, planners, reachable, names)
     with step.store.read() as session:
         from connector.store.models import Group
 
