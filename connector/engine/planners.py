@@ -10,6 +10,8 @@ several children can book first (contract: "Planner lifecycle").
 
 from __future__ import annotations
 
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -143,6 +145,7 @@ def open_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> dic
     """Create and release every planner the round still needs; returns counts."""
     counts = {"planners opened": 0, "invited": 0, "cannot be invited": 0}
     round_id = ensure_round(step, plan, school_id, year_id)
+    todo: list[tuple[int, PlannerPlan]] = []
     for planned in plan_group_planners(step, plan, year_id):
         for problem in planned.problems:
             step.run.event("planner warning", problem, level="warning", ids=[planned.external_ref])
@@ -159,13 +162,25 @@ def open_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> dic
         if planned.body is None:
             step.run.event("planner skipped", f"{planned.external_ref}: no child can be invited or no slot fits", level="warning")
             continue
-        vendor_id = create_and_release(step, row_id, planned.external_ref, planned.body)
+        todo.append((row_id, planned))
+    late = " (late)" if step.now > plan.planner_opens else ""
+    for planned, vendor_id in _in_parallel(step, todo):
         if vendor_id:
             counts["planners opened"] += 1
             counts["invited"] += len(planned.body["invitee_child_ids"])
-            step.run.event("planner opened", f"{planned.external_ref}: {len(planned.body['invitee_child_ids'])} invited, {len(planned.slots)} slots"
-                           + (" (late)" if step.now > plan.planner_opens else ""), ids=[vendor_id], count="planners opened")
+            step.run.event("planner opened", f"{planned.external_ref}: {len(planned.body['invitee_child_ids'])} invited, {len(planned.slots)} slots{late}", ids=[vendor_id])
     return counts
+
+
+def _in_parallel(step: Step, todo: list[tuple[int, PlannerPlan]]) -> list[tuple[PlannerPlan, str | None]]:
+    """Create and release the planners, `sync.concurrency` at a time (issue 7: wall time close to
+    requests x latency / concurrency). Each worker runs in a copy of the caller's context, so
+    its log lines carry the run id too (pitfalls: pool threads do not inherit contextvars)."""
+    workers = max(1, min(step.engine.settings.sync.concurrency, len(todo)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="planner") as pool:
+        futures = [(planned, pool.submit(contextvars.copy_context().run, create_and_release, step, row_id, planned.external_ref, planned.body))
+                   for row_id, planned in todo]
+        return [(planned, future.result()) for planned, future in futures]
 
 
 def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, plan: RoundPlan) -> int:

@@ -6,6 +6,7 @@ source"). The run id is bound into every structlog line of the run.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ class RunLog:
         self.dry_run = dry_run
         self.counts: Counter[str] = Counter()
         self.failures = 0
+        self._lock = threading.Lock()  # events may come from the planner-opening workers
         self._now = now
         if not dry_run:
             with store.write() as session:
@@ -38,10 +40,11 @@ class RunLog:
     def event(self, action: str, message: str = "", *, level: str = "info", ids: tuple[str, ...] | list[str] = (), count: str | None = None) -> None:
         """Record what was created, updated, skipped or failed, and why."""
         safe = redact_text(message)
-        if count:
-            self.counts[count] += 1
-        if level in ("error", "warning") and action.endswith("failed"):
-            self.failures += 1
+        with self._lock:
+            if count:
+                self.counts[count] += 1
+            if level in ("error", "warning") and action.endswith("failed"):
+                self.failures += 1
         getattr(log, level)(action, detail=safe, ids=list(ids))
         if not self.dry_run:
             with self.store.write() as session:
