@@ -25,7 +25,7 @@ RUN groupadd --system --gid 10001 connector \
 
 # Only what the package needs (.dockerignore keeps secrets, settings and the venv out).
 WORKDIR /usr/src/connector
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md scheduler.py ./
 COPY connector ./connector
 COPY adapters ./adapters
 COPY mappings ./mappings

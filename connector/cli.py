@@ -234,7 +234,7 @@ def _select_schools(loaded: LoadedSettings, brin: str | None):
 def main() -> None:
     """Entry point: run the app; user errors become plain messages, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except UserError as exc:
         for line in exc.lines:
             typer.echo(line, err=True)
@@ -250,8 +250,12 @@ def main() -> None:
         if isinstance(exc, click.ClickException):
             exc.show()
             raise SystemExit(exc.exit_code) from None
+        import structlog
+
+        structlog.get_logger("connector.cli").exception("internal error")
         typer.echo(f"internal error: {exc.__class__.__name__}; see the log file for details", err=True)
         raise SystemExit(70) from None
+    raise SystemExit(code or 0)
 
 
 # Further commands register themselves on `app` (imported last: they import `app` from here).

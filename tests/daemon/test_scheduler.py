@@ -1,0 +1,247 @@
+"""The daemon's tick under a fake clock: catch-up after downtime, DST days, the run lock, reloads.
+
+The engine is real (settings, year plan, store, `run_due`, `due_tasks`, JobMark rows); only the
+vendor work of each task (`connector.engine.due._perform`) is replaced by a recorder. The real
+scheduler loop never runs here (pitfalls, "Testing time"): the tests call `Daemon.tick`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from structlog.testing import capture_logs
+
+import scheduler
+from adapters.simulator import FaultConfig, Simulator
+from connector.engine import due
+from connector.engine.context import Engine
+from connector.instance_lock import run_lock
+from connector.runtime import Runtime, build_engine, store_url
+from connector.settings import load_settings
+from connector.simulation import simulator_config
+from connector.store import Store
+from tests.daemon.conftest import settings_copy
+
+AMS = ZoneInfo("Europe/Amsterdam")
+BRIN = "12AB00"
+ADVIES = f"{BRIN}:2026-2027:advies-8"
+KNOWN = {"roster", "open", "bookings", "remind", "close", "verslagen", "overview"}
+
+
+class Recorder:
+    """Stands in for the vendor work of each task; records (key, job, local time)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, datetime]] = []
+
+    def __call__(self, step, task, school_id, year_id) -> None:
+        self.calls.append((task.key, task.job, step.now.astimezone(AMS)))
+
+    def keys(self, known: bool = False) -> list[str]:
+        """The keys done, in order; `known`: only the job kinds these tests know (the engine
+        may grow more, e.g. a retention purge, which the daemon runs without knowing them)."""
+        return [key for key, _, _ in self.calls if not known or key.split(":")[0] in KNOWN]
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now.astimezone(UTC)
+
+
+@pytest.fixture
+def performed(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    recorder = Recorder()
+    monkeypatch.setattr(due, "_perform", recorder)
+    return recorder
+
+
+def offline_engine(runtime: Runtime) -> Engine:
+    return Engine(runtime.loaded, Store(runtime.store_url), pas=None, planner_for=lambda brin: None)
+
+
+@pytest.fixture
+def runtime(settings_file: Path) -> Runtime:
+    loaded = load_settings(settings_file)
+    url = store_url(loaded)
+    Store(url).upgrade()
+    return Runtime(loaded, url)
+
+
+def make_daemon(runtime: Runtime, clock=scheduler.utc_now) -> scheduler.Daemon:
+    return scheduler.Daemon(runtime, clock=clock, wall=clock, engine_factory=offline_engine)
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=AMS)
+
+
+def tick_through(daemon: scheduler.Daemon, clock: FakeClock, start: datetime, end: datetime, step: timedelta) -> None:
+    moment = start
+    while moment < end:
+        clock.now = moment
+        daemon.tick()
+        moment = (moment.astimezone(UTC) + step).astimezone(AMS)  # steps of real time, not wall time
+
+
+def test_downtime_does_each_missed_item_once_in_order_and_the_missed_opening_late(runtime, performed):
+    clock = FakeClock(local(2026, 10, 19, 7, 0))
+    daemon = make_daemon(runtime, clock)
+    daemon.tick()  # the last tick before the server went off: Monday 07:00
+    performed.calls.clear()
+
+    clock.now = local(2026, 10, 23, 18, 0)  # back on Friday evening, four and a half days later
+    with capture_logs() as logs:
+        daemon.tick()
+
+    assert performed.keys(known=True) == [
+        f"open:{ADVIES}",                       # due Monday 08:00: done late, not skipped
+        f"overview:{BRIN}:2026-W43",            # Monday 08:00 weekly: the week's one, late
+        f"roster:{BRIN}:2026-10-23",            # five missed nights collapse into today's one
+        f"verslagen:{BRIN}:2026-10-23",         # likewise the daily verslag check
+        f"remind:{ADVIES}:20261023T1700",       # the reminder whose moment passed, once
+        f"bookings:{ADVIES}:82",                # the polls missed collapse into the current one
+    ]
+    late = {entry["key"]: entry for entry in logs if entry["event"] == "done late"}
+    assert late[f"open:{ADVIES}"]["due_at"] == "2026-10-19T08:00:00+02:00"
+    assert late[f"open:{ADVIES}"]["late_minutes"] == (4 * 24 + 10) * 60
+
+    performed.calls.clear()
+    daemon.tick()  # the same moment again: nothing is done twice
+    assert performed.calls == []
+
+
+def test_the_rest_of_the_round_follows_once_after_the_catch_up(runtime, performed):
+    clock = FakeClock(local(2026, 10, 23, 18, 0))
+    daemon = make_daemon(runtime, clock)
+    tick_through(daemon, clock, local(2026, 10, 23, 18, 0), local(2026, 10, 27, 0, 0), timedelta(minutes=15))
+
+    counts = Counter(performed.keys())
+    assert {k: n for k, n in counts.items() if n != 1} == {}
+    assert [(k, t.isoformat()) for k, job, t in performed.calls if job in ("reminders", "close")] == [
+        (f"remind:{ADVIES}:20261023T1700", "2026-10-23T18:00:00+02:00"),
+        (f"remind:{ADVIES}:20261025T1700", "2026-10-25T17:00:00+01:00"),
+        (f"close:{ADVIES}", "2026-10-26T17:00:00+01:00"),
+    ]
+
+
+@pytest.mark.parametrize("day", [date(2026, 10, 25), date(2027, 3, 28)], ids=["autumn", "spring"])
+def test_on_a_dst_day_each_daily_job_runs_once_at_its_local_time(runtime, performed, day):
+    start = local(day.year, day.month, day.day) - timedelta(days=1)
+    end = start + timedelta(days=3)
+    with time_machine.travel(start, tick=False) as traveller:
+        daemon = make_daemon(runtime)  # the real clock, moved by time-machine
+        moment = start.astimezone(UTC)
+        while moment < end:
+            traveller.move_to(moment)
+            daemon.tick()
+            moment += timedelta(minutes=1)
+
+    for job, at in (("roster", "06:00"), ("verslagen", "07:00")):
+        for each in (day - timedelta(days=1), day, day + timedelta(days=1)):
+            runs = [t.strftime("%Y-%m-%d %H:%M") for k, j, t in performed.calls if k == f"{job}:{BRIN}:{each}"]
+            assert runs == [f"{each} {at}"], (job, each)
+    assert {k: n for k, n in Counter(performed.keys()).items() if n != 1} == {}
+
+
+def test_booking_polls_follow_real_hours_across_the_autumn_change(runtime, performed):
+    clock = FakeClock(local(2026, 10, 24, 0, 0))
+    daemon = make_daemon(runtime, clock)
+    tick_through(daemon, clock, local(2026, 10, 24, 0, 0), local(2026, 10, 26, 0, 0), timedelta(minutes=1))
+
+    polls = Counter(t.date() for _, job, t in performed.calls if job == "bookings")
+    assert polls[date(2026, 10, 24)] == 24
+    assert polls[date(2026, 10, 25)] == 25  # the local day with an hour twice
+
+
+def test_a_tick_is_skipped_while_a_manual_sync_holds_the_run_lock(runtime, performed):
+    clock = FakeClock(local(2026, 11, 23, 9, 0))
+    daemon = make_daemon(runtime, clock)
+    with run_lock(runtime.store_url, holder="a manual sync"), capture_logs() as logs:
+        assert daemon.tick() is None
+    assert performed.calls == []
+    assert any(e["event"].startswith("tick skipped") and "a manual sync" in e["holder"] for e in logs)
+
+    daemon.tick()  # the next tick catches up
+    assert f"roster:{BRIN}:2026-11-23" in performed.keys()
+
+
+def test_a_changed_settings_file_is_reloaded_and_an_invalid_one_kept_out(runtime, performed, settings_file):
+    clock = FakeClock(local(2026, 11, 23, 4, 0))
+    daemon = make_daemon(runtime, clock)
+    daemon.tick()
+    text = settings_file.read_text()
+
+    settings_file.write_text(text.replace('level = "info"', 'level = "chatty"'))
+    with capture_logs() as logs:
+        assert daemon.reload_if_changed() is False
+    warning = next(e for e in logs if e["event"].startswith("settings changed but cannot be used"))
+    assert any("chatty" in line or "level" in line for line in warning["problems"])
+    assert daemon.engine.settings.sync.roster_at.hour == 6
+
+    settings_file.write_text(text.replace("[pas]", "[sync]\nroster_at = \"05:00\"\n\n[pas]"))
+    clock.now = local(2026, 11, 24, 5, 0)
+    daemon.tick()
+    assert daemon.engine.settings.sync.roster_at.hour == 5
+    assert (f"roster:{BRIN}:2026-11-24", "roster", local(2026, 11, 24, 5, 0)) in performed.calls
+
+
+def test_next_due_shows_each_job_kind_the_engine_will_do(runtime):
+    engine = offline_engine(runtime)
+    upcoming = scheduler.next_due(engine, local(2026, 10, 19, 7, 30).astimezone(UTC))[BRIN]
+    shown = {job: at.astimezone(AMS).isoformat() for job, at in upcoming.items()}
+    assert shown["planners"] == "2026-10-19T08:00:00+02:00"
+    assert shown["bookings"] == "2026-10-20T08:00:00+02:00"
+    assert shown["reminders"] == "2026-10-23T17:00:00+02:00"
+    assert shown["close"] == "2026-10-26T17:00:00+01:00"
+    assert shown["roster"] == "2026-10-19T06:00:00+02:00"  # due now: today's run is still to do
+
+
+def test_a_stopping_daemon_starts_no_tick(runtime, performed):
+    daemon = make_daemon(runtime, FakeClock(local(2026, 11, 23, 9, 0)))
+    daemon.stop.set()
+    assert daemon.tick() is None
+    assert performed.calls == []
+
+
+def test_the_scheduler_holds_a_tick_and_a_heartbeat_in_memory_with_safe_defaults(runtime):
+    daemon = make_daemon(runtime, FakeClock(local(2026, 11, 23, 9, 0)))
+    sched = scheduler.build_scheduler(daemon, tick_seconds=60)  # built, never started
+    jobs = {job.id: job for job in sched.get_jobs()}
+    assert set(jobs) == {"tick", "heartbeat"}
+    assert sched._job_defaults == {"misfire_grace_time": 30, "coalesce": True, "max_instances": 1}
+    assert jobs["tick"].trigger.interval == timedelta(seconds=60)
+    assert type(sched._jobstores["default"]).__name__ == "MemoryJobStore"
+
+
+def test_the_catch_up_on_the_simulator_opens_the_missed_planners_once_and_reminds_once(tmp_path):
+    """The same catch-up with the real engine and vendor clients, against the simulator."""
+    back = local(2026, 10, 23, 18, 0)
+    loaded = load_settings(settings_copy(tmp_path))
+    config = replace(simulator_config(loaded, start=back, pupils_per_school=60), faults=FaultConfig(latency_ms=(0, 0)))
+    with Simulator(config) as sim:
+        loaded = load_settings(settings_copy(tmp_path, sim.base_url))
+        runtime = Runtime(loaded, store_url(loaded))
+        daemon = scheduler.Daemon(runtime, clock=FakeClock(back), wall=FakeClock(back),
+                                  engine_factory=lambda rt: build_engine(rt, throttle=False))
+        reports = daemon.tick()
+        done = [key for report in reports for key in report.done]
+        assert {f"open:{ADVIES}", f"roster:{BRIN}:2026-10-23", f"remind:{ADVIES}:20261023T1700"} <= set(done)
+        writes = sim.world.counters.writes.copy()
+
+        assert [r.done for r in daemon.tick()] == []  # a repeat at the same moment: nothing
+        assert sim.world.counters.writes == writes
+        with sim.world.lock:
+            refs = Counter(p.external_ref for p in sim.world.schools[BRIN].planners.values())
+        assert refs and max(refs.values()) == 1
+        counters = sim.world.counters.to_json(sim.world.messages)
+        assert counters["messages_sent"] > 0 and counters["duplicate_messages"] == 0
+        daemon.engine.store.dispose()
