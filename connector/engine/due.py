@@ -104,7 +104,8 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
     week = "{}-W{:02d}".format(*overview_at.isocalendar()[:2])
     if started and f"overview:{school.brin}:{week}" not in done:
         tasks.append(Task(f"overview:{school.brin}:{week}", "overview", overview_at))
-    tasks.sort(key=lambda t: (t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS)))
+    # The roster first: everything else works on what it brings; then in the order things fell due.
+    tasks.sort(key=lambda t: (t.job != "roster", t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS)))
     return tasks
 
 
@@ -131,12 +132,12 @@ def _job_of(task: Task) -> str:
 
 
 def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport) -> None:
-    run = RunLog(engine.store, trigger=trigger, school_id=None, now=now, dry_run=engine.dry_run)
+    school_id, year_id = roster.school_ids(engine, school)
+    run = RunLog(engine.store, trigger=trigger, school_id=school_id, now=now, dry_run=engine.dry_run)
     report.run_id = run.id
     step = Step(engine, school, now, run)
     failed = False
     with bound(run), structlog.contextvars.bound_contextvars(brin=school.brin):
-        school_id, year_id = roster.school_ids(step)
         for task in tasks:
             try:
                 _perform(step, task, school_id, year_id)

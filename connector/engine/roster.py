@@ -59,14 +59,14 @@ class RosterResult:
     unmatched: int
 
 
-def school_ids(step: Step) -> tuple[int, int]:
-    """The store ids of the step's school and school year, created on first use."""
-    plan = step.engine.school_plan(step.school)
-    year = step.school.school_year.year
-    with step.store.write() as session:
-        school = session.exec(select(School).where(School.brin == step.school.brin)).first()
+def school_ids(engine, school_settings) -> tuple[int, int]:
+    """The store ids of a school and its school year, created on first use."""
+    plan = engine.school_plan(school_settings)
+    year = school_settings.school_year.year
+    with engine.store.write() as session:
+        school = session.exec(select(School).where(School.brin == school_settings.brin)).first()
         if school is None:
-            school = School(brin=step.school.brin, name=step.school.name)
+            school = School(brin=school_settings.brin, name=school_settings.name)
             session.add(school)
             session.flush()
         school_year = session.exec(select(SchoolYear).where(SchoolYear.school_id == school.id, SchoolYear.pas_id == year)).first()
@@ -80,7 +80,7 @@ def school_ids(step: Step) -> tuple[int, int]:
 def sync_roster(step: Step) -> RosterResult:
     """Read both systems' rosters and store them with their links; raises RemovalGuardError."""
     brin, year = step.school.brin, step.school.school_year.year
-    school_id, year_id = school_ids(step)
+    school_id, year_id = school_ids(step.engine, step.school)
     with step.store.read() as session:
         mark = session.exec(select(SyncWatermark).where(SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK)).first()
     since = datetime.fromisoformat(mark.value) if mark else None
