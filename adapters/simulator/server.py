@@ -1,4 +1,12 @@
-"""HTTP serving: routing, fault and latency injection, counters, and the Simulator handle."""
+"""HTTP serving: routing, fault and latency injection, counters, and the Simulator handle.
+
+Test hook: `Simulator(config, on_request=hook)` (or `sim.on_request = hook` at any time; None
+removes it) calls `hook(method, path, phase)` for every request, control endpoints included:
+phase "before" once the request is read and nothing is executed yet, "after" once it is
+executed and its response is not yet sent. A hook that raises `DropRequest` ends the request
+there: nothing more is executed, no response is sent, and the connection is closed (e.g. a
+crash test that has just killed the client). `path` is the decoded path without the query.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +28,11 @@ from .paging import CursorCodec
 from .world import World
 
 Handler = Callable[["App", Request], Response]
+RequestHook = Callable[[str, str, str], None]  # (method, path, phase: "before" | "after")
+
+
+class DropRequest(Exception):
+    """Raised by a request hook: stop handling the request and close the connection unanswered."""
 
 _PLANNER_ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/groups", planner_api.list_groups),
@@ -61,8 +74,9 @@ class Router:
 class App:
     """The world plus the request pipeline; one per Simulator."""
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, on_request: RequestHook | None = None) -> None:
         self.config = config
+        self.on_request = on_request  # test hook, see the module docstring
         self.world: World = build_world(config)
         self.faults = FaultInjector(config.faults, config.seed)
         self.cursors = CursorCodec(f"sim-cursor-{config.seed}")
@@ -128,10 +142,19 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         req = Request(self.command, unquote(parts.path), parse_qs(parts.query, keep_blank_values=True),
                       {k.lower(): v for k, v in self.headers.items()}, body)
+        hook = self.app.on_request
         try:
-            response = self.app.handle(req)
-        except Exception:  # never leak a traceback (it may hold personal data)
-            response = Response.json(500, {"error": {"code": "internal_error", "message": "Internal error."}})
+            if hook is not None:
+                hook(req.method, req.path, "before")
+            try:
+                response = self.app.handle(req)
+            except Exception:  # never leak a traceback (it may hold personal data)
+                response = Response.json(500, {"error": {"code": "internal_error", "message": "Internal error."}})
+            if hook is not None:
+                hook(req.method, req.path, "after")
+        except DropRequest:
+            self.close_connection = True
+            return
         self.send_response(response.status)
         for key, value in response.headers.items():
             self.send_header(key, value)
@@ -151,9 +174,9 @@ class Simulator:
     `world` is the in-process handle on the generated world (hold `world.lock` when mutating).
     """
 
-    def __init__(self, config: SimConfig) -> None:
+    def __init__(self, config: SimConfig, on_request: RequestHook | None = None) -> None:
         self.config = config
-        self.app = App(config)
+        self.app = App(config, on_request)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url: str | None = None
@@ -161,6 +184,15 @@ class Simulator:
     @property
     def world(self) -> World:
         return self.app.world
+
+    @property
+    def on_request(self) -> RequestHook | None:
+        """The request hook (module docstring); assign None to remove it."""
+        return self.app.on_request
+
+    @on_request.setter
+    def on_request(self, hook: RequestHook | None) -> None:
+        self.app.on_request = hook
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start serving in a background thread; port 0 picks a free port. Returns the base URL."""

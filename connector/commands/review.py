@@ -1,3 +1,343 @@
-"""`connector logs`, `connector status` and `connector report` (issue 6)."""
+"""`connector logs`, `connector status`, `connector report verslagen` and `connector purge` (issue 6).
+
+The data comes from `connector.review` and `connector.retention`; this module only renders it.
+Tables for people (times in the school's zone), JSON for programs (instants in UTC).
+Vendor-supplied text is printed as plain text, never as Rich markup.
+"""
 
 from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime, timezone
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from connector.cli import SettingsOption, app
+from connector.errors import UserError
+
+report = typer.Typer(no_args_is_help=True, help="Reports for the director and the IB.")
+app.add_typer(report, name="report")
+
+SchoolFilter = Annotated[Optional[str], typer.Option("--school", metavar="BRIN", help="Only this school.")]
+NowFilter = Annotated[Optional[str], typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")]
+LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "", "debug": "dim"}
+OUTCOME_STYLE = {"failed": "bold red", "partial": "yellow", "running": "cyan", "ok": "green"}
+
+
+class Level(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+
+class ReportFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+@app.command("logs")
+def logs(
+    settings: SettingsOption = None,
+    run: Annotated[Optional[str], typer.Option("--run", metavar="ID", help="One run (its id, or the start of it).")] = None,
+    school: SchoolFilter = None,
+    level: Annotated[Optional[Level], typer.Option("--level", help="Only runs and events at this level or worse.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Runs started since: 30m, 12h, 2d, 1w, or an ISO date.")] = None,
+    limit: Annotated[int, typer.Option("--limit", metavar="N", help="At most this many runs (0: all).")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON lines: a run line, then its event lines.")] = False,
+) -> None:
+    """The sync runs and their events, newest first."""
+    from connector.review import event_dict, find_runs, parse_since
+
+    runtime, store = _open(settings)
+    schools = _schools(runtime, school)
+    zone = ZoneInfo(schools[0].timezone)
+    start = None
+    if since is not None:
+        try:
+            start = parse_since(since, datetime.now(timezone.utc), zone)
+        except ValueError as exc:
+            raise UserError(f"--since: {exc}") from None
+    try:
+        runs = find_runs(store, [s.brin for s in runtime.loaded.settings.schools], run_id=run, brin=school and schools[0].brin,
+                         level=level.value if level else None, since=start, limit=None if run or limit <= 0 else limit)
+    finally:
+        store.dispose()
+    if json_output:
+        for item in runs:
+            typer.echo(json.dumps(item.as_dict(), sort_keys=True))
+            for event in item.events:
+                typer.echo(json.dumps(event_dict(event), sort_keys=True))
+        return
+    if not runs:
+        typer.echo("no sync runs match" if (run or school or level or since) else "no sync runs yet")
+        return
+    table = Table(title=f"Sync runs, newest first (times {zone.key})", title_justify="left", show_lines=False)
+    for column in ("when", "run", "school", "outcome/level", "what", "detail"):
+        table.add_column(column, overflow="fold")
+    for item in runs:
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(item.counts.items()))
+        table.add_row(_local(item.started_at, zone), item.id if run else item.id[:8], item.brin or "-",
+                      Text(item.outcome, style=OUTCOME_STYLE.get(item.outcome, "")), Text(f"run ({item.trigger})", style="bold"), Text(counts))
+        for event in item.events:
+            e = event_dict(event)
+            detail = e["message"] + (f" [ids: {', '.join(e['ids'])}]" if e["ids"] and not any(i in e["message"] for i in e["ids"]) else "")
+            table.add_row("", "", "", Text(e["level"], style=LEVEL_STYLE.get(e["level"], "")), Text(e["action"]), Text(detail))
+        table.add_section()
+    _console().print(table)
+    if not run and limit > 0 and len(runs) == limit:
+        typer.echo(f"(the newest {limit} runs; --limit 0 shows all, --run ID one run in full)")
+
+
+# --- status ---------------------------------------------------------------------------------
+
+@app.command("status")
+def status(
+    settings: SettingsOption = None,
+    school: SchoolFilter = None,
+    now: NowFilter = None,
+    all_rounds: Annotated[bool, typer.Option("--all", help="Every round of the school year, not only the active ones.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Per school: the active rounds, each job's last and next run, and what needs attention."""
+    from connector.review import PlanSource, school_status
+
+    runtime, store = _open(settings)
+    moment = _moment(now)
+    source = PlanSource(runtime.loaded.settings)
+    try:
+        result = [school_status(store, source, s, moment, all_rounds=all_rounds) for s in _schools(runtime, school)]
+    finally:
+        store.dispose()
+    if json_output:
+        typer.echo(json.dumps({"now": moment.astimezone(timezone.utc).isoformat(), "schools": result}, indent=2, sort_keys=True))
+        return
+    console = _console()
+    for item, s in zip(result, _schools(runtime, school)):
+        _print_status(console, item, ZoneInfo(s.timezone), moment)
+
+
+def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime) -> None:
+    console.print(Text(f"{item['brin']} {item['name']}: school year {item['school_year']}, at {_local(moment, zone)} ({zone.key})", style="bold"))
+    if item["rounds"]:
+        table = Table(title="Rounds", title_justify="left")
+        for column in ("round", "where it stands", "planners", "invited", "booked", "reminders", "to contact", "verslagen overdue"):
+            table.add_column(column, justify="left" if column in ("round", "where it stands") else "right")
+        for r in item["rounds"]:
+            planners = str(r.get("planners_opened", 0)) if r.get("uses_planner") else "-"
+            table.add_row(r["round"], r["phase"], planners, *(str(r.get(k, 0)) for k in ("invited", "booked", "reminders_sent", "families_to_contact")),
+                          str(r["verslagen_overdue"]))
+        console.print(table)
+    else:
+        upcoming = item["next_round"]
+        console.print(f"No round is active. Next: {upcoming['round']} from {_local(_parse(upcoming['starts_at']), zone)}." if upcoming
+                      else "No round is active, and none is left this school year.")
+    jobs = Table(title="Jobs", title_justify="left")
+    for column in ("job", "last done", "next due"):
+        jobs.add_column(column)
+    for job in item["jobs"]:
+        last = _local(_parse(job["last_done_at"]), zone) if job["last_done_at"] else "never"
+        if job["next_due_at"] is None:
+            nxt = Text("nothing left this school year", style="dim")
+        elif job["overdue"]:
+            nxt = Text(f"due now (since {_local(_parse(job['next_due_at']), zone)})", style="yellow")
+        else:
+            nxt = Text(_local(_parse(job["next_due_at"]), zone))
+        jobs.add_row(job["job"], last, nxt)
+    console.print(jobs)
+    for label, run in (("Last run", item["last_run"]), ("Last successful run", item["last_successful_run"])):
+        text = f"{run['run_id']} ({run['trigger']}) at {_local(_parse(run['started_at']), zone)}: {run['outcome']}" if run else "none yet"
+        console.print(Text(f"{label}: {text}"))
+    if item["attention"]:
+        console.print(Text("Needs attention:", style="bold yellow"))
+        points = Table.grid(padding=(0, 1))
+        points.add_column(width=3, justify="right")
+        points.add_column()
+        for entry in item["attention"]:
+            points.add_row("-", Text(entry["message"]))
+        console.print(points)
+    else:
+        console.print(Text("Nothing needs attention.", style="green"))
+    console.print()
+
+
+# --- report verslagen -----------------------------------------------------------------------
+
+CSV_COLUMNS = ("school", "school year", "round", "teacher (PAS id)", "conversations", "on time", "late", "missing", "not visible", "pending",
+               "pupils missing", "pupils not visible", "pupils late", "pupils on time", "pupils pending")
+_KEYS = ("on_time", "late", "missing", "not_visible", "pending")
+
+
+@report.command("verslagen")
+def report_verslagen(
+    settings: SettingsOption = None,
+    school: SchoolFilter = None,
+    round_id: Annotated[Optional[str], typer.Option("--round", metavar="ID", help="Only this round (its id in the settings).")] = None,
+    format: Annotated[ReportFormat, typer.Option("--format", help="table, csv (for a spreadsheet) or json.")] = ReportFormat.table,
+    output: Annotated[Optional[Path], typer.Option("--output", metavar="PATH", help="Write to this file instead of the screen.")] = None,
+) -> None:
+    """Verslagen per teacher and round: on time, late, missing, not visible, with PAS pupil ids."""
+    from connector.review import verslag_rows
+
+    runtime, store = _open(settings)
+    schools = _schools(runtime, school)
+    known = {r.id for s in schools for r in runtime.loaded.settings.cycle_for(s).rounds}
+    if round_id is not None and round_id not in known:
+        raise UserError(f"--round: no round {round_id!r} in {runtime.loaded.path}; known: {', '.join(sorted(known))}")
+    try:
+        rows = verslag_rows(store, runtime.loaded.settings, brin=school and schools[0].brin, round_key=round_id)
+    finally:
+        store.dispose()
+    if format is ReportFormat.json:
+        data = (json.dumps({"generated_at": datetime.now(timezone.utc).isoformat(), "rows": rows}, indent=2, sort_keys=True) + "\n").encode()
+    elif format is ReportFormat.csv:
+        data = verslagen_csv(rows)
+    else:
+        _print_verslagen(rows, output)
+        return
+    if output is not None:
+        output.write_bytes(data)
+        typer.echo(f"wrote {len(rows)} row(s) to {output}", err=True)
+    else:
+        typer.echo(data, nl=False)
+
+
+def verslagen_csv(rows: list[dict]) -> bytes:
+    """One row per teacher and round; `;`-separated UTF-8 with a BOM and CRLF, as Excel in a
+    Dutch locale opens it by double-click (a comma file lands in one column there, and without
+    the BOM Excel reads the text as ANSI). Pupil ids of an outcome share one cell."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([_cell(v) for v in (r["brin"], r["school_year"], r["round"], r["teacher"] or "", r["conversations"],
+                                            *(r[k] for k in _KEYS),
+                                            *(", ".join(r["pupils"][k]) for k in ("missing", "not_visible", "late", "on_time", "pending")))])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _cell(value):
+    """Neutralise text a spreadsheet would run as a formula (ids come from a vendor)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _print_verslagen(rows: list[dict], output: Path | None) -> None:
+    table = Table(title="Verslagen per teacher and round (PAS ids)", title_justify="left",
+                  caption="overdue: PAS pupil ids whose verslag is missing, or not visible in the ouderportaal", caption_justify="left")
+    for column in ("school", "round", "teacher", "conversations", "on time", "late", "missing", "not visible", "pending", "overdue"):
+        table.add_column(column, justify="right" if column not in ("school", "round", "teacher", "overdue") else "left", overflow="fold")
+    totals = dict.fromkeys(("conversations", *_KEYS), 0)
+    for r in rows:
+        overdue = "; ".join(f"{label}: {', '.join(r['pupils'][k])}" for k, label in (("missing", "missing"), ("not_visible", "not visible")) if r["pupils"][k])
+        table.add_row(r["brin"], r["round"], r["teacher"] or "(no teacher)", str(r["conversations"]), *(str(r[k]) for k in _KEYS), Text(overdue))
+        for key in totals:
+            totals[key] += r[key]
+    if rows:
+        table.add_section()
+        table.add_row("total", "", "", *(str(totals[k]) for k in ("conversations", *_KEYS)), "", style="bold")
+    console = _console() if output is None else Console(file=io.StringIO(), width=160)
+    console.print(table if rows else "no conversations recorded yet")
+    if output is not None:
+        output.write_text(console.file.getvalue(), encoding="utf-8")
+
+
+# --- purge ----------------------------------------------------------------------------------
+
+@app.command("purge")
+def purge_command(
+    settings: SettingsOption = None,
+    now: NowFilter = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be purged; delete nothing.")] = False,
+    wait: Annotated[int, typer.Option("--wait", metavar="SECONDS", help="How long to wait while another run (the daemon) holds the database.")] = 600,
+) -> None:
+    """Purge data of pupils who left longer ago than [retention] allows, and old sync logs."""
+    from connector.engine.runlog import RunLog, bound
+    from connector.instance_lock import run_lock
+    from connector.retention import COUNT_NAMES, purge
+
+    runtime, store = _open(settings)
+    moment = _moment(now)
+    s = runtime.loaded.settings
+
+    def waiting(who) -> None:
+        typer.echo(f"waiting up to {wait} s: {who} is running a sync on this database", err=True)
+
+    try:
+        with run_lock(runtime.store_url, holder="a purge", wait=wait, on_wait=waiting):
+            run = RunLog(store, trigger="retention", school_id=None, now=moment, dry_run=dry_run)
+            with bound(run):
+                try:
+                    counts = purge(store, s, moment, dry_run=dry_run, run=run)
+                except Exception:
+                    run.finish(moment, failed=True)
+                    raise
+                outcome = run.finish(moment)
+    finally:
+        store.dispose()
+    head = "dry run: would purge" if dry_run else f"run {run.id} {outcome}: purged"
+    typer.echo(f"{head} (pupils who left more than {s.retention.left_pupils_days} days ago, sync log older than {s.retention.sync_events_days} days)")
+    for name in COUNT_NAMES:
+        typer.echo(f"  {name.replace('_', ' ')}: {counts[name]}")
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+def _open(settings: str | None):
+    """Settings, logging and secrets (runtime.start), and the store at the current schema."""
+    from connector.runtime import start
+    from connector.store import Store, upgrade_to_head
+
+    runtime = start(settings)
+    upgrade_to_head(runtime.store_url)
+    return runtime, Store(runtime.store_url)
+
+
+def _schools(runtime, brin: str | None):
+    schools = runtime.loaded.settings.schools
+    if brin is None:
+        return list(schools)
+    chosen = [s for s in schools if s.brin == brin.upper()]
+    if not chosen:
+        raise UserError(f"--school: no school {brin} in {runtime.loaded.path}; known: {', '.join(s.brin for s in schools)}")
+    return chosen
+
+
+def _moment(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--now: {text!r} is not an ISO 8601 moment such as 2026-11-23T08:00:00+01:00") from None
+    if moment.tzinfo is None:
+        raise UserError(f"--now: {text!r} has no UTC offset; add one, e.g. +01:00")
+    return moment
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal:
+        console.width = max(console.width, 140)
+    return console

@@ -1,0 +1,134 @@
+"""After a demo school year, `status`, `logs` and `report verslagen` tell the same story as the
+demo's own summary: booked, reminders, families to contact and verslagen per outcome."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from connector.demo import run_demo
+from connector.logging_setup import configure_logging
+from connector.settings import load_settings
+
+from .conftest import cli, json_lines, settings_copy
+
+OUTCOMES = ("on_time", "late", "missing", "not_visible", "pending")
+PUPILS = 40  # enough for every kind of family; the year takes ~20 s instead of ~60
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[dict, Path]:
+    """The demo's summary, and settings whose store is the demo's (kept) database."""
+    folder = tmp_path_factory.mktemp("demo")
+    database = folder / "demo.db"
+    settings = settings_copy(folder, database)
+    configure_logging(level="error")
+    summary = run_demo(load_settings(str(settings)), seed=3, pupils_per_school=PUPILS, database=database)
+    assert database.exists()
+    return summary, settings
+
+
+def end_of(summary: dict) -> str:
+    return f"{summary['to']}T23:00:00+02:00"
+
+
+def totals(rows: list[dict], keys) -> Counter:
+    out: Counter = Counter()
+    for row in rows:
+        for key in keys:
+            out[key] += row[key]
+    return out
+
+
+def test_status_shows_the_demos_numbers_for_every_round(demo):
+    summary, settings = demo
+    code, out, err = cli("status", "--settings", str(settings), "--json", "--all", "--now", end_of(summary))
+    assert code == 0, err
+    [school] = json.loads(out)["schools"]
+    shown = {r["round"]: r for r in school["rounds"]}
+    assert set(shown) == {r["round"] for r in summary["rounds"]}
+    for expected in summary["rounds"]:
+        got = shown[expected["round"]]
+        for key in ("planners_opened", "invited", "booked", "reminders_sent", "families_to_contact", "conversations"):
+            assert got[key] == expected[key], (expected["round"], key)
+        assert got["verslagen"] == expected["verslagen"], expected["round"]
+        assert got["verslagen_overdue"] == expected["verslagen"]["missing"] + expected["verslagen"]["not_visible"]
+    overdue = sum(r["verslagen"]["missing"] + r["verslagen"]["not_visible"] for r in summary["rounds"])
+    attention = {a["kind"]: a for a in school["attention"]}
+    assert overdue > 0 and attention["verslagen_overdue"]["count"] == overdue
+    assert school["last_successful_run"]["trigger"] == "demo"
+    assert {j["job"] for j in school["jobs"]} >= {"roster", "planners", "bookings", "reminders", "verslagen"}
+
+
+def test_the_run_log_adds_up_to_the_demos_reminders_families_and_conversations(demo):
+    summary, settings = demo
+    code, out, err = cli("logs", "--settings", str(settings), "--json", "--limit", "0")
+    assert code == 0, err
+    lines = json_lines(out)
+    runs = [line for line in lines if line["type"] == "run"]
+    events = [line for line in lines if line["type"] == "event"]
+    assert runs and all(r["trigger"] == "demo" and r["school"] == "12AB00" for r in runs)
+    assert [r["started_at"] for r in runs] == sorted((r["started_at"] for r in runs), reverse=True)  # newest first
+    assert sum(r["events"] for r in runs) == len(events)
+    counted = Counter()
+    for run in runs:
+        counted.update(run["counts"])
+    rounds = summary["rounds"]
+    assert counted["reminders sent"] == sum(r["reminders_sent"] for r in rounds)
+    assert sum(1 for e in events if e["action"] == "reminder sent") == sum(r["reminders_sent"] for r in rounds)
+    assert counted["families to contact"] == sum(r["families_to_contact"] for r in rounds)
+    assert counted["conversations held"] == sum(r["conversations"] for r in rounds)
+
+
+def test_the_verslag_report_adds_up_to_the_demos_outcomes_in_json_and_csv(demo):
+    summary, settings = demo
+    code, out, err = cli("report", "verslagen", "--settings", str(settings), "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    by_round: dict[str, list[dict]] = {}
+    for row in rows:
+        by_round.setdefault(row["round"], []).append(row)
+        for outcome in OUTCOMES:
+            assert len(row["pupils"][outcome]) == row[outcome]
+        assert row["teacher"] is None or row["teacher"].isdigit()  # PAS staff ids, no names
+    for expected in summary["rounds"]:
+        got = totals(by_round.get(expected["round"], []), ("conversations", *OUTCOMES))
+        assert got["conversations"] == expected["conversations"], expected["round"]
+        assert {k: got[k] for k in OUTCOMES} == expected["verslagen"], expected["round"]
+
+    code, out, err = cli("report", "verslagen", "--settings", str(settings), "--format", "csv")
+    assert code == 0, err
+    data = out.encode("utf-8") if isinstance(out, str) else out
+    assert data.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    table = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert len(table) == len(rows)
+    for name, key in (("on time", "on_time"), ("late", "late"), ("missing", "missing"), ("not visible", "not_visible")):
+        assert sum(int(r[name]) for r in table) == sum(r["verslagen"][key] for r in summary["rounds"])
+
+
+def test_one_round_and_one_school_can_be_chosen_and_unknown_ones_are_refused(demo):
+    summary, settings = demo
+    code, out, _ = cli("report", "verslagen", "--settings", str(settings), "--format", "json", "--round", "kind-okt", "--school", "12ab00")
+    assert code == 0
+    rows = json.loads(out)["rows"]
+    kind = next(r for r in summary["rounds"] if r["round"] == "kind-okt")
+    assert {r["round"] for r in rows} == {"kind-okt"} and sum(r["conversations"] for r in rows) == kind["conversations"]
+    code, _, err = cli("report", "verslagen", "--settings", str(settings), "--round", "nope")
+    assert code != 0 and "no round 'nope'" in err and "kind-okt" in err
+    code, _, err = cli("status", "--settings", str(settings), "--school", "99ZZ99")
+    assert code != 0 and "no school 99ZZ99" in err
+
+
+def test_the_tables_render_for_a_person(demo):
+    summary, settings = demo
+    code, out, _ = cli("status", "--settings", str(settings), "--now", end_of(summary), "--all")
+    assert code == 0 and "12AB00" in out and "Needs attention" in out and "verslag(en) are overdue" in out
+    code, out, _ = cli("report", "verslagen", "--settings", str(settings))
+    assert code == 0 and "total" in out and "missing:" in out
+    code, out, _ = cli("logs", "--settings", str(settings), "--limit", "2")
+    assert code == 0 and "run (demo)" in out and "--limit 0 shows all" in out
