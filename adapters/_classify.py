@@ -123,18 +123,21 @@ def parse_error_body(
         return None, generic, [], {}
     if not isinstance(body, dict):
         return None, generic, [], {}
+    # Only the vendor's codes, titles and field names are kept: its own sentences (a planner
+    # "message", a problem "detail", a detail's "issue") may quote a pupil's or parent's name,
+    # which no pattern can recognise, and an error ends up in logs and the sync log (issue 6).
     error = body.get("error")
     if isinstance(error, dict):  # planner format
-        code, message, details = error.get("code"), error.get("message"), error.get("details")
+        code, message, details = error.get("code"), None, error.get("details")
     else:  # problem+json; the token endpoint adds "error": "invalid_client" etc.
         code = error if isinstance(error, str) else problem_slug(body.get("type"))
-        message, details, error = body.get("detail") or body.get("title"), None, {}
+        message, details, error = body.get("title"), None, {}
     safe_details = [
-        {str(k): redactor.redact(str(v))[:_MAX_TEXT] for k, v in item.items()}
+        {"field": redactor.redact(str(item["field"]))[:_MAX_TEXT]}
         for item in (details if isinstance(details, list) else [])
-        if isinstance(item, dict)
+        if isinstance(item, dict) and "field" in item
     ]
-    text = redactor.redact(str(message))[:_MAX_TEXT] if message else generic
+    text = redactor.redact(str(message))[:_MAX_TEXT] if message else (code if isinstance(code, str) and code else generic)
     return (code if isinstance(code, str) and code else None), text, safe_details, error
 
 

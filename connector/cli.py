@@ -244,12 +244,14 @@ def main() -> None:
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         raise SystemExit(130) from None
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
+    except typer.TyperException as exc:  # usage errors: a bad option value, a missing argument
+        show = getattr(exc, "show", None)
+        if show is None:
+            typer.echo(str(exc), err=True)
+        else:
+            show()
+        raise SystemExit(getattr(exc, "exit_code", 2)) from None
+    except Exception as exc:  # anything unexpected: logged (without locals), one line for the user
         import structlog
 
         structlog.get_logger("connector.cli").exception("internal error")

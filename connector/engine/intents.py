@@ -19,6 +19,7 @@ from sqlmodel import select, update
 
 from adapters.errors import IdempotencyMismatch, PermanentError, TemporaryError
 from connector.engine.runlog import RunLog
+from connector.logging_setup import redact_text
 from connector.store import Store
 from connector.store.models import Intent, IntentState, payload_hash
 
@@ -140,10 +141,10 @@ def _confirm(store: Store, intent_id: int, vendor_id: str | None, now: datetime)
 def _release(store: Store, intent_id: int, error: str, retry_at: datetime) -> None:
     with store.write() as session:
         session.exec(
-            update(Intent).where(Intent.id == intent_id).values(state=IntentState.PENDING.value, error=error[:500], next_attempt_at=retry_at)
+            update(Intent).where(Intent.id == intent_id).values(state=IntentState.PENDING.value, error=redact_text(error)[:500], next_attempt_at=retry_at)
         )
 
 
 def _fail(store: Store, intent_id: int, error: str, now: datetime) -> None:
     with store.write() as session:
-        session.exec(update(Intent).where(Intent.id == intent_id).values(state=IntentState.FAILED_PERMANENT.value, error=error[:500]))
+        session.exec(update(Intent).where(Intent.id == intent_id).values(state=IntentState.FAILED_PERMANENT.value, error=redact_text(error)[:500]))

@@ -99,3 +99,9 @@ def test_init_db_creates_the_database_readable_by_its_owner_only(write_settings,
     assert database.stat().st_mode & 0o777 == 0o600
     again = connector("init-db", "--settings", str(path))
     assert again.returncode == 0 and again.stdout == result.stdout
+
+
+def test_a_bad_option_value_is_a_usage_message_not_a_traceback():
+    result = connector("plan", "--format", "pdf")
+    assert result.returncode == 2
+    assert "Invalid value for '--format'" in result.stderr and "Traceback" not in result.stderr

@@ -281,16 +281,10 @@ def test_no_name_contact_detail_token_or_secret_reaches_a_log_line_an_event_or_t
     assert leaks(hostile_run, secrets_and_contacts(hostile_run)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="connector/engine/intents.py stores str(exc)[:500] in Intent.error without "
-                                       "logging_setup.redact_text, and the adapters' Redactor masks no phone numbers: a phone "
-                                       "number a vendor echoes in an error is stored. Fix proposed in the issue 6 report.")
 def test_a_stored_intent_error_holds_no_contact_detail_or_secret(hostile_run):
     errors = "\n".join(i.error or "" for i in hostile_run["intents"])
     assert [what for what, needle in secrets_and_contacts(hostile_run).items() if needle in errors] == []
 
 
-@pytest.mark.xfail(strict=True, reason="the adapters copy the vendor's error text (problem `detail`, planner `message` and `details`) "
-                                       "into exception messages, and the engine stores str(exc) in events and intents: a name a "
-                                       "vendor echoes there is not recognisable as one. Fix proposed in the issue 6 report.")
 def test_a_name_echoed_in_a_vendor_error_reaches_no_log_line_or_event(hostile_run):
     assert leaks(hostile_run, {"echoed name": "alert('Echoxx')", "echoed surname": "Echo-Berghuis", "10 kB error text": "Errorbody Errorbody"}) == []
