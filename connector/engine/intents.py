@@ -49,14 +49,16 @@ def perform(
     now: datetime,
     send: Callable[[str], str],
     lookup: Callable[[], str | None] | None = None,
+    keep_payload: bool = False,
 ) -> Outcome:
     """Carry out one side effect exactly once.
 
     `send(idempotency_key)` performs the call and returns the vendor id; `lookup()` tells
     whether an interrupted earlier attempt took effect (returns its vendor id, or None).
+    `keep_payload` stores the request with the intent (only for payloads without personal data).
     """
     digest = payload_hash(payload)
-    intent = _load_or_record(store, key, kind, digest, now, run.id)
+    intent = _load_or_record(store, key, kind, digest, now, run.id, payload if keep_payload else None)
     if intent.state == IntentState.CONFIRMED:
         return Outcome(True, intent.vendor_id, already=True)
     if intent.state == IntentState.FAILED_PERMANENT:
@@ -107,11 +109,17 @@ def is_confirmed(store: Store, key: str) -> bool:
     return state == IntentState.CONFIRMED
 
 
-def _load_or_record(store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str) -> Intent:
+def recorded_payload(store: Store, key: str) -> dict | None:
+    """The request stored with an intent (see `keep_payload`), or None."""
+    with store.read() as session:
+        return session.exec(select(Intent.payload).where(Intent.natural_key == key)).first()
+
+
+def _load_or_record(store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict | None) -> Intent:
     with store.write() as session:
         intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
         if intent is None:
-            intent = Intent(natural_key=key, kind=kind, payload_hash=digest, run_id=run_id, next_attempt_at=now)
+            intent = Intent(natural_key=key, kind=kind, payload_hash=digest, payload=payload, run_id=run_id, next_attempt_at=now)
             session.add(intent)
             session.flush()
         session.expunge(intent)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlmodel import delete, select
 
 from adapters.errors import DuplicateExternalRef
 from connector.engine import messages
 from connector.engine.context import Step
-from connector.engine.intents import perform
+from connector.engine.intents import perform, recorded_payload
 from connector.engine.slots import SlotSpec, slot_pool, take_slots
 from connector.settings.models import RoundKind
 from connector.store.models import Group, GroupStaff, Planner, PlannerInvitee, Pupil, Round, Slot, Staff
@@ -76,8 +76,13 @@ def plan_group_planners(step: Step, plan: RoundPlan, year_id: int) -> list[Plann
         for group in sorted(groups, key=lambda g: g.pas_id):
             pupils = [p for p in session.exec(select(Pupil).where(Pupil.group_id == group.id, Pupil.archived_at.is_(None))) if p.leerjaar in rnd.groups]
             teachers = list(session.exec(select(Staff).join(GroupStaff, GroupStaff.staff_id == Staff.id).where(GroupStaff.group_id == group.id)))
+            prefix = external_ref(step, plan, group)
             used = {(s.starts_at.astimezone(zone), tuple(s.staff_ids)) for s in session.exec(
-                select(Slot).join(Planner, Planner.id == Slot.planner_id).where(Planner.group_id == group.id, Planner.external_ref.startswith(external_ref(step, plan, group))))}
+                select(Slot).join(Planner, Planner.id == Slot.planner_id).where(Planner.group_id == group.id, Planner.external_ref.startswith(prefix)))}
+            # A planner whose creation was interrupted has no slots stored yet: its request has them.
+            for ref in session.exec(select(Planner.external_ref).where(Planner.group_id == group.id, Planner.external_ref.startswith(prefix), Planner.vendor_id.is_(None))):
+                for slot in (recorded_payload(step.store, f"create_planner:{ref}") or {}).get("slots", []):
+                    used.add((datetime.fromisoformat(slot["start"]).astimezone(zone), tuple(slot["staff_ids"])))
             existing = set(session.exec(select(Planner.external_ref).where(Planner.group_id == group.id)))
             invited = set(session.exec(select(PlannerInvitee.pupil_id).join(Planner, Planner.id == PlannerInvitee.planner_id).where(
                 Planner.group_id == group.id, Planner.external_ref.startswith(external_ref(step, plan, group)), PlannerInvitee.child_planner_id != "")))
@@ -145,7 +150,7 @@ def open_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> dic
     """Create and release every planner the round still needs; returns counts."""
     counts = {"planners opened": 0, "invited": 0, "cannot be invited": 0}
     round_id = ensure_round(step, plan, school_id, year_id)
-    todo: list[tuple[int, PlannerPlan]] = []
+    todo: list[tuple[int, PlannerPlan]] = _unfinished(step, round_id)
     for planned in plan_group_planners(step, plan, year_id):
         for problem in planned.problems:
             step.run.event("planner warning", problem, level="warning", ids=[planned.external_ref])
@@ -168,7 +173,7 @@ def open_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> dic
         if vendor_id:
             counts["planners opened"] += 1
             counts["invited"] += len(planned.body["invitee_child_ids"])
-            step.run.event("planner opened", f"{planned.external_ref}: {len(planned.body['invitee_child_ids'])} invited, {len(planned.slots)} slots{late}", ids=[vendor_id])
+            step.run.event("planner opened", f"{planned.external_ref}: {len(planned.body['invitee_child_ids'])} invited, {len(planned.body['slots'])} slots{late}", ids=[vendor_id])
     return counts
 
 
@@ -181,6 +186,24 @@ def _in_parallel(step: Step, todo: list[tuple[int, PlannerPlan]]) -> list[tuple[
         futures = [(planned, pool.submit(contextvars.copy_context().run, create_and_release, step, row_id, planned.external_ref, planned.body))
                    for row_id, planned in todo]
         return [(planned, future.result()) for planned, future in futures]
+
+
+def _unfinished(step: Step, round_id: int) -> list[tuple[int, PlannerPlan]]:
+    """Planners recorded by an earlier, interrupted run and not yet released: resumed with the
+    request that was recorded (their intents are looked up at the vendor before anything is
+    sent again). A planner recorded but never attempted is forgotten, and planned afresh."""
+    resume: list[tuple[int, PlannerPlan]] = []
+    with step.store.write() as session:
+        rows = session.exec(select(Planner, Group).join(Group, Group.id == Planner.group_id)
+                            .where(Planner.round_id == round_id, Planner.status.not_in(RELEASED + ("cancelled",))))
+        for row, group in list(rows):
+            body = recorded_payload(step.store, f"create_planner:{row.external_ref}")
+            if body is None:
+                session.exec(delete(PlannerInvitee).where(PlannerInvitee.planner_id == row.id))
+                session.delete(row)
+                continue
+            resume.append((row.id, PlannerPlan(row.external_ref, group, body["title"], [], (), body, [])))
+    return resume
 
 
 def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, plan: RoundPlan) -> int:
@@ -211,7 +234,8 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         except DuplicateExternalRef as exc:  # created earlier under another key: it is ours
             return exc.existing_id
 
-    created = perform(step.store, step.run, key=f"create_planner:{ref}", kind="create_planner", payload=body, now=step.now, send=send, lookup=lookup)
+    created = perform(step.store, step.run, key=f"create_planner:{ref}", kind="create_planner", payload=body, now=step.now, send=send, lookup=lookup,
+                      keep_payload=True)
     if not created.done:
         return None
     vendor_id = created.vendor_id

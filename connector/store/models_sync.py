@@ -144,6 +144,9 @@ class Intent(Timestamps, table=True):
     idempotency_key: str = Field(default_factory=new_idempotency_key, unique=True)
     kind: str = Field(index=True)  # "open_planner", "send_message", ...
     payload_hash: str
+    # The exact request, kept only where it holds no personal data (a planner: ids, times and
+    # the invitation text), so an interrupted creation is resumed with the very same body.
+    payload: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     state: str = IntentState.PENDING.value
     attempts: int = 0
     next_attempt_at: datetime | None = utc_field(nullable=True)

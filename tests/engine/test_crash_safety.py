@@ -297,14 +297,6 @@ def test_a_planner_run_killed_at_any_write_never_creates_or_releases_a_planner_t
     assert failing.startswith("0 of"), failing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug (lost effects, never duplicates): open_round() commits a Planner row and its invitees (_record) for "
-    "every planner of the round before any call; a crash before create_and_release() confirmed both intents of a "
-    "planner is never resumed: on restart plan_group_planners() finds its external_ref in `existing` with every "
-    "pupil already `invited`, so _group_plans() skips it and its pending/in_flight create_planner/open_planner "
-    "intent is never looked up or sent. Killed at write 1: no planner of the round is ever created; a planner "
-    "created but not released stays a draft forever (Planner.vendor_id NULL, so no bookings, reminders or "
-    "teacher list for it); one released whose answer was lost keeps an in_flight open intent and status 'draft'."))
 def test_a_planner_run_killed_at_any_write_ends_with_exactly_the_reference_planners(planner_campaign):
     reference, results = planner_campaign
     failing = report(results, differences, reference)
