@@ -122,9 +122,16 @@ def sync(
     runtime = start(settings)
     engine = build_engine(runtime, dry_run=dry_run, allow_removals=allow_removals)
     moment = _moment(now)
-    with _run_lock(runtime, "a manual sync", wait):
-        reports = run_due(engine, moment, trigger="manual", schools=_select_schools(runtime.loaded, school), only=only.value if only else None,
-                          force=frozenset({"roster", "bookings", "verslagen"}))
+    from connector.progress import progress_bar
+
+    chosen = _select_schools(runtime.loaded, school)
+    reports = []
+    with _run_lock(runtime, "a manual sync", wait), progress_bar("sync", total=len(chosen)) as bar:
+        for one in chosen:  # a bar on a terminal only; a board's sync takes a while
+            bar.working_on(one.brin)
+            reports += run_due(engine, moment, trigger="manual", schools=[one], only=only.value if only else None,
+                               force=frozenset({"roster", "bookings", "verslagen"}))
+            bar.advance()
     _print_reports(reports, moment, dry_run)
 
 

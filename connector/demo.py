@@ -59,6 +59,8 @@ def run_demo(loaded: LoadedSettings, *, seed: int = 1, pupils_per_school: int = 
         demo_settings = loaded.settings.model_copy(update={
             "pas": loaded.settings.pas.model_copy(update={"base_url": sim.base_url}),
             "planner": loaded.settings.planner.model_copy(update={"base_url": sim.base_url}),
+            # The whole year's sync log stays, so that `connector logs` can be read against the summary.
+            "retention": loaded.settings.retention.model_copy(update={"sync_events_days": 400}),
         })
         demo_loaded = LoadedSettings(demo_settings, loaded.path)
         engine = build_engine(Runtime(demo_loaded, str(store)), throttle=False)

@@ -100,6 +100,11 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
     started = [rp for rp in plan.rounds if datetime.combine(rp.window_start, time(0), tzinfo=zone) <= now]
     if started and (f"verslagen:{school.brin}:{check_at.date()}" not in done or "verslagen" in force):
         tasks.append(Task(f"verslagen:{school.brin}:{check_at.date()}", "verslagen", check_at))
+    # Retention (issue 6): board-wide, so the first school's turn does it and the others find nothing.
+    purge_at = weekly(now, zone, sync.overview_weekday, sync.roster_at)
+    purge_week = "{}-W{:02d}".format(*purge_at.isocalendar()[:2])
+    if school is engine.settings.schools[0] and f"retention:{school.brin}:{purge_week}" not in done:
+        tasks.append(Task(f"retention:{school.brin}:{purge_week}", "retention", purge_at))
     overview_at = weekly(now, zone, sync.overview_weekday, sync.overview_at)
     week = "{}-W{:02d}".format(*overview_at.isocalendar()[:2])
     if started and f"overview:{school.brin}:{week}" not in done:
@@ -128,7 +133,7 @@ def run_due(engine: Engine, now: datetime, *, trigger: str, schools: Iterable[Sc
 
 
 def _job_of(task: Task) -> str:
-    return {"close": "reminders", "overview": "verslagen"}.get(task.job, task.job)
+    return {"close": "reminders", "overview": "verslagen", "retention": "roster"}.get(task.job, task.job)
 
 
 def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport) -> None:
@@ -198,6 +203,10 @@ def _perform(step: Step, task: Task, school_id: int, year_id: int) -> None:
                 categories.add(rp.round.verslag_category)
         verslagen.check(step, sorted(categories))
         oversight.remind_teachers(step, school_id)
+    elif task.job == "retention":
+        from connector.retention import purge
+
+        purge(step.engine, step.engine.settings, step.now, dry_run=step.engine.dry_run, run=step.run)
     elif task.job == "overview":
         oversight.send_overview(step, school_id, task.key.rsplit(":", 1)[-1])
 
