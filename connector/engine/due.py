@@ -96,6 +96,8 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
                     tasks.append(Task(f"remind:{base}:{moment:%Y%m%dT%H%M}", "reminders", moment, rp, moment))
         if now >= rp.planner_closes and f"open:{base}" in done and f"close:{base}" not in done:
             tasks.append(Task(f"close:{base}", "close", rp.planner_closes, rp))
+        if now >= rp.planner_closes and f"open:{base}" not in done | {f"missed:{base}"} and _was_running(done, school.brin, release):
+            tasks.append(Task(f"missed:{base}", "missed", rp.planner_closes, rp))
     check_at = daily(now, zone, sync.verslag_check_at)
     started = [rp for rp in plan.rounds if datetime.combine(rp.window_start, time(0), tzinfo=zone) <= now]
     if started and (f"verslagen:{school.brin}:{check_at.date()}" not in done or "verslagen" in force):
@@ -112,6 +114,12 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
     # The roster first: everything else works on what it brings; then in the order things fell due.
     tasks.sort(key=lambda t: (t.job != "roster", t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS)))
     return tasks
+
+
+def _was_running(done: set[str], brin: str, due: datetime) -> bool:
+    """Whether the service already worked for this school before `due` (so a miss is its own)."""
+    prefix = f"roster:{brin}:"
+    return any(key.startswith(prefix) and key[len(prefix):] <= due.date().isoformat() for key in done)
 
 
 def done_keys(engine: Engine, brin: str) -> set[str]:
@@ -133,7 +141,7 @@ def run_due(engine: Engine, now: datetime, *, trigger: str, schools: Iterable[Sc
 
 
 def _job_of(task: Task) -> str:
-    return {"close": "reminders", "overview": "verslagen", "retention": "roster"}.get(task.job, task.job)
+    return {"close": "reminders", "missed": "planners", "overview": "verslagen", "retention": "roster"}.get(task.job, task.job)
 
 
 def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport) -> None:
@@ -203,6 +211,11 @@ def _perform(step: Step, task: Task, school_id: int, year_id: int) -> None:
                 categories.add(rp.round.verslag_category)
         verslagen.check(step, sorted(categories))
         oversight.remind_teachers(step, school_id)
+    elif task.job == "missed":
+        # The whole booking period passed while the service was off: say so loudly, once.
+        step.run.event("planners failed", f"{plan.round_id}: the planners were due on {planners.release_at(plan):%Y-%m-%d %H:%M} and bookings "
+                       f"closed on {plan.planner_closes:%Y-%m-%d %H:%M} while the service was not running; they were not opened. "
+                       "Plan these conversations by hand.", level="error")
     elif task.job == "retention":
         from connector.retention import purge
 

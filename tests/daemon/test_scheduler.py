@@ -245,3 +245,17 @@ def test_the_catch_up_on_the_simulator_opens_the_missed_planners_once_and_remind
         counters = sim.world.counters.to_json(sim.world.messages)
         assert counters["messages_sent"] > 0 and counters["duplicate_messages"] == 0
         daemon.engine.store.dispose()
+
+
+def test_a_booking_period_that_passed_wholly_during_downtime_is_reported_once_not_silently_skipped(runtime, performed):
+    clock = FakeClock(local(2026, 10, 12, 7, 0))
+    daemon = make_daemon(runtime, clock)
+    daemon.tick()  # the service ran a week before the advies round's planners were due (Tuesday 20 October)
+    performed.calls.clear()
+    clock.now = local(2026, 10, 28, 7, 0)  # back after the booking period closed (Monday 26 October 17:00)
+    daemon.tick()
+    keys = performed.keys()
+    assert f"missed:{ADVIES}" in keys and f"open:{ADVIES}" not in keys
+    performed.calls.clear()
+    daemon.tick()
+    assert f"missed:{ADVIES}" not in performed.keys()
