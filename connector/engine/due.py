@@ -96,7 +96,7 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
                     tasks.append(Task(f"remind:{base}:{moment:%Y%m%dT%H%M}", "reminders", moment, rp, moment))
         if now >= rp.planner_closes and f"open:{base}" in done and f"close:{base}" not in done:
             tasks.append(Task(f"close:{base}", "close", rp.planner_closes, rp))
-        if now >= rp.planner_closes and f"open:{base}" not in done | {f"missed:{base}"} and _was_running(done, school.brin, release):
+        if now >= rp.planner_closes and not {f"open:{base}", f"missed:{base}"} & done and _was_running(done, school.brin, release):
             tasks.append(Task(f"missed:{base}", "missed", rp.planner_closes, rp))
     check_at = daily(now, zone, sync.verslag_check_at)
     started = [rp for rp in plan.rounds if datetime.combine(rp.window_start, time(0), tzinfo=zone) <= now]
