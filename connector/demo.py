@@ -61,6 +61,9 @@ def run_demo(loaded: LoadedSettings, *, seed: int = 1, pupils_per_school: int = 
             "planner": loaded.settings.planner.model_copy(update={"base_url": sim.base_url}),
             # The whole year's sync log stays, so that `connector logs` can be read against the summary.
             "retention": loaded.settings.retention.model_copy(update={"sync_events_days": 400}),
+            # One planner at a time: the simulator hands out its ids, and its parents choose, in the
+            # order requests arrive, so only then is the summary the same for the same seed.
+            "sync": loaded.settings.sync.model_copy(update={"concurrency": 1}),
         })
         demo_loaded = LoadedSettings(demo_settings, loaded.path)
         engine = build_engine(Runtime(demo_loaded, str(store)), throttle=False)

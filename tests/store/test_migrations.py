@@ -41,7 +41,7 @@ def table_names(url: str | Path) -> set[str]:
 def test_the_revisions_form_one_line_from_the_baseline() -> None:
     script = ScriptDirectory.from_config(alembic_config())
     revisions = list(script.walk_revisions())  # newest first
-    assert [r.revision for r in revisions] == ["0002", "0001"]
+    assert revisions[0].revision == head_revision() and revisions[-1].revision == "0001"
     assert revisions[-1].down_revision is None
     assert all(newer.down_revision == older.revision for newer, older in zip(revisions, revisions[1:]))
 
@@ -60,7 +60,7 @@ def test_upgrade_is_idempotent_and_reports_the_revision(db_path: Path) -> None:
     assert current_revision(db_path) is None
     upgrade_to_head(db_path)
     upgrade_to_head(db_path)
-    assert current_revision(db_path) == head_revision() == "0002"
+    assert current_revision(db_path) == head_revision() is not None
 
 
 def test_upgrade_does_not_depend_on_the_working_directory(
