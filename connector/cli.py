@@ -225,7 +225,8 @@ def _print_reports(reports, moment, dry_run: bool) -> None:
         for key in report.postponed:
             typer.echo(f"  postponed {key} (see `connector logs --run {report.run_id}`)")
         for name, number in sorted(report.counts.items()):
-            typer.echo(f"  {name}: {number}")
+            if number:
+                typer.echo(f"  {name}: {number}")
 
 
 def _select_schools(loaded: LoadedSettings, brin: str | None):
