@@ -111,8 +111,9 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
     week = "{}-W{:02d}".format(*overview_at.isocalendar()[:2])
     if started and f"overview:{school.brin}:{week}" not in done:
         tasks.append(Task(f"overview:{school.brin}:{week}", "overview", overview_at))
-    # The roster first: everything else works on what it brings; then in the order things fell due.
-    tasks.sort(key=lambda t: (t.job != "roster", t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS)))
+    # The roster first: everything else works on what it brings; then in the order things fell due;
+    # the weekly overview last, so that in a catch-up it reports on the verslag check done just before.
+    tasks.sort(key=lambda t: (t.job != "roster", t.job == "overview", t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS)))
     return tasks
 
 

@@ -15,6 +15,7 @@ Developers create a new revision with::
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,9 @@ def upgrade_engine_to_head(engine: Engine) -> None:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
+_MIGRATING = threading.Lock()
+
+
 def upgrade_to_head(url: str | os.PathLike[str] | URL | Engine) -> str | None:
     """Create or migrate the database at ``url`` to head; returns the revision.
 
@@ -118,7 +122,8 @@ def upgrade_to_head(url: str | os.PathLike[str] | URL | Engine) -> str | None:
     """
     engine, owned = _with_engine(url)
     try:
-        upgrade_engine_to_head(engine)
+        with _MIGRATING:  # Alembic's migration context is process-wide: one upgrade at a time
+            upgrade_engine_to_head(engine)
         return current_revision(engine)
     finally:
         if owned:

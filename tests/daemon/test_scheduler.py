@@ -105,10 +105,10 @@ def test_downtime_does_each_missed_item_once_in_order_and_the_missed_opening_lat
     assert performed.keys(known=True) == [
         f"roster:{BRIN}:2026-10-23",            # first, what the rest works on: five missed nights collapse into today's one
         f"open:{ADVIES}",                       # due Monday 08:00: done late, not skipped
-        f"overview:{BRIN}:2026-W43",            # Monday 08:00 weekly: the week's one, late
         f"verslagen:{BRIN}:2026-10-23",         # likewise the daily verslag check
         f"remind:{ADVIES}:20261023T1700",       # the reminder whose moment passed, once
         f"bookings:{ADVIES}:82",                # the polls missed collapse into the current one
+        f"overview:{BRIN}:2026-W43",            # Monday 08:00 weekly: the week's one, late, after the check it reports on
     ]
     late = {entry["key"]: entry for entry in logs if entry["event"] == "done late"}
     assert late[f"open:{ADVIES}"]["due_at"] == "2026-10-19T08:00:00+02:00"
