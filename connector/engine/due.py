@@ -165,8 +165,9 @@ def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tas
             except (TemporaryError, AdapterError) as exc:
                 run.event(f"{task.job} postponed", f"{task.key}: {exc}", level="warning", count="postponed")
                 report.postponed.append(task.key)
-                if isinstance(exc, TemporaryError):
-                    break  # the vendor is down: leave the rest for the next tick
+                if isinstance(exc, TemporaryError):  # the vendor is down: leave the rest for the next tick
+                    report.postponed += [t.key for t in tasks[tasks.index(task) + 1:]]
+                    break
                 continue
             except Exception as exc:  # one school's bug must not stop the others
                 log.exception("task crashed", task=task.key)
@@ -178,6 +179,8 @@ def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tas
             if not engine.dry_run:
                 with engine.store.write() as session:
                     session.merge(JobMark(key=task.key, job=task.job, done_at=now, run_id=run.id))
+        if report.postponed:
+            run.failures += 1  # recorded as partial: some of what was due is left for the next tick
         report.outcome = run.finish(now, failed=failed and not report.done)
         report.counts = dict(run.counts)
 
