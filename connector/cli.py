@@ -64,7 +64,7 @@ def plan(
     from connector.yearplan import plan_school
 
     loaded = load_settings(settings)
-    schools = _select_schools(loaded, school)
+    schools = select_schools(loaded, school)
     plans = [plan_school(loaded.settings, s) for s in schools]
     if format is PlanFormat.json:
         typer.echo(render_json(plans))
@@ -121,10 +121,10 @@ def sync(
 
     runtime = start(settings)
     engine = build_engine(runtime, dry_run=dry_run, allow_removals=allow_removals)
-    moment = _moment(now)
+    moment = parse_moment(now)
     from connector.progress import progress_bar
 
-    chosen = _select_schools(runtime.loaded, school)
+    chosen = select_schools(runtime.loaded, school)
     reports = []
     with _run_lock(runtime, "a manual sync", wait), progress_bar("sync", total=len(chosen)) as bar:
         for one in chosen:  # a bar on a terminal only; a board's sync takes a while
@@ -143,7 +143,7 @@ def run_due_command(settings: SettingsOption = None, now: NowOption = None, wait
 
     runtime = start(settings)
     engine = build_engine(runtime)
-    moment = _moment(now)
+    moment = parse_moment(now)
     with _run_lock(runtime, "run-due", wait):
         reports = run_due(engine, moment, trigger="run-due")
     _print_reports(reports, moment, False)
@@ -199,7 +199,8 @@ def _print_summary(summary: dict) -> None:
     typer.echo(f"messages sent: {summary['messages_sent']}, duplicates: {summary['duplicate_messages']}")
 
 
-def _moment(text: str | None):
+def parse_moment(text: str | None):
+    """The moment of a --now option: now when absent; a UserError when it has no offset."""
     from datetime import datetime, timezone
 
     if text is None:
@@ -229,13 +230,14 @@ def _print_reports(reports, moment, dry_run: bool) -> None:
                 typer.echo(f"  {name}: {number}")
 
 
-def _select_schools(loaded: LoadedSettings, brin: str | None):
+def select_schools(loaded: LoadedSettings, brin: str | None):
+    """The schools a --school option selects (all when absent); a UserError naming the known ones."""
     schools = loaded.settings.schools
     if brin is None:
         return list(schools)
     chosen = [s for s in schools if s.brin == brin.upper()]
     if not chosen:
-        raise UserError(f"no school {brin} in {loaded.path}; known: {', '.join(s.brin for s in schools)}")
+        raise UserError(f"--school: no school {brin} in {loaded.path}; known: {', '.join(s.brin for s in schools)}")
     return chosen
 
 

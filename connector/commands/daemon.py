@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from connector.cli import NowOption, SettingsOption, _moment, app
+from connector.cli import NowOption, SettingsOption, app, parse_moment
 
 FAILURE_WINDOW = timedelta(hours=24)
 
@@ -34,7 +34,7 @@ def daemon(
     from connector.runtime import start
 
     runtime = start(settings)
-    clock = scheduler.shifted_clock(_moment(now)) if now else scheduler.utc_now
+    clock = scheduler.shifted_clock(parse_moment(now)) if now else scheduler.utc_now
     code = scheduler.serve(runtime, tick_seconds=tick_seconds, clock=clock, ready=lambda line: typer.echo(line, err=True))
     raise SystemExit(code)  # typer.Exit's code is lost under main()'s standalone_mode=False
 
@@ -50,7 +50,7 @@ def health(
     from connector.settings import load_settings
 
     loaded = load_settings(settings)
-    report = health_report(loaded, now=_moment(now), wall=datetime.now(UTC), max_age=timedelta(minutes=max_age))
+    report = health_report(loaded, now=parse_moment(now), wall=datetime.now(UTC), max_age=timedelta(minutes=max_age))
     if json_output:
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
     else:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connector.cli import SettingsOption, app
+from connector.cli import SettingsOption, app, parse_moment, select_schools
 from connector.errors import UserError
 
 report = typer.Typer(no_args_is_help=True, help="Reports for the director and the IB.")
@@ -62,7 +62,7 @@ def logs(
     from connector.review import event_dict, find_runs, parse_since
 
     runtime, store = _open(settings)
-    schools = _schools(runtime, school)
+    schools = select_schools(runtime.loaded, school)
     zone = ZoneInfo(schools[0].timezone)
     start = None
     if since is not None:
@@ -115,17 +115,17 @@ def status(
     from connector.review import PlanSource, school_status
 
     runtime, store = _open(settings)
-    moment = _moment(now)
+    moment = parse_moment(now)
     source = PlanSource(runtime.loaded.settings)
     try:
-        result = [school_status(store, source, s, moment, all_rounds=all_rounds) for s in _schools(runtime, school)]
+        result = [school_status(store, source, s, moment, all_rounds=all_rounds) for s in select_schools(runtime.loaded, school)]
     finally:
         store.dispose()
     if json_output:
         typer.echo(json.dumps({"now": moment.astimezone(timezone.utc).isoformat(), "schools": result}, indent=2, sort_keys=True))
         return
     console = _console()
-    for item, s in zip(result, _schools(runtime, school)):
+    for item, s in zip(result, select_schools(runtime.loaded, school)):
         _print_status(console, item, ZoneInfo(s.timezone), moment)
 
 
@@ -192,7 +192,7 @@ def report_verslagen(
     from connector.review import verslag_rows
 
     runtime, store = _open(settings)
-    schools = _schools(runtime, school)
+    schools = select_schools(runtime.loaded, school)
     known = {r.id for s in schools for r in runtime.loaded.settings.cycle_for(s).rounds}
     if round_id is not None and round_id not in known:
         raise UserError(f"--round: no round {round_id!r} in {runtime.loaded.path}; known: {', '.join(sorted(known))}")
@@ -270,7 +270,7 @@ def purge_command(
     from connector.retention import COUNT_NAMES, purge
 
     runtime, store = _open(settings)
-    moment = _moment(now)
+    moment = parse_moment(now)
     s = runtime.loaded.settings
 
     def waiting(who) -> None:
@@ -304,28 +304,6 @@ def _open(settings: str | None):
     runtime = start(settings)
     upgrade_to_head(runtime.store_url)
     return runtime, Store(runtime.store_url)
-
-
-def _schools(runtime, brin: str | None):
-    schools = runtime.loaded.settings.schools
-    if brin is None:
-        return list(schools)
-    chosen = [s for s in schools if s.brin == brin.upper()]
-    if not chosen:
-        raise UserError(f"--school: no school {brin} in {runtime.loaded.path}; known: {', '.join(s.brin for s in schools)}")
-    return chosen
-
-
-def _moment(text: str | None) -> datetime:
-    if text is None:
-        return datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"--now: {text!r} is not an ISO 8601 moment such as 2026-11-23T08:00:00+01:00") from None
-    if moment.tzinfo is None:
-        raise UserError(f"--now: {text!r} has no UTC offset; add one, e.g. +01:00")
-    return moment
 
 
 def _parse(text: str) -> datetime:
