@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from connector.engine import messages
+from connector.engine import messages, outbox
 from connector.engine.context import Step
 from connector.engine.families import families, households, invitees, reachable_children
 from connector.engine.intents import perform
@@ -78,14 +78,8 @@ def send_reminders(step: Step, plan: RoundPlan, round_id: int, moment: datetime)
             "subject": f"Herinnering: {plan.round.name.lower()}"[:200],
             "body": messages.reminder(plan.round, step.engine.loaded.path.parent, children=[first_names[c] for c in child_ids], now=moment, closes=plan.planner_closes, school=step.school.name),
         }
-        if step.engine.dry_run:
-            step.run.event("reminder planned", f"{key}: {len(child_ids)} child(ren)", ids=child_ids)
-            continue
-        outcome = perform(step.store, step.run, key=key, kind="send_message", payload=body, now=step.now,
-                          send=lambda k, b=body: step.planner.send_message(b, idempotency_key=k).id)
-        if outcome.done and not outcome.already:
+        if outbox.send(step, key, body, what="reminder", detail=f"{len(child_ids)} child(ren)", count="reminders sent"):
             sent += 1
-            step.run.event("reminder sent", f"{key}: {len(child_ids)} child(ren)", ids=[outcome.vendor_id or ""], count="reminders sent")
             _record_reminders(step, members, house_of[frozenset(family)], f"{moment:%Y%m%dT%H%M}")
     return sent
 
@@ -165,13 +159,7 @@ def _notify_teachers(step: Step, plan: RoundPlan, planners: list[Planner], reach
             "body": messages.teacher_notice(plan.round, step.engine.loaded.path.parent, group_name=group.name, days=plan.conversation_days,
                                             families=lines, school=step.school.name),
         }
-        if step.engine.dry_run:
-            step.run.event("teacher notice planned", f"{key}: {len(lines)} families")
-            continue
-        outcome = perform(step.store, step.run, key=key, kind="send_message", payload=body, now=step.now,
-                          send=lambda k, b=body: step.planner.send_message(b, idempotency_key=k).id)
-        if outcome.done and not outcome.already:
-            step.run.event("teacher notice sent", f"{key}: {len(lines)} families to contact", ids=[outcome.vendor_id or ""], count="teacher notices sent")
+        if outbox.send(step, key, body, what="teacher notice", detail=f"{len(lines)} families to contact", count="teacher notices sent"):
             with step.store.write() as session:
                 session.add(TeacherNotice(natural_key=key, kind="not_booked", staff_id=teacher.id, planner_id=planner.id, detail={"families": len(lines)}, sent_at=step.now))
     if not teachers:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from connector.engine.context import Step
-from connector.engine.intents import perform
+from connector.engine import outbox
 from connector.engine.messages import dutch_date
 from connector.settings.templates import render
 from connector.store.models import Conversation, Pupil, Round, Staff, VerslagCheck
@@ -66,14 +66,8 @@ def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = N
                            {"stand": stand, "leerlingen": lines, "categorie": " of ".join(sorted({c for _, c, _ in pupils})), "school": step.school.name}),
         }
         key = f"verslag_{kind}:{step.school.brin}:{staff_pas}:{due.isoformat()}"
-        if step.engine.dry_run:
-            step.run.event("verslag reminder planned", f"{key}: {len(pupils)} pupil(s)")
-            continue
-        outcome = perform(step.store, step.run, key=key, kind="send_message", payload=body, now=step.now,
-                          send=lambda k, b=body: step.planner.send_message(b, idempotency_key=k).id)
-        if outcome.done and not outcome.already:
+        if outbox.send(step, key, body, what="verslag reminder", detail=f"{len(pupils)} pupil(s)", ids=[p for p, _, _ in pupils], count="verslag reminders sent"):
             sent += 1
-            step.run.event("verslag reminder sent", f"{key}: {len(pupils)} pupil(s)", ids=[p for p, _, _ in pupils], count="verslag reminders sent")
     return sent
 
 
@@ -111,14 +105,8 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
                        {"datum": dutch_date(today), "rondes": rounds, "achterstand": "Verslagen over de termijn per leerkracht:\n" + behind if overdue else behind,
                         "school": step.school.name}),
     }
-    if step.engine.dry_run:
-        step.run.event("overview planned", f"week {week}")
-        return False
-    outcome = perform(step.store, step.run, key=f"overview:{step.school.brin}:{week}", kind="send_message", payload=body, now=step.now,
-                      send=lambda k: step.planner.send_message(body, idempotency_key=k).id)
-    if outcome.done and not outcome.already:
-        step.run.event("overview sent", f"week {week}: {len(rows)} conversations, {sum(overdue.values())} verslagen overdue", count="overviews sent")
-    return outcome.done
+    return outbox.send(step, f"overview:{step.school.brin}:{week}", body, what="overview",
+                       detail=f"{len(rows)} conversations, {sum(overdue.values())} verslagen overdue", count="overviews sent")
 
 
 def _pupil_names(step: Step) -> dict[str, str]:
