@@ -48,7 +48,8 @@ def build_engine(runtime: Runtime, *, dry_run: bool = False, allow_removals: boo
     s = loaded.settings
     unlimited = 1_000_000
     pas = PasClient(s.pas.base_url, s.pas.client_id, loaded.read_secret(s.pas.client_secret),
-                    requests_per_minute=s.pas.requests_per_minute if throttle else unlimited)
+                    requests_per_minute=s.pas.requests_per_minute if throttle else unlimited,
+                    page_size=500)  # the contract's largest page: fewest requests against the 300/min limit
     planners: dict[str, ParroClient] = {}
 
     def planner_for(brin: str) -> ParroClient:

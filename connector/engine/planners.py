@@ -221,8 +221,12 @@ def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, pla
 
 
 def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | None:
-    """Create the planner (once) and release it (once); returns its vendor id when released."""
+    """Create the planner (once) and release it (once); returns its vendor id when released.
+
+    Both calls answer with the planner itself; it is read again only after an interrupted
+    attempt, when our own answer was lost."""
     planner = step.planner
+    seen: dict[str, dict] = {}
 
     def lookup() -> str | None:
         found = planner.find_planner(ref)
@@ -230,7 +234,8 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
 
     def send(key: str) -> str:
         try:
-            return planner.create_planner(body, idempotency_key=key).planner["id"]
+            seen["created"] = planner.create_planner(body, idempotency_key=key).planner
+            return seen["created"]["id"]
         except DuplicateExternalRef as exc:  # created earlier under another key: it is ours
             return exc.existing_id
 
@@ -239,7 +244,7 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
     if not created.done:
         return None
     vendor_id = created.vendor_id
-    state = planner.get_planner(vendor_id)
+    state = seen.get("created") or planner.get_planner(vendor_id)
     _store_vendor_state(step, row_id, state)
     if state["status"] in RELEASED:
         opened = perform(step.store, step.run, key=f"open_planner:{ref}", kind="open_planner", payload={"id": vendor_id}, now=step.now,
@@ -247,7 +252,7 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         return vendor_id if opened.done else None
 
     def release(_key: str) -> str:
-        planner.open_planner(vendor_id)
+        seen["opened"] = planner.open_planner(vendor_id)
         return vendor_id
 
     def released() -> str | None:
@@ -255,7 +260,7 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
 
     opened = perform(step.store, step.run, key=f"open_planner:{ref}", kind="open_planner", payload={"id": vendor_id}, now=step.now, send=release, lookup=released)
     if opened.done:
-        _store_vendor_state(step, row_id, planner.get_planner(vendor_id))
+        _store_vendor_state(step, row_id, seen.get("opened") or planner.get_planner(vendor_id))
         return vendor_id
     return None
 
