@@ -36,10 +36,6 @@ class StaffMember:
     werkdagen: tuple[str, ...]  # "ma" .. "vr"
     email: str | None = field(default=None, repr=False)
 
-    @property
-    def is_ib(self) -> bool:
-        return "intern_begeleider" in self.roles
-
 
 @dataclass(frozen=True)
 class Guardian:
@@ -100,38 +96,10 @@ class PlannerChild:
 
 
 @dataclass(frozen=True)
-class PlannerGuardian:
-    planner_id: str
-    child_ids: tuple[str, ...]
-    app_active: bool
-    email: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
 class PlannerStaff:
     planner_id: str
     external_id: str | None
     email: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Slot:
-    planner_id: str | None  # the slot's id at the vendor, None before creation
-    start: datetime
-    end: datetime
-    staff_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PlannerState:
-    planner_id: str
-    external_ref: str
-    group_id: str
-    status: str
-    opens_at: datetime
-    closes_at: datetime
-    invitee_child_ids: tuple[str, ...]
-    slots: tuple[Slot, ...]
 
 
 @dataclass(frozen=True)

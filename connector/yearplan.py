@@ -51,9 +51,6 @@ class RoundPlan:
     def last_conversation_day(self) -> date:
         return self.conversation_days[-1]
 
-    def minutes_available_per_day(self) -> int:
-        return sum((datetime.combine(date.min, e) - datetime.combine(date.min, s)).seconds // 60 for s, e in self.hours)
-
     def as_dict(self) -> dict:
         """A JSON-ready description of the round's plan."""
         r = self.round

@@ -2,9 +2,9 @@
 
 The planner carries `external_id`, the administration's id, on groups, children and staff; names
 are typed separately in both systems and are never used to link (contracts/README.md). Staff
-without `external_id` are linked by e-mail when that is unique on both sides; guardians (who have
-no `external_id`) by e-mail among the guardians of one linked child. Whatever cannot be linked is
-returned as `Unmatched` with its reason, never dropped silently.
+without `external_id` are linked by e-mail when that is unique on both sides. Guardians need no
+link: the planner reaches them through their children. Whatever cannot be linked is returned as
+`Unmatched` with its reason, never dropped silently.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from connector.domain import Group, PlannerChild, PlannerGroup, PlannerGuardian, PlannerStaff, Pupil, StaffMember
+from connector.domain import Group, PlannerChild, PlannerGroup, PlannerStaff, Pupil, StaffMember
 
 
 @dataclass(frozen=True)
@@ -105,34 +105,3 @@ def _unique_by_email(pairs: Iterable[tuple[str, str | None]]) -> dict[str, str]:
         if email:
             seen[email].append(record_id)
     return {email: ids[0] for email, ids in seen.items() if len(ids) == 1}
-
-
-def match_guardians(pupils: Iterable[Pupil], children: Iterable[PlannerChild], guardians: Iterable[PlannerGuardian], child_links: Matching) -> Matching:
-    """Guardians of each linked child, by e-mail; a guardian is linked once across all its children."""
-    pupil_by_id = {p.pas_id: p for p in pupils}
-    child_by_id = {c.planner_id: c for c in children}
-    guardian_by_id = {g.planner_id: g for g in guardians}
-    found: dict[str, str] = {}  # planner guardian id -> PAS guardian id
-    conflicts: set[str] = set()
-    for link in child_links.links:
-        pupil, child = pupil_by_id.get(link.pas_id), child_by_id.get(link.planner_id)
-        if pupil is None or child is None:
-            continue
-        pas_by_email = _unique_by_email((g.pas_id, g.email) for g in pupil.guardians)
-        for guardian_id in child.guardian_ids:
-            planner_guardian = guardian_by_id.get(guardian_id)
-            email = planner_guardian.email if planner_guardian else None
-            pas_id = pas_by_email.get(email) if email else None
-            if pas_id is None:
-                continue
-            if found.setdefault(guardian_id, pas_id) != pas_id:
-                conflicts.add(guardian_id)
-    result = Matching()
-    for guardian_id in sorted(guardian_by_id):
-        if guardian_id in conflicts:
-            result.unmatched.append(Unmatched("guardian", "planner", guardian_id, "its e-mail address matches different guardians in the administration"))
-        elif guardian_id in found:
-            result.links.append(Link("guardian", found[guardian_id], guardian_id, "email"))
-        else:
-            result.unmatched.append(Unmatched("guardian", "planner", guardian_id, "no guardian of its children in the administration has its e-mail address"))
-    return result

@@ -19,12 +19,9 @@ from connector.domain import (
     NoteMeta,
     PlannerChild,
     PlannerGroup,
-    PlannerGuardian,
     PlannerStaff,
-    PlannerState,
     Pupil,
     PupilStatus,
-    Slot,
     StaffMember,
 )
 
@@ -217,38 +214,9 @@ def child_from_planner(item: dict) -> PlannerChild:
     return PlannerChild(r.id, r.text("external_id", nullable=True), r.text("group_id"), r.texts("guardian_ids"))  # type: ignore[arg-type]
 
 
-def guardian_from_planner(item: dict) -> PlannerGuardian:
-    r = _Reader("planner guardian", item)
-    return PlannerGuardian(r.id, r.texts("child_ids"), r.flag("app_active"), _email(r.text("email", nullable=True)))
-
-
 def staff_from_planner(item: dict) -> PlannerStaff:
     r = _Reader("planner staff member", item)
     return PlannerStaff(r.id, r.text("external_id", nullable=True), _email(r.text("email", nullable=True)))
-
-
-def _slot(resource: str, record_id: str, item: Any) -> Slot:
-    if not isinstance(item, dict):
-        raise MappingError(resource, record_id, "slots: expected objects")
-    r = _Reader(f"{resource} {record_id} slot", item)
-    return Slot(r.id, r.instant("start"), r.instant("end"), r.texts("staff_ids"))
-
-
-def planner_from_planner(item: dict) -> PlannerState:
-    r = _Reader("planner", item)
-    slots = item.get("slots")
-    if not isinstance(slots, list):
-        raise r.fail("slots", "expected a list")
-    return PlannerState(
-        r.id,
-        r.text("external_ref"),  # type: ignore[arg-type]
-        r.text("group_id"),  # type: ignore[arg-type]
-        r.text("status"),  # type: ignore[arg-type]
-        r.instant("opens_at"),
-        r.instant("closes_at"),
-        r.texts("invitee_child_ids"),
-        tuple(_slot("planner", r.id, s) for s in slots),
-    )
 
 
 def booking_from_planner(item: dict) -> Booking:

@@ -42,7 +42,7 @@ import pytest
 from adapters.simulator.server import DropRequest
 from connector.engine.due import run_due
 
-from .conftest import (BRIN, CliRun, Snapshot, intent_states, is_write, local, messages_at_vendor, new_env, planner_rows, planners_at_vendor,
+from .conftest import (CliRun, Snapshot, intent_states, is_write, local, messages_at_vendor, new_env, planner_rows, planners_at_vendor,
                        repeated, take_snapshot, vendor_ids_by_ref)
 
 WORKERS = max(1, min(2, os.cpu_count() or 1))

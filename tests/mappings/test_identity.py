@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from connector.domain import Group, Guardian, PlannerChild, PlannerGroup, PlannerGuardian, PlannerStaff, Pupil, PupilStatus, StaffMember
-from mappings.identity import match_children, match_groups, match_guardians, match_staff
+from connector.domain import Group, PlannerChild, PlannerGroup, PlannerStaff, Pupil, PupilStatus, StaffMember
+from mappings.identity import match_children, match_groups, match_staff
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
@@ -44,13 +44,3 @@ def test_staff_link_by_external_id_then_by_unique_e_mail():
     result = match_staff(staff, planner)
     assert {(l.pas_id, l.planner_id, l.matched_by) for l in result.links} == {("31", "stf_1", "external_id"), ("32", "stf_2", "email")}
     assert {(u.system, u.record_id) for u in result.unmatched} == {("planner", "stf_3"), ("pas", "33")}
-
-
-def test_guardians_link_by_e_mail_among_the_childs_guardians():
-    guardians = [Guardian("g1", "HH1", True, True, "mam@x.nl"), Guardian("g2", "HH2", True, True, None)]
-    pupils = [pupil("1", guardians=guardians)]
-    children = [PlannerChild("chd_1", "1", "grp", ("gdn_1", "gdn_2"))]
-    planner_guardians = [PlannerGuardian("gdn_1", ("chd_1",), True, "mam@x.nl"), PlannerGuardian("gdn_2", ("chd_1",), False, None)]
-    result = match_guardians(pupils, children, planner_guardians, match_children(pupils, children))
-    assert result.by_pas_id() == {"g1": "gdn_1"}
-    assert [u.record_id for u in result.unmatched] == ["gdn_2"]
