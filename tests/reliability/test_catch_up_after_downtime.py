@@ -12,7 +12,6 @@ does not say so.
 
 from __future__ import annotations
 
-
 from .conftest import fresh_env, make_engine, message_counts, start_round_moments, walk_year
 
 SUBJECT = "Overzicht gesprekkencyclus week 38"
