@@ -311,6 +311,22 @@ def configure_logging(
     logging.captureWarnings(True)
 
 
+def reset_logging(root_level: int = logging.WARNING) -> None:
+    """Undo configure_logging: remove its handlers and registered secrets, structlog defaults.
+
+    For tests, which configure logging many times in one process."""
+    root = logging.getLogger()
+    for handler in list(_installed_handlers):
+        root.removeHandler(handler)
+        handler.close()
+    _installed_handlers.clear()
+    root.setLevel(root_level)
+    logging.captureWarnings(False)
+    clear_registered_secrets()
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+
+
 def get_logger(name: str | None = None, **initial: Any) -> Any:
     """A structlog logger (``structlog.stdlib.BoundLogger`` once configured)."""
     return structlog.get_logger(name, **initial)

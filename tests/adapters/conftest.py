@@ -9,6 +9,7 @@ import responses as responses_lib
 from adapters._http import HttpPolicy
 from adapters.parnassys import PasClient
 from adapters.parro import ParroClient
+from tests.fakes import FakeClock
 
 PAS = "https://pas.test"
 PAS_API = f"{PAS}/api/v1"
@@ -18,25 +19,6 @@ CLIENT_SECRET = "s3cr3t-client-value-XYZ"
 ACCESS_TOKEN = "tok-9f2c1e7a4b0d4c55a1e3b8d2f6c9a7e1"
 ACCESS_TOKEN_2 = "tok-22222222222222222222222222222222"
 API_KEY = "pk_live_4f1b9c2d8e7a6b5c"
-
-
-class FakeClock:
-    """Monotonic clock that only moves when someone sleeps (or the test advances it)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0, seconds
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

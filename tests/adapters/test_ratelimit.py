@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters._ratelimit import SlidingWindowLimiter
-from tests.adapters.conftest import FakeClock
+from tests.fakes import FakeClock
 
 
 def test_it_lets_a_full_window_through_without_waiting(clock):

@@ -22,6 +22,7 @@ from adapters.parnassys import PasClient
 from adapters.parro import ParroClient, PlannerCreate
 from adapters.simulator import FaultConfig, SimConfig, SimSchool, Simulator
 from adapters.simulator.config import AMS
+from tests.fakes import FakeClock
 
 # Long, distinctive credentials, so that "this secret is not in that text" means something.
 PAS_CLIENT_ID = "integration-client"
@@ -59,21 +60,6 @@ def running(config: SimConfig) -> Iterator[Simulator]:
     finally:
         sim.stop()
 
-
-class FakeClock:
-    """Monotonic clock that only moves when someone sleeps on it; records every wait."""
-
-    def __init__(self, start: float = 10_000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0, seconds
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from connector import logging_setup
 
@@ -39,18 +38,9 @@ class Output:
 
 @pytest.fixture(autouse=True)
 def _reset_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
+    level = logging.getLogger().level
     yield
-    for handler in list(logging_setup._installed_handlers):
-        root.removeHandler(handler)
-        handler.close()
-    logging_setup._installed_handlers.clear()
-    root.setLevel(saved[0])
-    logging.captureWarnings(False)
-    logging_setup.clear_registered_secrets()
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
+    logging_setup.reset_logging(level)
 
 
 @pytest.fixture

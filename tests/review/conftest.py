@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner
 
 from connector import logging_setup
@@ -54,15 +53,6 @@ def json_lines(text: str) -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
+    level = logging.getLogger().level
     yield
-    for handler in list(logging_setup._installed_handlers):
-        root.removeHandler(handler)
-        handler.close()
-    logging_setup._installed_handlers.clear()
-    root.setLevel(saved[0])
-    logging.captureWarnings(False)
-    logging_setup.clear_registered_secrets()
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
+    logging_setup.reset_logging(level)

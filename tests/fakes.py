@@ -1,0 +1,23 @@
+"""Test doubles shared by several test folders."""
+
+from __future__ import annotations
+
+
+class FakeClock:
+    """Monotonic clock that only moves when someone sleeps on it (or a test advances it);
+    records every wait, so Retry-After and backoff cost no real time."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0, seconds
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
