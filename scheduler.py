@@ -79,9 +79,16 @@ def shifted_clock(start: datetime, monotonic: Callable[[], float] = time.monoton
 class Daemon:
     """The daemon's state: settings, engine, stop flag; `tick` and `beat` are its jobs."""
 
-    def __init__(self, runtime: Runtime, *, clock: Clock = utc_now, wall: Clock = utc_now,
-                 engine_factory: Callable[[Runtime], object] = build_engine, run: Callable[..., list[SchoolReport]] = run_due,
-                 lock_alive: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clock: Clock = utc_now,
+        wall: Clock = utc_now,
+        engine_factory: Callable[[Runtime], object] = build_engine,
+        run: Callable[..., list[SchoolReport]] = run_due,
+        lock_alive: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.runtime = runtime
         self.clock = clock
         self.wall = wall
@@ -122,7 +129,9 @@ class Daemon:
                 with run_lock(self.runtime.store_url, holder="the daemon", wait=0):
                     reports = self._run(now)
             except LockHeld as exc:
-                log.info("tick skipped: another run holds the database; the next tick catches up", holder=str(exc.holder))
+                log.info(
+                    "tick skipped: another run holds the database; the next tick catches up", holder=str(exc.holder)
+                )
                 return None
             self.beat()
             return reports
@@ -146,10 +155,21 @@ class Daemon:
                 for key in report.done:
                     task = pending.get(key)
                     if task is not None and now - task.at > LATE_AFTER:
-                        log.warning("done late", key=key, run_id=report.run_id, due_at=task.at.isoformat(),
-                                    late_minutes=int((now - task.at).total_seconds() // 60))
-                log.info("school done", brin=report.brin, run_id=report.run_id, outcome=report.outcome,
-                         done=len(report.done), postponed=len(report.postponed))
+                        log.warning(
+                            "done late",
+                            key=key,
+                            run_id=report.run_id,
+                            due_at=task.at.isoformat(),
+                            late_minutes=int((now - task.at).total_seconds() // 60),
+                        )
+                log.info(
+                    "school done",
+                    brin=report.brin,
+                    run_id=report.run_id,
+                    outcome=report.outcome,
+                    done=len(report.done),
+                    postponed=len(report.postponed),
+                )
                 reports.append(report)
         return reports
 
@@ -171,7 +191,9 @@ class Daemon:
                 register_secret(loaded.read_secret(secret))
             engine = self.engine_factory(Runtime(loaded, url))
         except UserError as exc:
-            log.warning("settings changed but cannot be used; keeping the previous settings", path=str(path), problems=exc.lines)
+            log.warning(
+                "settings changed but cannot be used; keeping the previous settings", path=str(path), problems=exc.lines
+            )
             return False
         old, self.engine, self.runtime = self.engine, engine, Runtime(loaded, url)
         _dispose(old)
@@ -195,7 +217,9 @@ class Daemon:
             session.merge(JobMark(key=key, job=DAEMON_JOB, done_at=at, run_id=None))
 
 
-def next_due(engine, now: datetime, *, horizon: timedelta = timedelta(days=8), step: timedelta = timedelta(minutes=15)) -> dict[str, dict[str, datetime]]:
+def next_due(
+    engine, now: datetime, *, horizon: timedelta = timedelta(days=8), step: timedelta = timedelta(minutes=15)
+) -> dict[str, dict[str, datetime]]:
     """Per school, per job kind: when it is next due after `now` (at or before `now`: overdue).
 
     Simulates the ticks ahead on a copy of the done keys, assuming each tick does what it
@@ -224,9 +248,16 @@ def build_scheduler(daemon: Daemon, tick_seconds: int = TICK_SECONDS) -> Backgro
         timezone=UTC,
     )
     first = datetime.now(UTC)
-    scheduler.add_job(daemon.tick, IntervalTrigger(seconds=tick_seconds), id="tick", name="do what is due", next_run_time=first)
-    scheduler.add_job(daemon.beat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat", name="heartbeat",
-                      next_run_time=first + timedelta(seconds=HEARTBEAT_SECONDS))
+    scheduler.add_job(
+        daemon.tick, IntervalTrigger(seconds=tick_seconds), id="tick", name="do what is due", next_run_time=first
+    )
+    scheduler.add_job(
+        daemon.beat,
+        IntervalTrigger(seconds=HEARTBEAT_SECONDS),
+        id="heartbeat",
+        name="heartbeat",
+        next_run_time=first + timedelta(seconds=HEARTBEAT_SECONDS),
+    )
     scheduler.add_listener(_job_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES)
     # "Running job"/"executed successfully" four times a minute says nothing the tick's own
     # lines do not; misses and crashes come through the listener above.
@@ -236,16 +267,27 @@ def build_scheduler(daemon: Daemon, tick_seconds: int = TICK_SECONDS) -> Backgro
 
 def _job_event(event: JobExecutionEvent) -> None:
     if event.code == EVENT_JOB_ERROR:
-        log.error("job crashed; the next tick retries what is still due", job=event.job_id,
-                  exc_info=(type(event.exception), event.exception, event.exception.__traceback__))
+        log.error(
+            "job crashed; the next tick retries what is still due",
+            job=event.job_id,
+            exc_info=(type(event.exception), event.exception, event.exception.__traceback__),
+        )
     elif event.code == EVENT_JOB_MISSED:
-        log.warning("job run missed; the next tick catches up", job=event.job_id, scheduled=event.scheduled_run_time.isoformat())
+        log.warning(
+            "job run missed; the next tick catches up", job=event.job_id, scheduled=event.scheduled_run_time.isoformat()
+        )
     else:
         log.info("previous tick still running; this one skipped", job=event.job_id)
 
 
-def serve(runtime: Runtime, *, tick_seconds: int = TICK_SECONDS, clock: Clock = utc_now, stop_grace: float = STOP_GRACE,
-          ready: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)) -> int:
+def serve(
+    runtime: Runtime,
+    *,
+    tick_seconds: int = TICK_SECONDS,
+    clock: Clock = utc_now,
+    stop_grace: float = STOP_GRACE,
+    ready: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+) -> int:
     """Run the daemon until SIGTERM/SIGINT; returns the exit code. Raises LockHeld (exit 3)
     when another daemon runs on this database."""
     with daemon_lock(runtime.store_url) as held:
@@ -256,14 +298,19 @@ def serve(runtime: Runtime, *, tick_seconds: int = TICK_SECONDS, clock: Clock = 
         scheduler.start()
         for brin, jobs in next_due(daemon.engine, clock()).items():
             log.info("next due", brin=brin, **{job: at.isoformat() for job, at in jobs.items()})
-        ready(f"daemon running: pid {os.getpid()}, database {held.target}, a tick every {tick_seconds} s; stop with SIGTERM")
+        ready(
+            f"daemon running: pid {os.getpid()}, database {held.target}, a tick every {tick_seconds} s; stop with SIGTERM"
+        )
         while not daemon.stop.wait(0.5):
             pass
         log.info("stopping")
         scheduler.shutdown(wait=False)
         if not daemon.busy.acquire(timeout=stop_grace):
-            log.warning("the tick is still running; exiting without it. Its intents stay in flight "
-                        "and are reconciled at the next start", grace_seconds=stop_grace)
+            log.warning(
+                "the tick is still running; exiting without it. Its intents stay in flight "
+                "and are reconciled at the next start",
+                grace_seconds=stop_grace,
+            )
             logging.shutdown()
             sys.stderr.flush()
             os._exit(daemon.exit_code)  # a pool thread would otherwise keep the process alive

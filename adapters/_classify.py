@@ -61,15 +61,18 @@ def error_from_response(
     status = response.status_code
     code, message, details, error = parse_error_body(response, redactor)
     common: dict[str, Any] = {
-        "vendor": call.vendor, "method": call.method, "path": call.path, "status": status,
-        "code": code, "details": details,
+        "vendor": call.vendor,
+        "method": call.method,
+        "path": call.path,
+        "status": status,
+        "code": code,
+        "details": details,
     }
     if status < 400:
         kind = "redirect" if 300 <= status < 400 else "success status"
         return UnexpectedResponse(f"unexpected {kind} (HTTP {status})", **common)
     if status == 401 and reauthed:
-        return InvalidToken(message + " (rejected again after requesting a new token)",
-                            **common)
+        return InvalidToken(message + " (rejected again after requesting a new token)", **common)
     cls = error_for_status(status, code)
     if status in (408, 429) or status >= 500:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -81,15 +84,11 @@ def error_from_response(
             return VendorUnavailable(message, **common)
     if cls is DuplicateExternalRef:
         existing = error.get("existing_id")
-        return DuplicateExternalRef(
-            message, existing_id=existing if isinstance(existing, str) else None, **common
-        )
+        return DuplicateExternalRef(message, existing_id=existing if isinstance(existing, str) else None, **common)
     return cls(message, **common)
 
 
-def error_from_exception(
-    exc: requests.RequestException, call: Call, *, redactor: Redactor
-) -> AdapterError:
+def error_from_exception(exc: requests.RequestException, call: Call, *, redactor: Redactor) -> AdapterError:
     """Return a :class:`~adapters.errors.TransportError` for connection failures and
     timeouts (``sent`` False only for a connect timeout), a plain
     :class:`~adapters.errors.PermanentError` for anything else (invalid URL, ...).
@@ -98,12 +97,17 @@ def error_from_exception(
     """
     text = redactor.redact(f"{type(exc).__name__}: {exc}")[:_MAX_TEXT]
     common = {"vendor": call.vendor, "method": call.method, "path": call.path}
-    if isinstance(exc, (requests.Timeout, requests.ConnectionError,
-                        requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ContentDecodingError)):
+    if isinstance(
+        exc,
+        (
+            requests.Timeout,
+            requests.ConnectionError,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ),
+    ):
         sent = not isinstance(exc, requests.ConnectTimeout)
-        return TransportError(text, sent=sent, outcome_unknown=sent and not call.safe,
-                              **common)
+        return TransportError(text, sent=sent, outcome_unknown=sent and not call.safe, **common)
     return PermanentError(text, **common)
 
 
@@ -137,7 +141,9 @@ def parse_error_body(
         for item in (details if isinstance(details, list) else [])
         if isinstance(item, dict) and "field" in item
     ]
-    text = redactor.redact(str(message))[:_MAX_TEXT] if message else (code if isinstance(code, str) and code else generic)
+    text = (
+        redactor.redact(str(message))[:_MAX_TEXT] if message else (code if isinstance(code, str) and code else generic)
+    )
     return (code if isinstance(code, str) and code else None), text, safe_details, error
 
 

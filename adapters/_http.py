@@ -233,7 +233,9 @@ class Transport:
                 if response.status_code in expect:
                     return response
                 raise error_from_response(
-                    response, call, redactor=self._redactor,
+                    response,
+                    call,
+                    redactor=self._redactor,
                     retry_after_cap=self.policy.retry_after_cap,
                     reauthed=bool(state["reauthed"]),
                 )
@@ -264,8 +266,7 @@ class Transport:
                 raise
             elapsed = self._clock() - started
             raise RetriesExhausted(
-                f"gave up after {state['attempts']} attempts in {elapsed:.1f} s "
-                f"({type(exc).__name__})",
+                f"gave up after {state['attempts']} attempts in {elapsed:.1f} s ({type(exc).__name__})",
                 vendor=self.vendor,
                 method=method,
                 path=path,
@@ -286,7 +287,10 @@ class Transport:
         except ValueError:
             raise UnexpectedResponse(
                 "response body is not JSON",
-                vendor=self.vendor, method=method, path=path, status=response.status_code,
+                vendor=self.vendor,
+                method=method,
+                path=path,
+                status=response.status_code,
             ) from None
 
     def _send(
@@ -299,8 +303,7 @@ class Transport:
     ) -> requests.Response:
         self._limiter.acquire()
         begun = self._clock()
-        fields = {"vendor": self.vendor, "method": call.method, "path": call.path,
-                  "attempt": attempt}
+        fields = {"vendor": self.vendor, "method": call.method, "path": call.path, "attempt": attempt}
         failure: AdapterError | None = None
         try:
             response = self._session().request(
@@ -313,8 +316,7 @@ class Transport:
             )
         except requests.RequestException as exc:
             duration_ms = round((self._clock() - begun) * 1000)
-            log.warning("http_request_failed", **fields, error=type(exc).__name__,
-                        duration_ms=duration_ms)
+            log.warning("http_request_failed", **fields, error=type(exc).__name__, duration_ms=duration_ms)
             failure = error_from_exception(exc, call, redactor=self._redactor)
         if failure is not None:
             # Raised outside the handler so that the requests exception (whose text holds
@@ -328,9 +330,14 @@ class Transport:
     def _log_retry(self, method: str, path: str, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         log.warning(
-            "http_retry", vendor=self.vendor, method=method, path=path,
-            status=getattr(exc, "status", None), error=type(exc).__name__,
-            attempt=retry_state.attempt_number, sleep_s=round(retry_state.upcoming_sleep, 3),
+            "http_retry",
+            vendor=self.vendor,
+            method=method,
+            path=path,
+            status=getattr(exc, "status", None),
+            error=type(exc).__name__,
+            attempt=retry_state.attempt_number,
+            sleep_s=round(retry_state.upcoming_sleep, 3),
         )
 
     def __repr__(self) -> str:

@@ -17,9 +17,7 @@ _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 # A query string may hold personal data (pupil_id, external_ref) or, with sloppy servers,
 # secrets: keep scheme, host and path of any URL, drop the rest.
 _URL_QUERY = re.compile(r"(https?://[^\s?#'\"]*)[?#][^\s'\"]*")
-_SECRET_FIELD = re.compile(
-    r"(?i)\b(client_secret|access_token|api_key|password)([\"']?\s*[=:]\s*[\"']?)[^\s&,'\"}]+"
-)
+_SECRET_FIELD = re.compile(r"(?i)\b(client_secret|access_token|api_key|password)([\"']?\s*[=:]\s*[\"']?)[^\s&,'\"}]+")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 

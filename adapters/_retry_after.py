@@ -7,7 +7,7 @@ forms are accepted. Anything unparseable is treated as absent (fall back to back
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 
@@ -33,8 +33,8 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if when is None:
         return None
     if when.tzinfo is None:  # RFC 9110 dates are always GMT
-        when = when.replace(tzinfo=timezone.utc)
-    current = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    current = now or datetime.now(UTC)
     try:
         delta = (when - current).total_seconds()
     except OverflowError:

@@ -27,13 +27,13 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.simulator import FaultConfig, Simulator  # noqa: E402
-from adapters.simulator.common import Request  # noqa: E402
-from adapters.simulator.world import World  # noqa: E402
-from connector.demo import Teachers  # noqa: E402
-from connector.settings import load_settings  # noqa: E402
-from connector.simulation import simulator_config  # noqa: E402
-from connector.yearplan import plan_school  # noqa: E402
+from adapters.simulator import FaultConfig, Simulator
+from adapters.simulator.common import Request
+from adapters.simulator.world import World
+from connector.demo import Teachers
+from connector.settings import load_settings
+from connector.simulation import simulator_config
+from connector.yearplan import plan_school
 
 
 def clone_world(world: World) -> World:
@@ -49,7 +49,7 @@ class _Direct:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
 
-    def post(self, url: str, json: dict, timeout: float = 0) -> "_Direct._Answer":  # noqa: A002 - requests' name
+    def post(self, url: str, json: dict, timeout: float = 0) -> _Direct._Answer:
         import json as _json
 
         req = Request("POST", urlsplit(url).path, {}, {"content-type": "application/json"}, _json.dumps(json).encode())
@@ -98,9 +98,23 @@ def memoize_tick(sim: Simulator) -> None:
         now = world.now()
         changed = []
         for brin, school in world.schools.items():
-            key = (state["generation"], now, len(school.p_children),
-                   tuple((p.id, p.released_at, p.cancelled_at, p.closed_at, p.closes_at, p.opens_at, len(p.invitee_child_ids))
-                         for p in school.planners.values()))
+            key = (
+                state["generation"],
+                now,
+                len(school.p_children),
+                tuple(
+                    (
+                        p.id,
+                        p.released_at,
+                        p.cancelled_at,
+                        p.closed_at,
+                        p.closes_at,
+                        p.opens_at,
+                        len(p.invitee_child_ids),
+                    )
+                    for p in school.planners.values()
+                ),
+            )
             if seen.get((id(world), brin)) != key:
                 seen[(id(world), brin)] = key
                 changed.append(brin)
@@ -128,7 +142,9 @@ def main() -> None:
     args = parser.parse_args()
     loaded = load_settings(args.settings)
     faults = FaultConfig(latency_ms=(args.latency_ms, args.latency_ms), maintenance=None)
-    config = simulator_config(loaded, seed=args.seed, faults=faults, start=datetime.fromisoformat(args.start), pupils_per_school=args.pupils)
+    config = simulator_config(
+        loaded, seed=args.seed, faults=faults, start=datetime.fromisoformat(args.start), pupils_per_school=args.pupils
+    )
     sim = Simulator(config)
     if not args.stock_tick:
         memoize_tick(sim)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC
 from enum import StrEnum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,8 +21,10 @@ app = typer.Typer(
 )
 
 SettingsOption = Annotated[
-    Optional[str],
-    typer.Option("--settings", metavar="PATH", help="Settings file (default: $CONNECTOR_SETTINGS, else ./settings.toml)."),
+    str | None,
+    typer.Option(
+        "--settings", metavar="PATH", help="Settings file (default: $CONNECTOR_SETTINGS, else ./settings.toml)."
+    ),
 ]
 
 
@@ -33,9 +36,16 @@ class Job(StrEnum):
     verslagen = "verslagen"
 
 
-NowOption = Annotated[Optional[str], typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")]
-WaitOption = Annotated[int, typer.Option("--wait", metavar="SECONDS", help="How long to wait while another run (the daemon) holds the database.")]
-SchoolOption = Annotated[Optional[str], typer.Option("--school", metavar="BRIN", help="Only this school.")]
+NowOption = Annotated[
+    str | None, typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")
+]
+WaitOption = Annotated[
+    int,
+    typer.Option(
+        "--wait", metavar="SECONDS", help="How long to wait while another run (the daemon) holds the database."
+    ),
+]
+SchoolOption = Annotated[str | None, typer.Option("--school", metavar="BRIN", help="Only this school.")]
 
 
 class PlanFormat(StrEnum):
@@ -50,13 +60,15 @@ def check_config(settings: SettingsOption = None) -> None:
     loaded = load_settings(settings)
     s = loaded.settings
     rounds = sum(len(s.cycle_for(school).rounds) for school in s.schools)
-    typer.echo(f"{loaded.path}: valid ({len(s.schools)} school(s), {len(s.cycles)} cycle(s), {rounds} round(s) placed on the calendar)")
+    typer.echo(
+        f"{loaded.path}: valid ({len(s.schools)} school(s), {len(s.cycles)} cycle(s), {rounds} round(s) placed on the calendar)"
+    )
 
 
 @app.command("plan")
 def plan(
     settings: SettingsOption = None,
-    school: Annotated[Optional[str], typer.Option("--school", metavar="BRIN", help="Only this school.")] = None,
+    school: Annotated[str | None, typer.Option("--school", metavar="BRIN", help="Only this school.")] = None,
     format: Annotated[PlanFormat, typer.Option("--format", help="table, json or ics.")] = PlanFormat.table,
 ) -> None:
     """The year's timeline per school: windows, planner opening and closing, verslag deadlines."""
@@ -91,7 +103,12 @@ def simulator(
     settings: SettingsOption = None,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated schools and of the faults.")] = 1,
-    faults: Annotated[str, typer.Option("--faults", metavar="SPEC", help="e.g. rate=0.2,latency=50ms,revoke_token_after=30,maintenance=01:00-01:30")] = "",
+    faults: Annotated[
+        str,
+        typer.Option(
+            "--faults", metavar="SPEC", help="e.g. rate=0.2,latency=50ms,revoke_token_after=30,maintenance=01:00-01:30"
+        ),
+    ] = "",
 ) -> None:
     """Serve both vendor APIs on loopback for the settings' schools, until Ctrl-C."""
     from adapters.simulator import FaultSpecError, parse_fault_spec, run
@@ -109,10 +126,18 @@ def simulator(
 def sync(
     settings: SettingsOption = None,
     school: SchoolOption = None,
-    only: Annotated[Optional[Job], typer.Option("--only", help="Only this part of the sync.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and plan, but change nothing at either vendor or in the store.")] = False,
+    only: Annotated[Job | None, typer.Option("--only", help="Only this part of the sync.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and plan, but change nothing at either vendor or in the store.")
+    ] = False,
     now: NowOption = None,
-    allow_removals: Annotated[bool, typer.Option("--allow-removals", help="Let a roster sync archive more pupils or groups at once than sync.max_removal_share.")] = False,
+    allow_removals: Annotated[
+        bool,
+        typer.Option(
+            "--allow-removals",
+            help="Let a roster sync archive more pupils or groups at once than sync.max_removal_share.",
+        ),
+    ] = False,
     wait: WaitOption = 600,
 ) -> None:
     """Sync by hand now: the roster, open planners, bookings, reminders and verslag checks that are due."""
@@ -129,8 +154,14 @@ def sync(
     with _run_lock(runtime, "a manual sync", wait), progress_bar("sync", total=len(chosen)) as bar:
         for one in chosen:  # a bar on a terminal only; a board's sync takes a while
             bar.working_on(one.brin)
-            reports += run_due(engine, moment, trigger="manual", schools=[one], only=only.value if only else None,
-                               force=frozenset({"roster", "bookings", "verslagen"}))
+            reports += run_due(
+                engine,
+                moment,
+                trigger="manual",
+                schools=[one],
+                only=only.value if only else None,
+                force=frozenset({"roster", "bookings", "verslagen"}),
+            )
             bar.advance()
     _print_reports(reports, moment, dry_run)
 
@@ -183,15 +214,41 @@ def demo(
 def _print_summary(summary: dict) -> None:
     from rich.table import Table
 
-    table = Table(title=f"School year on the simulator, {summary['from']} to {summary['to']} (seed {summary['seed']})", title_justify="left")
+    table = Table(
+        title=f"School year on the simulator, {summary['from']} to {summary['to']} (seed {summary['seed']})",
+        title_justify="left",
+    )
     table.caption = "to contact: families the teacher must contact (cannot or did not book); verslagen by outcome"
-    for column in ("school", "round", "planners", "invited", "booked", "reminders", "to contact", "on time", "late", "missing", "not visible"):
+    for column in (
+        "school",
+        "round",
+        "planners",
+        "invited",
+        "booked",
+        "reminders",
+        "to contact",
+        "on time",
+        "late",
+        "missing",
+        "not visible",
+    ):
         table.add_column(column, justify="left" if column in ("school", "round") else "right")
     for r in summary["rounds"]:
         v = r["verslagen"]
         planners = str(r["planners_opened"]) if r["uses_planner"] else "-"
-        table.add_row(r["brin"], r["round"], planners, str(r["invited"]), str(r["booked"]), str(r["reminders_sent"]), str(r["families_to_contact"]),
-                      str(v["on_time"]), str(v["late"]), str(v["missing"]), str(v["not_visible"]))
+        table.add_row(
+            r["brin"],
+            r["round"],
+            planners,
+            str(r["invited"]),
+            str(r["booked"]),
+            str(r["reminders_sent"]),
+            str(r["families_to_contact"]),
+            str(v["on_time"]),
+            str(v["late"]),
+            str(v["missing"]),
+            str(v["not_visible"]),
+        )
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 120)
@@ -201,10 +258,10 @@ def _print_summary(summary: dict) -> None:
 
 def parse_moment(text: str | None):
     """The moment of a --now option: now when absent; a UserError when it has no offset."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     if text is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -43,8 +43,14 @@ class PlannedNote:
     visible: bool
 
 
-def run_demo(loaded: LoadedSettings, *, seed: int = 1, pupils_per_school: int = 200, progress: Callable[[date], None] | None = None,
-             database: Path | None = None) -> dict:
+def run_demo(
+    loaded: LoadedSettings,
+    *,
+    seed: int = 1,
+    pupils_per_school: int = 200,
+    progress: Callable[[date], None] | None = None,
+    database: Path | None = None,
+) -> dict:
     """Walk the settings' school year on the simulator; returns the summary (JSON-ready).
 
     `database`: keep the demo's database at this path (created if missing) instead of a
@@ -54,17 +60,22 @@ def run_demo(loaded: LoadedSettings, *, seed: int = 1, pupils_per_school: int = 
     first = min(release_at(r) for p in plans for r in p.rounds if r.planner_opens) - timedelta(days=1)
     last = max(r.verslag_deadline for p in plans for r in p.rounds) + timedelta(days=2)
     start = datetime.combine(first.date(), time(6, 0), tzinfo=zone)
-    with tempfile.TemporaryDirectory(prefix="connector-demo-") as folder, Simulator(simulator_config(loaded, seed=seed, start=start, pupils_per_school=pupils_per_school)) as sim:
+    with (
+        tempfile.TemporaryDirectory(prefix="connector-demo-") as folder,
+        Simulator(simulator_config(loaded, seed=seed, start=start, pupils_per_school=pupils_per_school)) as sim,
+    ):
         store = Path(database) if database is not None else Path(folder) / "demo.db"
-        demo_settings = loaded.settings.model_copy(update={
-            "pas": loaded.settings.pas.model_copy(update={"base_url": sim.base_url}),
-            "planner": loaded.settings.planner.model_copy(update={"base_url": sim.base_url}),
-            # The whole year's sync log stays, so that `connector logs` can be read against the summary.
-            "retention": loaded.settings.retention.model_copy(update={"sync_events_days": 400}),
-            # One planner at a time: the simulator hands out its ids, and its parents choose, in the
-            # order requests arrive, so only then is the summary the same for the same seed.
-            "sync": loaded.settings.sync.model_copy(update={"concurrency": 1}),
-        })
+        demo_settings = loaded.settings.model_copy(
+            update={
+                "pas": loaded.settings.pas.model_copy(update={"base_url": sim.base_url}),
+                "planner": loaded.settings.planner.model_copy(update={"base_url": sim.base_url}),
+                # The whole year's sync log stays, so that `connector logs` can be read against the summary.
+                "retention": loaded.settings.retention.model_copy(update={"sync_events_days": 400}),
+                # One planner at a time: the simulator hands out its ids, and its parents choose, in the
+                # order requests arrive, so only then is the summary the same for the same seed.
+                "sync": loaded.settings.sync.model_copy(update={"concurrency": 1}),
+            }
+        )
         demo_loaded = LoadedSettings(demo_settings, loaded.path)
         engine = build_engine(Runtime(demo_loaded, str(store)), throttle=False)
         teachers = Teachers(sim, plans, seed)
@@ -82,8 +93,14 @@ def run_demo(loaded: LoadedSettings, *, seed: int = 1, pupils_per_school: int = 
                 progress(day)
             day += timedelta(days=1)
         counters = control.get(f"{sim.base_url}/_sim/counters", timeout=10).json()
-        summary = {"seed": seed, "from": first.date().isoformat(), "to": last.isoformat(), "rounds": round_summaries(engine.store, demo_settings),
-                   "messages_sent": counters["messages_sent"], "duplicate_messages": counters["duplicate_messages"]}
+        summary = {
+            "seed": seed,
+            "from": first.date().isoformat(),
+            "to": last.isoformat(),
+            "rounds": round_summaries(engine.store, demo_settings),
+            "messages_sent": counters["messages_sent"],
+            "duplicate_messages": counters["duplicate_messages"],
+        }
         engine.store.dispose()
         return summary
 
@@ -114,8 +131,13 @@ class Teachers:
         for key, note in sorted(self.planned.items(), key=lambda item: item[1].created_at):
             if key in self.written or note.created_at > now:
                 continue
-            body = {"pupil_id": note.pupil_id, "category": note.category, "gespreksdatum": note.held_on.isoformat(),
-                    "created_at": note.created_at.isoformat(), "zichtbaar_ouderportaal": note.visible}
+            body = {
+                "pupil_id": note.pupil_id,
+                "category": note.category,
+                "gespreksdatum": note.held_on.isoformat(),
+                "created_at": note.created_at.isoformat(),
+                "zichtbaar_ouderportaal": note.visible,
+            }
             http.post(f"{self.sim.base_url}/_sim/schools/{note.brin}/notes", json=body, timeout=10).raise_for_status()
             self.written.add(key)
 
@@ -129,18 +151,32 @@ class Teachers:
                     if rnd.round.has_planner:
                         for booking in school.bookings:
                             planner = school.planners.get(booking.planner_id)
-                            if booking.status != "booked" or planner is None or not planner.external_ref.startswith(f"sync:{plan.school.brin}:{rnd.school_year}:{rnd.round_id}:"):
+                            if (
+                                booking.status != "booked"
+                                or planner is None
+                                or not planner.external_ref.startswith(
+                                    f"sync:{plan.school.brin}:{rnd.school_year}:{rnd.round_id}:"
+                                )
+                            ):
                                 continue
                             slot = next((s for s in planner.slots if s.id == booking.slot_id), None)
                             child = school.p_children.get(booking.child_id)
                             if slot and child and child.external_id and slot.start <= now:
-                                self._decide(plan.school.brin, child.external_id, category, slot.start, rnd.round.verslag.deadline_days)
+                                self._decide(
+                                    plan.school.brin,
+                                    child.external_id,
+                                    category,
+                                    slot.start,
+                                    rnd.round.verslag.deadline_days,
+                                )
                     elif now.date() > rnd.window_end:
                         held = datetime.combine(rnd.window_end, time(12, 0), tzinfo=now.tzinfo)
                         for pupil in school.pupils.values():
                             record = pupil.at(held)
                             if record and record["status"] == "ingeschreven" and record["leerjaar"] in rnd.round.groups:
-                                self._decide(plan.school.brin, pupil.id, category, held, rnd.round.verslag.deadline_days)
+                                self._decide(
+                                    plan.school.brin, pupil.id, category, held, rnd.round.verslag.deadline_days
+                                )
 
     def _decide(self, brin: str, pupil_id: str, category: str, held: datetime, deadline_days: int) -> None:
         key = (brin, pupil_id, category, held.date())
@@ -157,4 +193,6 @@ class Teachers:
         if brin not in self.hidden_one and not late:
             self.hidden_one.add(brin)
             visible = False
-        self.planned[key] = PlannedNote(brin, pupil_id, category, held.date(), max(created, held + timedelta(minutes=30)), visible)
+        self.planned[key] = PlannedNote(
+            brin, pupil_id, category, held.date(), max(created, held + timedelta(minutes=30)), visible
+        )

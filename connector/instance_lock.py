@@ -131,7 +131,9 @@ class HeldLock:
         return self._alive()
 
 
-def daemon_lock(store_url: str | os.PathLike[str] | URL, *, holder: str = "the daemon") -> AbstractContextManager[HeldLock]:
+def daemon_lock(
+    store_url: str | os.PathLike[str] | URL, *, holder: str = "the daemon"
+) -> AbstractContextManager[HeldLock]:
     """Context manager: the long-lived daemon lock. Raises :class:`LockHeld` at once when
     another daemon runs on the same database."""
     return hold_lock(store_url, name="daemon", holder=holder, wait=0)

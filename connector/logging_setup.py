@@ -34,19 +34,53 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 REDACTED = "[redacted]"
 
 #: Keys whose values are always masked (compared lower-case, "-" read as "_").
-SENSITIVE_KEYS = frozenset({
-    # names and contact details of pupils, parents and staff (domain.md, Privacy)
-    "name", "naam", "roepnaam", "voornaam", "achternaam", "tussenvoegsel",
-    "first_name", "last_name", "full_name", "display_name",
-    "geboortedatum", "birth_date", "date_of_birth",
-    "email", "e_mail", "telefoon", "phone", "mobile", "mobiel", "address", "adres",
-    # credentials
-    "token", "access_token", "refresh_token", "id_token", "secret", "client_secret",
-    "api_key", "apikey", "password", "passwd", "authorization", "proxy_authorization",
-    "cookie", "set_cookie", "credentials",
-    # free text that may hold any of the above: verslag and message bodies
-    "body", "text", "note", "description",
-})
+SENSITIVE_KEYS = frozenset(
+    {
+        # names and contact details of pupils, parents and staff (domain.md, Privacy)
+        "name",
+        "naam",
+        "roepnaam",
+        "voornaam",
+        "achternaam",
+        "tussenvoegsel",
+        "first_name",
+        "last_name",
+        "full_name",
+        "display_name",
+        "geboortedatum",
+        "birth_date",
+        "date_of_birth",
+        "email",
+        "e_mail",
+        "telefoon",
+        "phone",
+        "mobile",
+        "mobiel",
+        "address",
+        "adres",
+        # credentials
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "secret",
+        "client_secret",
+        "api_key",
+        "apikey",
+        "password",
+        "passwd",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "credentials",
+        # free text that may hold any of the above: verslag and message bodies
+        "body",
+        "text",
+        "note",
+        "description",
+    }
+)
 _SENSITIVE_SUFFIXES = ("_token", "_secret", "_password", "_api_key")
 
 #: Keys whose values are known-safe identifiers; exempt from value patterns
@@ -68,13 +102,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization header values first, before the token pattern eats them.
     (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*", re.I), r"\1 " + REDACTED),
     # key=value pairs in URLs, form bodies and messages
-    (re.compile(r"(?i)\b((?:client_)?secret|api_key|apikey|(?:access_|refresh_)?token"
-                r"|password|client_id)=([^&\s\"']+)"), r"\1=" + REDACTED),
-    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
-     "[email]"),
+    (
+        re.compile(
+            r"(?i)\b((?:client_)?secret|api_key|apikey|(?:access_|refresh_)?token"
+            r"|password|client_id)=([^&\s\"']+)"
+        ),
+        r"\1=" + REDACTED,
+    ),
+    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "[email]"),
     # international numbers: +31 6 12345678, 0031-20-1234567, +31 (0)6 1234 5678
-    (re.compile(r"(?<![\w+])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?\d(?:[\s.\-]?\d){6,11}(?!\w)"),
-     "[phone]"),
+    (re.compile(r"(?<![\w+])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?\d(?:[\s.\-]?\d){6,11}(?!\w)"), "[phone]"),
     # Dutch national numbers: ten digits from a leading 0 (06-12345678, 020 123 4567)
     (re.compile(r"(?<![\w+\-.:])0\d(?:[\s.\-]?\d){8}(?![\w\-])"), "[phone]"),
     # long hex strings: tokens, keys (dashed UUIDs are not matched)
@@ -115,8 +152,7 @@ def clear_registered_secrets() -> None:
 
 def _b64_replace(match: re.Match[str]) -> str:
     token = match.group(0)
-    if (any(c.isdigit() for c in token) and any(c.islower() for c in token)
-            and any(c.isupper() for c in token)):
+    if any(c.isdigit() for c in token) and any(c.islower() for c in token) and any(c.isupper() for c in token):
         return REDACTED
     return token
 
@@ -243,7 +279,7 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
 
     def _open(self) -> Any:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 def configure_logging(

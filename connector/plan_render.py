@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 from rich.console import Console
@@ -49,7 +49,11 @@ def render_table(plans: list[SchoolPlan], console: Console) -> None:
         table.add_column("verslag by")
         for plan in school_plan.rounds:
             r = plan.round
-            planner = f"{plan.planner_opens:%d-%m %H:%M} → {plan.planner_closes:%d-%m %H:%M}" if plan.planner_opens else "no planner"
+            planner = (
+                f"{plan.planner_opens:%d-%m %H:%M} → {plan.planner_closes:%d-%m %H:%M}"
+                if plan.planner_opens
+                else "no planner"
+            )
             table.add_row(
                 f"{r.id}\n[dim]{r.kind.value}, {r.slot_minutes} min[/dim]",
                 _groups(plan),
@@ -70,7 +74,9 @@ def render_json(plans: list[SchoolPlan]) -> str:
                     "school_year": p.school.school_year.year,
                     "first_day": p.calendar.first_day.isoformat(),
                     "last_day": p.calendar.last_day.isoformat(),
-                    "vacations": {v.name: [v.start.isoformat(), v.end.isoformat()] for v in p.calendar.vacations.values()},
+                    "vacations": {
+                        v.name: [v.start.isoformat(), v.end.isoformat()] for v in p.calendar.vacations.values()
+                    },
                     "rounds": [r.as_dict() for r in p.rounds],
                 }
                 for p in plans
@@ -83,7 +89,7 @@ def render_json(plans: list[SchoolPlan]) -> str:
 
 def render_ics(plans: list[SchoolPlan], now: datetime | None = None) -> bytes:
     """A calendar with, per school and round, the conversation window, the planner period and the verslag deadline."""
-    stamp = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    stamp = (now or datetime.now(UTC)).astimezone(UTC)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -100,12 +106,41 @@ def render_ics(plans: list[SchoolPlan], now: datetime | None = None) -> bytes:
                 f"Verslag ({plan.round.verslag_category}) uiterlijk {plan.verslag_deadline.isoformat()}",
             ]
             if plan.planner_opens:
-                details.insert(2, f"Planner open van {plan.planner_opens:%Y-%m-%d %H:%M} tot {plan.planner_closes:%Y-%m-%d %H:%M}")
-            cal.add_component(_event(f"{uid}-window", stamp, f"{plan.round.name} ({school.name})", plan.window_start, plan.window_end + timedelta(days=1), "\n".join(details)))
+                details.insert(
+                    2, f"Planner open van {plan.planner_opens:%Y-%m-%d %H:%M} tot {plan.planner_closes:%Y-%m-%d %H:%M}"
+                )
+            cal.add_component(
+                _event(
+                    f"{uid}-window",
+                    stamp,
+                    f"{plan.round.name} ({school.name})",
+                    plan.window_start,
+                    plan.window_end + timedelta(days=1),
+                    "\n".join(details),
+                )
+            )
             if plan.planner_opens and plan.planner_closes:
-                cal.add_component(_event(f"{uid}-planner", stamp, f"Gespreksplanner open: {plan.round.name} ({school.name})", plan.planner_opens, plan.planner_closes, "Ouders kiezen een tijd."))
+                cal.add_component(
+                    _event(
+                        f"{uid}-planner",
+                        stamp,
+                        f"Gespreksplanner open: {plan.round.name} ({school.name})",
+                        plan.planner_opens,
+                        plan.planner_closes,
+                        "Ouders kiezen een tijd.",
+                    )
+                )
             deadline = plan.verslag_deadline
-            cal.add_component(_event(f"{uid}-verslag", stamp, f"Verslagen {plan.round.name} uiterlijk ({school.name})", deadline, deadline + timedelta(days=1), f"Categorie {plan.round.verslag_category}, zichtbaar in het ouderportaal."))
+            cal.add_component(
+                _event(
+                    f"{uid}-verslag",
+                    stamp,
+                    f"Verslagen {plan.round.name} uiterlijk ({school.name})",
+                    deadline,
+                    deadline + timedelta(days=1),
+                    f"Categorie {plan.round.verslag_category}, zichtbaar in het ouderportaal.",
+                )
+            )
     cal.add_missing_timezones()
     return cal.to_ical()
 

@@ -68,8 +68,17 @@ def progress_bar(description: str, total: int | None = None, *, stream: TextIO |
         yield ProgressBar(None, None, description)
         return
     console = Console(file=stream)
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=console, transient=True, redirect_stdout=True, redirect_stderr=True)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        redirect_stdout=True,
+        redirect_stderr=True,
+    )
     task = progress.add_task(description, total=total)
     with progress:
         moved = _point_log_handlers(stream, sys.stderr)
@@ -86,7 +95,11 @@ def _point_log_handlers(original: TextIO, proxy: TextIO) -> list[tuple[logging.S
         return []
     moved = []
     for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) and handler.stream is original:
+        if (
+            isinstance(handler, logging.StreamHandler)
+            and not isinstance(handler, logging.FileHandler)
+            and handler.stream is original
+        ):
             handler.setStream(proxy)
             moved.append((handler, original))
     return moved

@@ -35,9 +35,13 @@ def round_summaries(store: Store, settings) -> list[dict]:
             year = school.school_year.year
             rounds = {}
             if school_row:
-                year_row = session.exec(select(SchoolYear).where(SchoolYear.school_id == school_row.id, SchoolYear.pas_id == year)).first()
+                year_row = session.exec(
+                    select(SchoolYear).where(SchoolYear.school_id == school_row.id, SchoolYear.pas_id == year)
+                ).first()
                 if year_row:
-                    rounds = {r.round_key: r for r in session.exec(select(Round).where(Round.school_year_id == year_row.id))}
+                    rounds = {
+                        r.round_key: r for r in session.exec(select(Round).where(Round.school_year_id == year_row.id))
+                    }
             for rnd in settings.cycle_for(school).rounds:
                 row = rounds.get(rnd.id)
                 out.append(_summary(session, school.brin, year, rnd, row))
@@ -46,26 +50,66 @@ def round_summaries(store: Store, settings) -> list[dict]:
 
 def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
     summary = {
-        "brin": brin, "school_year": year, "round": rnd.id, "kind": rnd.kind.value, "uses_planner": rnd.has_planner,
-        "planners_opened": 0, "invited": 0, "booked": 0, "reminders_sent": 0, "families_to_contact": 0,
-        "conversations": 0, "verslagen": {name: 0 for name in (*OUTCOMES, "pending")},
+        "brin": brin,
+        "school_year": year,
+        "round": rnd.id,
+        "kind": rnd.kind.value,
+        "uses_planner": rnd.has_planner,
+        "planners_opened": 0,
+        "invited": 0,
+        "booked": 0,
+        "reminders_sent": 0,
+        "families_to_contact": 0,
+        "conversations": 0,
+        "verslagen": dict.fromkeys((*OUTCOMES, "pending"), 0),
     }
     if row is None:
         return summary
     planners = list(session.exec(select(Planner).where(Planner.round_id == row.id)))
     ids = [p.id for p in planners]
     summary["planners_opened"] = sum(1 for p in planners if p.vendor_id and p.status in RELEASED)
-    summary["invited"] = len(set(session.exec(select(PlannerInvitee.pupil_id).where(PlannerInvitee.planner_id.in_(ids), PlannerInvitee.child_planner_id != ""))))
-    summary["booked"] = len(set(session.exec(select(Booking.pupil_id).where(Booking.planner_id.in_(ids), Booking.status == "booked", Booking.pupil_id.is_not(None)))))
+    summary["invited"] = len(
+        set(
+            session.exec(
+                select(PlannerInvitee.pupil_id).where(
+                    PlannerInvitee.planner_id.in_(ids), PlannerInvitee.child_planner_id != ""
+                )
+            )
+        )
+    )
+    summary["booked"] = len(
+        set(
+            session.exec(
+                select(Booking.pupil_id).where(
+                    Booking.planner_id.in_(ids), Booking.status == "booked", Booking.pupil_id.is_not(None)
+                )
+            )
+        )
+    )
     prefix = f"remind:{brin}:{year}:{rnd.id}:"
-    summary["reminders_sent"] = len(list(session.exec(select(Intent.id).where(Intent.natural_key.startswith(prefix), Intent.state == IntentState.CONFIRMED.value))))
+    summary["reminders_sent"] = len(
+        list(
+            session.exec(
+                select(Intent.id).where(
+                    Intent.natural_key.startswith(prefix), Intent.state == IntentState.CONFIRMED.value
+                )
+            )
+        )
+    )
     per_planner: dict[int, int] = {}
     for notice in session.exec(select(TeacherNotice).where(TeacherNotice.planner_id.in_(ids))):
-        per_planner[notice.planner_id] = max(per_planner.get(notice.planner_id, 0), int(notice.detail.get("families", 0)))
+        per_planner[notice.planner_id] = max(
+            per_planner.get(notice.planner_id, 0), int(notice.detail.get("families", 0))
+        )
     summary["families_to_contact"] = sum(per_planner.values())
     outcomes = Counter()
-    conversations = list(session.exec(select(Conversation.id, VerslagCheck.outcome).outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
-                                      .where(Conversation.round_id == row.id)))
+    conversations = list(
+        session.exec(
+            select(Conversation.id, VerslagCheck.outcome)
+            .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+            .where(Conversation.round_id == row.id)
+        )
+    )
     for _, outcome in conversations:
         outcomes[outcome or "pending"] += 1
     summary["conversations"] = len(conversations)

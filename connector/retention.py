@@ -47,8 +47,19 @@ from connector.store.models import (
 
 log = structlog.get_logger("connector.retention")
 _CHUNK = 500  # ids per IN (...)
-COUNT_NAMES = ("pupils", "conversations", "verslag_checks", "planner_invitees", "bookings", "pupil_guardians", "notes",
-               "identity_links", "guardians", "sync_events", "sync_runs")
+COUNT_NAMES = (
+    "pupils",
+    "conversations",
+    "verslag_checks",
+    "planner_invitees",
+    "bookings",
+    "pupil_guardians",
+    "notes",
+    "identity_links",
+    "guardians",
+    "sync_events",
+    "sync_runs",
+)
 
 
 @dataclass(frozen=True)
@@ -68,15 +79,25 @@ def plan_purge(store: Store, settings, now: datetime) -> PurgePlan:
     pupils_before = now - timedelta(days=keep.left_pupils_days)
     events_before = now - timedelta(days=keep.sync_events_days)
     with store.read() as session:
-        leavers = list(session.exec(select(Pupil.id, Pupil.school_id, Pupil.pas_id).where(Pupil.archived_at.is_not(None), Pupil.archived_at < pupils_before)))
+        leavers = list(
+            session.exec(
+                select(Pupil.id, Pupil.school_id, Pupil.pas_id).where(
+                    Pupil.archived_at.is_not(None), Pupil.archived_at < pupils_before
+                )
+            )
+        )
         gone = {row[0] for row in leavers}
         linked = session.exec(select(PupilGuardian.guardian_id, PupilGuardian.pupil_id))
         still_needed = {guardian for guardian, pupil in linked if pupil not in gone}
         guardians = [g for g in session.exec(select(Guardian.id)) if g not in still_needed]
-    return PurgePlan(pupils_before, events_before, sorted(gone), [(school, pas) for _, school, pas in leavers], sorted(guardians))
+    return PurgePlan(
+        pupils_before, events_before, sorted(gone), [(school, pas) for _, school, pas in leavers], sorted(guardians)
+    )
 
 
-def purge(engine_or_store, settings, now: datetime, *, dry_run: bool = False, run: RunLog | None = None) -> dict[str, int]:
+def purge(
+    engine_or_store, settings, now: datetime, *, dry_run: bool = False, run: RunLog | None = None
+) -> dict[str, int]:
     """Purge what the retention settings no longer allow us to keep; returns counts per table.
 
     `engine_or_store`: the engine (its `.store`) or a `Store`. Recorded as a run with trigger
@@ -98,15 +119,19 @@ def purge(engine_or_store, settings, now: datetime, *, dry_run: bool = False, ru
         prefix = "would purge" if dry_run else "purged"
         for name in COUNT_NAMES:
             run.counts[f"{prefix} {name.replace('_', ' ')}"] += counts[name]
-        run.event("retention", f"{prefix}: " + ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in COUNT_NAMES)
-                  + f" (pupils who left before {plan.pupils_before:%Y-%m-%d}, sync log before {plan.events_before:%Y-%m-%d})")
+        run.event(
+            "retention",
+            f"{prefix}: "
+            + ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in COUNT_NAMES)
+            + f" (pupils who left before {plan.pupils_before:%Y-%m-%d}, sync log before {plan.events_before:%Y-%m-%d})",
+        )
         if own:
             run.finish(now)
     return counts
 
 
 def _chunks(ids: list) -> list[list]:
-    return [ids[n:n + _CHUNK] for n in range(0, len(ids), _CHUNK)]
+    return [ids[n : n + _CHUNK] for n in range(0, len(ids), _CHUNK)]
 
 
 def _old_runs(plan: PurgePlan, current_run: str | None):
@@ -119,19 +144,45 @@ def _count(store: Store, plan: PurgePlan) -> dict[str, int]:
         for part in _chunks(plan.pupil_ids):
             conversations = select(Conversation.id).where(Conversation.pupil_id.in_(part))
             counts["conversations"] += len(list(session.exec(conversations)))
-            counts["verslag_checks"] += len(list(session.exec(select(VerslagCheck.id).where(VerslagCheck.conversation_id.in_(conversations)))))
-            counts["planner_invitees"] += len(list(session.exec(select(PlannerInvitee.pupil_id).where(PlannerInvitee.pupil_id.in_(part)))))
+            counts["verslag_checks"] += len(
+                list(session.exec(select(VerslagCheck.id).where(VerslagCheck.conversation_id.in_(conversations))))
+            )
+            counts["planner_invitees"] += len(
+                list(session.exec(select(PlannerInvitee.pupil_id).where(PlannerInvitee.pupil_id.in_(part))))
+            )
             counts["bookings"] += len(list(session.exec(select(Booking.id).where(Booking.pupil_id.in_(part)))))
-            counts["pupil_guardians"] += len(list(session.exec(select(PupilGuardian.pupil_id).where(PupilGuardian.pupil_id.in_(part)))))
+            counts["pupil_guardians"] += len(
+                list(session.exec(select(PupilGuardian.pupil_id).where(PupilGuardian.pupil_id.in_(part))))
+            )
         for school_id, pas_id in plan.pupil_keys:
-            counts["notes"] += len(list(session.exec(select(Note.id).where(Note.school_id == school_id, Note.pupil_pas_id == pas_id))))
-            counts["identity_links"] += len(list(session.exec(select(IdentityLink.id).where(
-                IdentityLink.school_id == school_id, IdentityLink.kind == "child", IdentityLink.pas_id == pas_id))))
+            counts["notes"] += len(
+                list(session.exec(select(Note.id).where(Note.school_id == school_id, Note.pupil_pas_id == pas_id)))
+            )
+            counts["identity_links"] += len(
+                list(
+                    session.exec(
+                        select(IdentityLink.id).where(
+                            IdentityLink.school_id == school_id,
+                            IdentityLink.kind == "child",
+                            IdentityLink.pas_id == pas_id,
+                        )
+                    )
+                )
+            )
         for part in _chunks(plan.guardian_ids):
             pas_ids = list(session.exec(select(Guardian.school_id, Guardian.pas_id).where(Guardian.id.in_(part))))
             for school_id, pas_id in pas_ids:
-                counts["identity_links"] += len(list(session.exec(select(IdentityLink.id).where(
-                    IdentityLink.school_id == school_id, IdentityLink.kind == "guardian", IdentityLink.pas_id == pas_id))))
+                counts["identity_links"] += len(
+                    list(
+                        session.exec(
+                            select(IdentityLink.id).where(
+                                IdentityLink.school_id == school_id,
+                                IdentityLink.kind == "guardian",
+                                IdentityLink.pas_id == pas_id,
+                            )
+                        )
+                    )
+                )
         counts["pupils"], counts["guardians"] = len(plan.pupil_ids), len(plan.guardian_ids)
         counts["sync_events"] = len(list(session.exec(select(SyncEvent.id).where(SyncEvent.at < plan.events_before))))
         counts["sync_runs"] = len(list(session.exec(_old_runs(plan, None))))
@@ -142,29 +193,48 @@ def _execute(store: Store, plan: PurgePlan, current_run: str) -> dict[str, int]:
     """Delete in one transaction, child tables first; returns the rows deleted per table."""
     counts = dict.fromkeys(COUNT_NAMES, 0)
     with store.write() as session:
+
         def gone(statement) -> int:
             return session.exec(statement).rowcount or 0
 
         for part in _chunks(plan.pupil_ids):
             conversations = select(Conversation.id).where(Conversation.pupil_id.in_(part))
-            counts["verslag_checks"] += gone(delete(VerslagCheck).where(VerslagCheck.conversation_id.in_(conversations)))
+            counts["verslag_checks"] += gone(
+                delete(VerslagCheck).where(VerslagCheck.conversation_id.in_(conversations))
+            )
             counts["conversations"] += gone(delete(Conversation).where(Conversation.pupil_id.in_(part)))
             counts["planner_invitees"] += gone(delete(PlannerInvitee).where(PlannerInvitee.pupil_id.in_(part)))
             counts["bookings"] += gone(delete(Booking).where(Booking.pupil_id.in_(part)))
             counts["pupil_guardians"] += gone(delete(PupilGuardian).where(PupilGuardian.pupil_id.in_(part)))
         for school_id, pas_id in plan.pupil_keys:
             counts["notes"] += gone(delete(Note).where(Note.school_id == school_id, Note.pupil_pas_id == pas_id))
-            counts["identity_links"] += gone(delete(IdentityLink).where(
-                IdentityLink.school_id == school_id, IdentityLink.kind == "child", IdentityLink.pas_id == pas_id))
+            counts["identity_links"] += gone(
+                delete(IdentityLink).where(
+                    IdentityLink.school_id == school_id, IdentityLink.kind == "child", IdentityLink.pas_id == pas_id
+                )
+            )
         for part in _chunks(plan.pupil_ids):
             counts["pupils"] += gone(delete(Pupil).where(Pupil.id.in_(part)))
         for part in _chunks(plan.guardian_ids):
             # Re-checked inside the write transaction: a roster sync may have linked one meanwhile.
-            orphans = [g for g in part if not session.exec(select(exists().where(PupilGuardian.guardian_id == g))).one()]
-            for school_id, pas_id in session.exec(select(Guardian.school_id, Guardian.pas_id).where(Guardian.id.in_(orphans))).all():
-                counts["identity_links"] += gone(delete(IdentityLink).where(
-                    IdentityLink.school_id == school_id, IdentityLink.kind == "guardian", IdentityLink.pas_id == pas_id))
-            session.exec(update(Booking).where(Booking.guardian_id.in_(orphans)).values(guardian_id=None, guardian_planner_id=None))
+            orphans = [
+                g for g in part if not session.exec(select(exists().where(PupilGuardian.guardian_id == g))).one()
+            ]
+            for school_id, pas_id in session.exec(
+                select(Guardian.school_id, Guardian.pas_id).where(Guardian.id.in_(orphans))
+            ).all():
+                counts["identity_links"] += gone(
+                    delete(IdentityLink).where(
+                        IdentityLink.school_id == school_id,
+                        IdentityLink.kind == "guardian",
+                        IdentityLink.pas_id == pas_id,
+                    )
+                )
+            session.exec(
+                update(Booking)
+                .where(Booking.guardian_id.in_(orphans))
+                .values(guardian_id=None, guardian_planner_id=None)
+            )
             counts["guardians"] += gone(delete(Guardian).where(Guardian.id.in_(orphans)))
         counts["sync_events"] += gone(delete(SyncEvent).where(SyncEvent.at < plan.events_before))
         old_runs = list(session.exec(_old_runs(plan, current_run)))

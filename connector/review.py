@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -54,6 +54,7 @@ _CHUNK = 500  # ids per IN (...): SQLite allows a limited number of bound parame
 
 # --- --since ----------------------------------------------------------------------------------
 
+
 def parse_since(text: str, now: datetime, zone: ZoneInfo = ZoneInfo("Europe/Amsterdam")) -> datetime:
     """`30m`, `12h`, `2d`, `1w` before `now`, or an ISO date (local midnight) or moment.
 
@@ -67,7 +68,9 @@ def parse_since(text: str, now: datetime, zone: ZoneInfo = ZoneInfo("Europe/Amst
             return datetime.combine(date.fromisoformat(text.strip()), time(0), tzinfo=zone)
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(f"{text!r} is not a period such as 30m, 12h, 2d or 1w, nor an ISO date such as 2026-11-20") from None
+        raise ValueError(
+            f"{text!r} is not a period such as 30m, 12h, 2d or 1w, nor an ISO date such as 2026-11-20"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
@@ -77,10 +80,11 @@ def level_rank(level: str) -> int:
 
 def chunks(items: Sequence, size: int = _CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 # --- the run log ------------------------------------------------------------------------------
+
 
 @dataclass
 class RunView:
@@ -103,18 +107,43 @@ class RunView:
         return LEVELS[max(worst, level_rank(OUTCOME_LEVEL.get(self.outcome, "info")))]
 
     def as_dict(self) -> dict:
-        return {"type": "run", "run_id": self.id, "trigger": self.trigger, "school": self.brin, "started_at": _iso(self.started_at),
-                "ended_at": _iso(self.ended_at), "outcome": self.outcome, "level": self.level, "counts": self.counts,
-                "events": sum(self.levels.values())}
+        return {
+            "type": "run",
+            "run_id": self.id,
+            "trigger": self.trigger,
+            "school": self.brin,
+            "started_at": _iso(self.started_at),
+            "ended_at": _iso(self.ended_at),
+            "outcome": self.outcome,
+            "level": self.level,
+            "counts": self.counts,
+            "events": sum(self.levels.values()),
+        }
 
 
 def event_dict(event: SyncEvent) -> dict:
-    return {"type": "event", "run_id": event.run_id, "at": _iso(event.at), "level": event.level, "action": redact_text(event.action),
-            "ids": [redact_text(str(i)) for i in event.vendor_ids or []], "message": redact_text(event.message or "")}
+    return {
+        "type": "event",
+        "run_id": event.run_id,
+        "at": _iso(event.at),
+        "level": event.level,
+        "action": redact_text(event.action),
+        "ids": [redact_text(str(i)) for i in event.vendor_ids or []],
+        "message": redact_text(event.message or ""),
+    }
 
 
-def find_runs(store: Store, known_brins: Iterable[str], *, run_id: str | None = None, brin: str | None = None, level: str | None = None,
-              since: datetime | None = None, limit: int | None = None, with_events: bool = True) -> list[RunView]:
+def find_runs(
+    store: Store,
+    known_brins: Iterable[str],
+    *,
+    run_id: str | None = None,
+    brin: str | None = None,
+    level: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    with_events: bool = True,
+) -> list[RunView]:
     """Runs newest first, filtered; with `level`, only runs (and events) at that level or worse."""
     with store.read() as session:
         query = select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id)
@@ -123,11 +152,16 @@ def find_runs(store: Store, known_brins: Iterable[str], *, run_id: str | None = 
             query = query.where(SyncRun.id == run_id) if exact else query.where(SyncRun.id.startswith(run_id))
         if since is not None:
             query = query.where(SyncRun.started_at >= since)
-        runs = [RunView(r.id, r.trigger, None, r.started_at, r.ended_at, r.outcome, dict(r.counts or {})) for r in session.exec(query)]
+        runs = [
+            RunView(r.id, r.trigger, None, r.started_at, r.ended_at, r.outcome, dict(r.counts or {}))
+            for r in session.exec(query)
+        ]
         if run_id and not runs:
             raise UserError(f"--run: no sync run {run_id!r} in this database; `connector logs` lists the runs")
         if run_id and len(runs) > 1:
-            raise UserError([f"--run: {run_id!r} matches {len(runs)} runs; give more of the id:", *(f"  {r.id}" for r in runs[:10])])
+            raise UserError(
+                [f"--run: {run_id!r} matches {len(runs)} runs; give more of the id:", *(f"  {r.id}" for r in runs[:10])]
+            )
         schools = _run_schools(session, [r.id for r in runs], set(known_brins))
         for run in runs:
             run.brin = schools.get(run.id)
@@ -146,7 +180,11 @@ def find_runs(store: Store, known_brins: Iterable[str], *, run_id: str | None = 
 def _count_levels(session, runs: list[RunView]) -> None:
     by_id = {r.id: r for r in runs}
     for part in chunks(list(by_id)):
-        rows = session.exec(select(SyncEvent.run_id, SyncEvent.level, func.count()).where(SyncEvent.run_id.in_(part)).group_by(SyncEvent.run_id, SyncEvent.level))
+        rows = session.exec(
+            select(SyncEvent.run_id, SyncEvent.level, func.count())
+            .where(SyncEvent.run_id.in_(part))
+            .group_by(SyncEvent.run_id, SyncEvent.level)
+        )
         for run_id, name, number in rows:
             by_id[run_id].levels[name] += number
 
@@ -169,7 +207,9 @@ def _run_schools(session, run_ids: list[str], known: set[str]) -> dict[str, str]
     brins = dict(session.exec(select(School.id, School.brin)).all())
     known = known | set(brins.values())
     for part in chunks(run_ids):
-        for rid, school_id in session.exec(select(SyncRun.id, SyncRun.school_id).where(SyncRun.id.in_(part), SyncRun.school_id.is_not(None))):
+        for rid, school_id in session.exec(
+            select(SyncRun.id, SyncRun.school_id).where(SyncRun.id.in_(part), SyncRun.school_id.is_not(None))
+        ):
             found[rid] = brins.get(school_id)
         for rid, key in session.exec(select(JobMark.run_id, JobMark.key).where(JobMark.run_id.in_(part))):
             brin = brin_of_key(key)
@@ -178,7 +218,9 @@ def _run_schools(session, run_ids: list[str], known: set[str]) -> dict[str, str]
     rest = [rid for rid in run_ids if rid not in found]
     for brin in sorted(known):
         for part in chunks(rest):
-            hits = session.exec(select(SyncEvent.run_id).where(SyncEvent.run_id.in_(part), SyncEvent.message.contains(brin)).distinct())
+            hits = session.exec(
+                select(SyncEvent.run_id).where(SyncEvent.run_id.in_(part), SyncEvent.message.contains(brin)).distinct()
+            )
             for rid in hits:
                 found.setdefault(rid, brin)
     return {k: v for k, v in found.items() if v}
@@ -191,6 +233,7 @@ def brin_of_key(key: str) -> str | None:
 
 
 # --- next due per job kind ------------------------------------------------------------------
+
 
 class PlanSource:
     """What `due_tasks` needs of an engine (settings and year plans) without vendor clients."""
@@ -258,6 +301,7 @@ def job_marks(store: Store, brin: str, until: datetime | None = None) -> tuple[s
 
 # --- verslagen per teacher and round --------------------------------------------------------
 
+
 def verslag_rows(store: Store, settings, *, brin: str | None = None, round_key: str | None = None) -> list[dict]:
     """Per school, round and teacher (PAS staff id): conversations and verslag outcomes, with the
     PAS pupil ids of each outcome. Rounds of the settings' school year, in the cycle's order."""
@@ -267,20 +311,24 @@ def verslag_rows(store: Store, settings, *, brin: str | None = None, round_key: 
             if brin and school.brin != brin:
                 continue
             order = {r.id: n for n, r in enumerate(settings.cycle_for(school).rounds)}
-            query = (select(Round.round_key, Round.kind, Staff.pas_id, Pupil.pas_id, VerslagCheck.outcome)
-                     .select_from(Conversation)
-                     .join(Round, Round.id == Conversation.round_id)
-                     .join(SchoolYear, SchoolYear.id == Round.school_year_id)
-                     .join(School, School.id == Conversation.school_id)
-                     .join(Pupil, Pupil.id == Conversation.pupil_id)
-                     .outerjoin(Staff, Staff.id == Conversation.staff_id)
-                     .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
-                     .where(School.brin == school.brin, SchoolYear.pas_id == school.school_year.year))
+            query = (
+                select(Round.round_key, Round.kind, Staff.pas_id, Pupil.pas_id, VerslagCheck.outcome)
+                .select_from(Conversation)
+                .join(Round, Round.id == Conversation.round_id)
+                .join(SchoolYear, SchoolYear.id == Round.school_year_id)
+                .join(School, School.id == Conversation.school_id)
+                .join(Pupil, Pupil.id == Conversation.pupil_id)
+                .outerjoin(Staff, Staff.id == Conversation.staff_id)
+                .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+                .where(School.brin == school.brin, SchoolYear.pas_id == school.school_year.year)
+            )
             if round_key:
                 query = query.where(Round.round_key == round_key)
             groups: dict[tuple, dict] = {}
             for key, kind, teacher, pupil, outcome in session.exec(query):
-                row = groups.setdefault((key, teacher), _empty_row(school.brin, school.school_year.year, key, kind, teacher))
+                row = groups.setdefault(
+                    (key, teacher), _empty_row(school.brin, school.school_year.year, key, kind, teacher)
+                )
                 name = outcome or "pending"
                 row[name] += 1
                 row["conversations"] += 1
@@ -288,17 +336,28 @@ def verslag_rows(store: Store, settings, *, brin: str | None = None, round_key: 
             for row in groups.values():
                 for ids in row["pupils"].values():
                     ids.sort()
-            out += sorted(groups.values(), key=lambda r: (order.get(r["round"], len(order)), r["round"], r["teacher"] or "~"))
+            out += sorted(
+                groups.values(), key=lambda r: (order.get(r["round"], len(order)), r["round"], r["teacher"] or "~")
+            )
     return out
 
 
 def _empty_row(brin: str, year: str, round_key: str, kind: str, teacher: str | None) -> dict:
     names = (*OUTCOMES, "pending")
-    return {"brin": brin, "school_year": year, "round": round_key, "kind": kind, "teacher": teacher, "conversations": 0,
-            **{name: 0 for name in names}, "pupils": {name: [] for name in names}}
+    return {
+        "brin": brin,
+        "school_year": year,
+        "round": round_key,
+        "kind": kind,
+        "teacher": teacher,
+        "conversations": 0,
+        **dict.fromkeys(names, 0),
+        "pupils": {name: [] for name in names},
+    }
 
 
 # --- status ---------------------------------------------------------------------------------
+
 
 def school_status(store: Store, source: PlanSource, school, now: datetime, *, all_rounds: bool = False) -> dict:
     """One school's status: its active rounds, its jobs (last done, next due), and what needs a
@@ -312,21 +371,41 @@ def school_status(store: Store, source: PlanSource, school, now: datetime, *, al
         phase, active = round_phase(rp, now, zone)
         if not (active or all_rounds):
             continue
-        summary.update(phase=phase, active=active, verslagen_overdue=sum(summary.get("verslagen", {}).get(k, 0) for k in OVERDUE))
+        summary.update(
+            phase=phase, active=active, verslagen_overdue=sum(summary.get("verslagen", {}).get(k, 0) for k in OVERDUE)
+        )
         rounds.append(summary)
-    upcoming = min((rp for rp in plan.rounds if _start_of(rp, zone) > now), key=lambda rp: _start_of(rp, zone), default=None)
+    upcoming = min(
+        (rp for rp in plan.rounds if _start_of(rp, zone) > now), key=lambda rp: _start_of(rp, zone), default=None
+    )
     done, latest = job_marks(store, school.brin, until=now)
     due = next_due(source, school, now, done)
     jobs = []
-    for job in sorted(set(due) | set(latest), key=lambda j: (_JOB_ORDER.index(j) if j in _JOB_ORDER else len(_JOB_ORDER), j)):
+    for job in sorted(
+        set(due) | set(latest), key=lambda j: (_JOB_ORDER.index(j) if j in _JOB_ORDER else len(_JOB_ORDER), j)
+    ):
         mark = latest.get(job)
         at = due.get(job)
-        jobs.append({"job": job, "last_done_at": _iso(mark.done_at) if mark else None, "last_run_id": mark.run_id if mark else None,
-                     "next_due_at": _iso(at), "overdue": bool(at and at <= now)})
-    runs = [r for r in find_runs(store, [s.brin for s in source.settings.schools], brin=school.brin, with_events=False) if r.started_at <= now]
+        jobs.append(
+            {
+                "job": job,
+                "last_done_at": _iso(mark.done_at) if mark else None,
+                "last_run_id": mark.run_id if mark else None,
+                "next_due_at": _iso(at),
+                "overdue": bool(at and at <= now),
+            }
+        )
+    runs = [
+        r
+        for r in find_runs(store, [s.brin for s in source.settings.schools], brin=school.brin, with_events=False)
+        if r.started_at <= now
+    ]
     last_ok = next((r for r in runs if r.outcome == "ok"), None)
     return {
-        "brin": school.brin, "name": school.name, "school_year": school.school_year.year, "now": _iso(now),
+        "brin": school.brin,
+        "name": school.name,
+        "school_year": school.school_year.year,
+        "now": _iso(now),
         "rounds": rounds,
         "next_round": {"round": upcoming.round_id, "starts_at": _iso(_start_of(upcoming, zone))} if upcoming else None,
         "jobs": jobs,
@@ -353,7 +432,10 @@ def round_phase(rp, now: datetime, zone: ZoneInfo) -> tuple[str, bool]:
     start = _start_of(rp, zone)
     deadline_end = datetime.combine(rp.verslag_deadline + timedelta(days=1), time(0), tzinfo=zone)
     if now < start:
-        return f"not started; {'its planner is released' if rp.planner_opens else 'its window starts'} {_local(start, zone)}", False
+        return (
+            f"not started; {'its planner is released' if rp.planner_opens else 'its window starts'} {_local(start, zone)}",
+            False,
+        )
     if rp.planner_opens is not None and now < rp.planner_closes:
         when = "open" if now >= rp.planner_opens else "released to families with several children first"
         return f"planner {when} until {_local(rp.planner_closes, zone)}", True
@@ -361,45 +443,94 @@ def round_phase(rp, now: datetime, zone: ZoneInfo) -> tuple[str, bool]:
         return f"conversations until {rp.window_end.isoformat()}", True
     if now < deadline_end:
         return f"verslagen due by {rp.verslag_deadline.isoformat()}", True
-    return f"finished (verslagen were due by {rp.verslag_deadline.isoformat()})", now < deadline_end + ACTIVE_AFTER_DEADLINE
+    return (
+        f"finished (verslagen were due by {rp.verslag_deadline.isoformat()})",
+        now < deadline_end + ACTIVE_AFTER_DEADLINE,
+    )
 
 
 # --- what needs a person ------------------------------------------------------------------
 
-_KIND_WORDS = {"open_planner": "opening a planner", "close_planner": "closing a planner", "send_message": "sending a message"}
+_KIND_WORDS = {
+    "open_planner": "opening a planner",
+    "close_planner": "closing a planner",
+    "send_message": "sending a message",
+}
 
 
-def attention(store: Store, settings, school, now: datetime, runs: list[RunView], roster_mark: JobMark | None) -> list[dict]:
+def attention(
+    store: Store, settings, school, now: datetime, runs: list[RunView], roster_mark: JobMark | None
+) -> list[dict]:
     """What needs a person: failed actions, unlinked records, failed runs, verslagen overdue."""
     items: list[dict] = []
     brin = school.brin
     zone = ZoneInfo(school.timezone)
     with store.read() as session:
-        failed = list(session.exec(select(Intent).where(Intent.state == IntentState.FAILED_PERMANENT.value, Intent.natural_key.contains(f"{brin}:"))
-                                   .order_by(Intent.updated_at.desc())))
+        failed = list(
+            session.exec(
+                select(Intent)
+                .where(Intent.state == IntentState.FAILED_PERMANENT.value, Intent.natural_key.contains(f"{brin}:"))
+                .order_by(Intent.updated_at.desc())
+            )
+        )
         unlinked = []
         if roster_mark is not None and roster_mark.run_id:
-            unlinked = list(session.exec(select(SyncEvent).where(SyncEvent.run_id == roster_mark.run_id, SyncEvent.action == "not linked").order_by(SyncEvent.id)))
+            unlinked = list(
+                session.exec(
+                    select(SyncEvent)
+                    .where(SyncEvent.run_id == roster_mark.run_id, SyncEvent.action == "not linked")
+                    .order_by(SyncEvent.id)
+                )
+            )
     if failed:
-        lines = [f"{_KIND_WORDS.get(i.kind, i.kind)} ({i.natural_key}): {redact_text(i.error or 'refused')}" for i in failed[:5]]
+        lines = [
+            f"{_KIND_WORDS.get(i.kind, i.kind)} ({i.natural_key}): {redact_text(i.error or 'refused')}"
+            for i in failed[:5]
+        ]
         more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
-        items.append({"kind": "failed_actions", "count": len(failed), "ids": [i.natural_key for i in failed],
-                      "message": f"{len(failed)} action(s) at the planner failed for good and will not be retried: " + "; ".join(lines) + more})
+        items.append(
+            {
+                "kind": "failed_actions",
+                "count": len(failed),
+                "ids": [i.natural_key for i in failed],
+                "message": f"{len(failed)} action(s) at the planner failed for good and will not be retried: "
+                + "; ".join(lines)
+                + more,
+            }
+        )
     if unlinked:
         ids = [redact_text(str(e.vendor_ids[0])) for e in unlinked if e.vendor_ids]
         shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
-        items.append({"kind": "not_linked", "count": len(unlinked), "ids": ids, "run_id": roster_mark.run_id,
-                      "message": f"{len(unlinked)} record(s) are not linked between PAS and the planner in the latest roster sync "
-                                 f"({_local(roster_mark.done_at, zone)}): {shown}. Pupils who are not linked cannot be invited; link them in the "
-                                 f"planner's administration (see `connector logs --run {roster_mark.run_id}`)."})
-    bad = [r for r in runs if (r.outcome in ("failed", "partial") and r.started_at >= now - FAILED_RUNS_WINDOW and r.started_at <= now)
-           or (r.outcome == "running" and r.started_at < now - STUCK_AFTER)]
+        items.append(
+            {
+                "kind": "not_linked",
+                "count": len(unlinked),
+                "ids": ids,
+                "run_id": roster_mark.run_id,
+                "message": f"{len(unlinked)} record(s) are not linked between PAS and the planner in the latest roster sync "
+                f"({_local(roster_mark.done_at, zone)}): {shown}. Pupils who are not linked cannot be invited; link them in the "
+                f"planner's administration (see `connector logs --run {roster_mark.run_id}`).",
+            }
+        )
+    bad = [
+        r
+        for r in runs
+        if (r.outcome in ("failed", "partial") and r.started_at >= now - FAILED_RUNS_WINDOW and r.started_at <= now)
+        or (r.outcome == "running" and r.started_at < now - STUCK_AFTER)
+    ]
     if bad:
         words = {"failed": "failed", "partial": "partly failed", "running": "never finished"}
         lines = [f"run {r.id} ({r.trigger}, {_local(r.started_at, zone)}) {words[r.outcome]}" for r in bad[:5]]
-        items.append({"kind": "failed_runs", "count": len(bad), "ids": [r.id for r in bad],
-                      "message": f"{len(bad)} run(s) in the last {FAILED_RUNS_WINDOW.days} days failed or did not finish: " + "; ".join(lines)
-                                 + f". `connector logs --school {brin} --level warning` shows why."})
+        items.append(
+            {
+                "kind": "failed_runs",
+                "count": len(bad),
+                "ids": [r.id for r in bad],
+                "message": f"{len(bad)} run(s) in the last {FAILED_RUNS_WINDOW.days} days failed or did not finish: "
+                + "; ".join(lines)
+                + f". `connector logs --school {brin} --level warning` shows why.",
+            }
+        )
     rows = verslag_rows(store, settings, brin=brin)
     overdue = Counter()
     per_teacher = Counter()
@@ -410,16 +541,23 @@ def attention(store: Store, settings, school, now: datetime, runs: list[RunView]
     total = sum(overdue.values())
     if total:
         teachers = ", ".join(f"{t}: {n}" for t, n in sorted(per_teacher.items(), key=lambda x: (-x[1], x[0])) if n)
-        items.append({"kind": "verslagen_overdue", "count": total, "ids": sorted(t for t, n in per_teacher.items() if n),
-                      "message": f"{total} verslag(en) are overdue ({overdue['missing']} missing, {overdue['not_visible']} not visible in the "
-                                 f"ouderportaal); per leerkracht (PAS id): {teachers}. `connector report verslagen --school {brin}` lists the pupils."})
+        items.append(
+            {
+                "kind": "verslagen_overdue",
+                "count": total,
+                "ids": sorted(t for t, n in per_teacher.items() if n),
+                "message": f"{total} verslag(en) are overdue ({overdue['missing']} missing, {overdue['not_visible']} not visible in the "
+                f"ouderportaal); per leerkracht (PAS id): {teachers}. `connector report verslagen --school {brin}` lists the pupils.",
+            }
+        )
     return items
 
 
 # --- helpers --------------------------------------------------------------------------------
 
+
 def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat() if moment else None
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 def _local(moment: datetime, zone: ZoneInfo = ZoneInfo("Europe/Amsterdam")) -> str:

@@ -47,16 +47,23 @@ def build_engine(runtime: Runtime, *, dry_run: bool = False, allow_removals: boo
     loaded = runtime.loaded
     s = loaded.settings
     unlimited = 1_000_000
-    pas = PasClient(s.pas.base_url, s.pas.client_id, loaded.read_secret(s.pas.client_secret),
-                    requests_per_minute=s.pas.requests_per_minute if throttle else unlimited,
-                    page_size=500)  # the contract's largest page: fewest requests against the 300/min limit
+    pas = PasClient(
+        s.pas.base_url,
+        s.pas.client_id,
+        loaded.read_secret(s.pas.client_secret),
+        requests_per_minute=s.pas.requests_per_minute if throttle else unlimited,
+        page_size=500,
+    )  # the contract's largest page: fewest requests against the 300/min limit
     planners: dict[str, ParroClient] = {}
 
     def planner_for(brin: str) -> ParroClient:
         if brin not in planners:
             school = s.school(brin)
-            planners[brin] = ParroClient(s.planner.base_url, loaded.read_secret(school.planner_api_key),
-                                         requests_per_minute=s.planner.requests_per_minute if throttle else unlimited)
+            planners[brin] = ParroClient(
+                s.planner.base_url,
+                loaded.read_secret(school.planner_api_key),
+                requests_per_minute=s.planner.requests_per_minute if throttle else unlimited,
+            )
         return planners[brin]
 
     upgrade_to_head(runtime.store_url)

@@ -81,12 +81,16 @@ class SchoolCalendar:
 
     def _default_first_day(self, year: int) -> date:
         if self.summer_before is None:
-            raise LookupError(f"no summer holiday known for region {self.school.region} in {year}; set school_year.first_day")
+            raise LookupError(
+                f"no summer holiday known for region {self.school.region} in {year}; set school_year.first_day"
+            )
         return self.summer_before.end + timedelta(days=1)
 
     def _default_last_day(self, year: int) -> date:
         if self.summer_after is None:
-            raise LookupError(f"no summer holiday known for region {self.school.region} in {year + 1}; set school_year.last_day")
+            raise LookupError(
+                f"no summer holiday known for region {self.school.region} in {year + 1}; set school_year.last_day"
+            )
         return self.summer_after.start - timedelta(days=1)
 
     def _vacations_in_year(self, region: list[Vacation]) -> dict[str, Vacation]:
@@ -100,7 +104,11 @@ class SchoolCalendar:
         for name, own in self.school.vacations.items():
             found[name] = Vacation(name, own.start, own.end, overridden=True)
         end = self.summer_after
-        found["zomervakantie"] = end if end else Vacation("zomervakantie", self.last_day + timedelta(days=1), self.last_day + timedelta(days=42))
+        found["zomervakantie"] = (
+            end
+            if end
+            else Vacation("zomervakantie", self.last_day + timedelta(days=1), self.last_day + timedelta(days=42))
+        )
         return found
 
     def closed_reason(self, day: date) -> str | None:

@@ -9,11 +9,20 @@ from adapters.simulator import FaultConfig, SimConfig, SimSchool
 from connector.settings import LoadedSettings
 
 
-def simulator_config(loaded: LoadedSettings, *, seed: int = 1, faults: FaultConfig | None = None, start: datetime | None = None,
-                     pupils_per_school: int = 200) -> SimConfig:
+def simulator_config(
+    loaded: LoadedSettings,
+    *,
+    seed: int = 1,
+    faults: FaultConfig | None = None,
+    start: datetime | None = None,
+    pupils_per_school: int = 200,
+) -> SimConfig:
     """A simulator whose schools are the settings' schools, accepting the settings' secrets."""
     s = loaded.settings
-    schools = tuple(SimSchool(school.brin, school.name, school.region, loaded.read_secret(school.planner_api_key)) for school in s.schools)
+    schools = tuple(
+        SimSchool(school.brin, school.name, school.region, loaded.read_secret(school.planner_api_key))
+        for school in s.schools
+    )
     year = s.schools[0].school_year.year
     first = int(year[:4])
     return SimConfig(

@@ -62,7 +62,9 @@ class RoundPlan:
             "kind": r.kind.value,
             "groups": list(r.groups),
             "participation": r.participation.value,
-            "mandatory_groups": list(r.mandatory_groups) if r.participation is Participation.OPTIONAL else list(r.groups),
+            "mandatory_groups": list(r.mandatory_groups)
+            if r.participation is Participation.OPTIONAL
+            else list(r.groups),
             "slot_minutes": r.slot_minutes,
             "window_start": self.window_start.isoformat(),
             "window_end": self.window_end.isoformat(),
@@ -115,7 +117,9 @@ def _rule_window(calendar: SchoolCalendar, window: Window) -> tuple[date, date]:
     if after and before:
         start, end = after.end + timedelta(days=1), before.start - timedelta(days=1)
         if end < start:
-            raise PlanProblem("before", f"{before.name} ({before.start}) does not come after {after.name} ({after.end})")
+            raise PlanProblem(
+                "before", f"{before.name} ({before.start}) does not come after {after.name} ({after.end})"
+            )
         return start, end
     span = timedelta(days=7 * (window.weeks or 1))
     if after:
@@ -142,7 +146,9 @@ def _school_weeks(calendar: SchoolCalendar, number: int, weeks: int) -> tuple[da
             counted.append(monday)
         monday += timedelta(days=7)
     if len(counted) < number + weeks - 1:
-        raise PlanProblem("school_week", f"school year {calendar.school.school_year.year} has only {len(counted)} school weeks")
+        raise PlanProblem(
+            "school_week", f"school year {calendar.school.school_year.year} has only {len(counted)} school weeks"
+        )
     start = max(counted[number - 1], calendar.first_day)
     return start, counted[number + weeks - 2] + timedelta(days=4)
 
@@ -180,9 +186,15 @@ def plan_round(settings: Settings, school: School, calendar: SchoolCalendar, rnd
         closes = datetime.combine(days[0] - timedelta(days=timing.closes_days_before), timing.closes_at, tzinfo=zone)
         first_slot = datetime.combine(days[0], spans[0][0], tzinfo=zone)
         if closes > first_slot:
-            raise PlanProblem("planner.closes_at", f"the planner would close at {closes:%Y-%m-%d %H:%M}, after the first conversation at {first_slot:%Y-%m-%d %H:%M}")
+            raise PlanProblem(
+                "planner.closes_at",
+                f"the planner would close at {closes:%Y-%m-%d %H:%M}, after the first conversation at {first_slot:%Y-%m-%d %H:%M}",
+            )
         reminders = tuple(
-            sorted(datetime.combine(closes.date() - timedelta(days=d), timing.closes_at, tzinfo=zone) for d in set(timing.reminders_days_before_close))
+            sorted(
+                datetime.combine(closes.date() - timedelta(days=d), timing.closes_at, tzinfo=zone)
+                for d in set(timing.reminders_days_before_close)
+            )
         )
     # Kindgesprekken are held during the window without a planner; their verslag is due after it.
     last = end if rnd.kind is RoundKind.KIND else days[-1]

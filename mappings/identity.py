@@ -44,7 +44,9 @@ class Matching:
         return {link.pas_id: link.planner_id for link in self.links}
 
 
-def _by_external_id(kind: str, pas_ids: Iterable[str], planner: Iterable[tuple[str, str | None]]) -> tuple[Matching, set[str], list[str]]:
+def _by_external_id(
+    kind: str, pas_ids: Iterable[str], planner: Iterable[tuple[str, str | None]]
+) -> tuple[Matching, set[str], list[str]]:
     """Link on external_id; returns the matching, the PAS ids left, and planner ids without external_id."""
     pas_left = set(pas_ids)
     planner = list(planner)
@@ -55,9 +57,18 @@ def _by_external_id(kind: str, pas_ids: Iterable[str], planner: Iterable[tuple[s
         if external_id is None:
             no_external.append(planner_id)
         elif counts[external_id] > 1:
-            result.unmatched.append(Unmatched(kind, "planner", planner_id, f"external_id {external_id} is used by {counts[external_id]} planner records"))
+            result.unmatched.append(
+                Unmatched(
+                    kind,
+                    "planner",
+                    planner_id,
+                    f"external_id {external_id} is used by {counts[external_id]} planner records",
+                )
+            )
         elif external_id not in pas_left:
-            result.unmatched.append(Unmatched(kind, "planner", planner_id, f"external_id {external_id} is not in the administration"))
+            result.unmatched.append(
+                Unmatched(kind, "planner", planner_id, f"external_id {external_id} is not in the administration")
+            )
         else:
             result.links.append(Link(kind, external_id, planner_id, "external_id"))
             pas_left.discard(external_id)
@@ -65,9 +76,16 @@ def _by_external_id(kind: str, pas_ids: Iterable[str], planner: Iterable[tuple[s
 
 
 def match_groups(groups: Iterable[Group], planner_groups: Iterable[PlannerGroup]) -> Matching:
-    result, pas_left, no_external = _by_external_id("group", (g.pas_id for g in groups), ((g.planner_id, g.external_id) for g in planner_groups))
-    result.unmatched += [Unmatched("group", "planner", pid, "not linked to the administration (external_id is null)") for pid in no_external]
-    result.unmatched += [Unmatched("group", "pas", pas_id, "no planner group has this external_id") for pas_id in sorted(pas_left)]
+    result, pas_left, no_external = _by_external_id(
+        "group", (g.pas_id for g in groups), ((g.planner_id, g.external_id) for g in planner_groups)
+    )
+    result.unmatched += [
+        Unmatched("group", "planner", pid, "not linked to the administration (external_id is null)")
+        for pid in no_external
+    ]
+    result.unmatched += [
+        Unmatched("group", "pas", pas_id, "no planner group has this external_id") for pas_id in sorted(pas_left)
+    ]
     return result
 
 
@@ -75,27 +93,47 @@ def match_children(pupils: Iterable[Pupil], children: Iterable[PlannerChild]) ->
     """Enrolled pupils to planner children; a pupil who left needs no planner child."""
     pupils = list(pupils)
     left = {p.pas_id for p in pupils if not p.enrolled}
-    result, pas_left, no_external = _by_external_id("child", (p.pas_id for p in pupils), ((c.planner_id, c.external_id) for c in children))
-    result.unmatched += [Unmatched("child", "planner", pid, "not linked to the administration (external_id is null)") for pid in no_external]
-    result.unmatched += [Unmatched("child", "pas", pas_id, "no planner child has this external_id (not in the app yet, or not linked)") for pas_id in sorted(pas_left - left)]
+    result, pas_left, no_external = _by_external_id(
+        "child", (p.pas_id for p in pupils), ((c.planner_id, c.external_id) for c in children)
+    )
+    result.unmatched += [
+        Unmatched("child", "planner", pid, "not linked to the administration (external_id is null)")
+        for pid in no_external
+    ]
+    result.unmatched += [
+        Unmatched("child", "pas", pas_id, "no planner child has this external_id (not in the app yet, or not linked)")
+        for pas_id in sorted(pas_left - left)
+    ]
     return result
 
 
 def match_staff(staff: Iterable[StaffMember], planner_staff: Iterable[PlannerStaff]) -> Matching:
     staff = list(staff)
     planner_staff = list(planner_staff)
-    result, pas_left, no_external = _by_external_id("staff", (s.pas_id for s in staff), ((s.planner_id, s.external_id) for s in planner_staff))
+    result, pas_left, no_external = _by_external_id(
+        "staff", (s.pas_id for s in staff), ((s.planner_id, s.external_id) for s in planner_staff)
+    )
     pas_by_email = _unique_by_email((s.pas_id, s.email) for s in staff if s.pas_id in pas_left)
     planner_by_email = _unique_by_email((s.planner_id, s.email) for s in planner_staff if s.planner_id in no_external)
     for planner_id in no_external:
         email = next(s.email for s in planner_staff if s.planner_id == planner_id)
         pas_id = pas_by_email.get(email) if email and planner_by_email.get(email) == planner_id else None
         if pas_id is None:
-            result.unmatched.append(Unmatched("staff", "planner", planner_id, "no external_id, and no unique e-mail address shared with the administration"))
+            result.unmatched.append(
+                Unmatched(
+                    "staff",
+                    "planner",
+                    planner_id,
+                    "no external_id, and no unique e-mail address shared with the administration",
+                )
+            )
             continue
         result.links.append(Link("staff", pas_id, planner_id, "email"))
         pas_left.discard(pas_id)
-    result.unmatched += [Unmatched("staff", "pas", pas_id, "not found in the planner by external_id or e-mail address") for pas_id in sorted(pas_left)]
+    result.unmatched += [
+        Unmatched("staff", "pas", pas_id, "not found in the planner by external_id or e-mail address")
+        for pas_id in sorted(pas_left)
+    ]
     return result
 
 

@@ -129,7 +129,11 @@ def _email(value: str | None) -> str | None:
 def group_from_pas(item: dict) -> Group:
     r = _Reader("PAS group", item)
     leerjaren = item.get("leerjaren")
-    if not isinstance(leerjaren, list) or not leerjaren or not all(isinstance(n, int) and 1 <= n <= 8 for n in leerjaren):
+    if (
+        not isinstance(leerjaren, list)
+        or not leerjaren
+        or not all(isinstance(n, int) and 1 <= n <= 8 for n in leerjaren)
+    ):
         raise r.fail("leerjaren", "expected a non-empty list of leerjaren 1-8")
     return Group(r.id, r.text("name"), tuple(sorted(set(leerjaren))), r.texts("teacher_ids"))  # type: ignore[arg-type]
 
@@ -224,4 +228,11 @@ def booking_from_planner(item: dict) -> Booking:
     status = r.text("status")
     if status not in ("booked", "cancelled"):
         raise r.fail("status", f"unknown status {status!r}")
-    return Booking(r.id, r.text("slot_id"), r.text("child_id"), r.text("guardian_id", nullable=True), status, r.instant("updated_at"))  # type: ignore[arg-type]
+    return Booking(
+        r.id,
+        r.text("slot_id"),
+        r.text("child_id"),
+        r.text("guardian_id", nullable=True),
+        status,
+        r.instant("updated_at"),
+    )  # type: ignore[arg-type]

@@ -48,9 +48,7 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
         refresh_margin: float = 60.0,
     ) -> None:
         self.client_id = client_id
-        self._secret = (
-            client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
-        )
+        self._secret = client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
         self._redactor = redactor
         self._redactor.add(self._secret.get_secret_value())
         self._clock = clock
@@ -105,15 +103,17 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
         }
         try:
             # Safe to retry: asking for a token has no side effect that matters.
-            response = self.transport.request(
-                "POST", TOKEN_PATH, safe=True, use_auth=False, data=form
-            )
+            response = self.transport.request("POST", TOKEN_PATH, safe=True, use_auth=False, data=form)
         except PermanentError as exc:
             # invalid_client, invalid_request, unsupported_grant_type, 415: wrong credentials
             # or a bug. Never retried (contract: do not keep requesting tokens).
             raise TokenEndpointError(
-                exc.message, vendor=exc.vendor, method=exc.method, path=exc.path,
-                status=exc.status, code=exc.code,
+                exc.message,
+                vendor=exc.vendor,
+                method=exc.method,
+                path=exc.path,
+                status=exc.status,
+                code=exc.code,
             ) from None
         body = self.transport.json(response, "POST", TOKEN_PATH)
         token = body.get("access_token") if isinstance(body, dict) else None
@@ -121,7 +121,10 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
         if not isinstance(token, str) or not token or not isinstance(expires_in, int):
             raise UnexpectedResponse(
                 "token response lacks access_token or expires_in",
-                vendor="pas", method="POST", path=TOKEN_PATH, status=response.status_code,
+                vendor="pas",
+                method="POST",
+                path=TOKEN_PATH,
+                status=response.status_code,
             )
         self._redactor.add(token)
         margin = min(self._refresh_margin, expires_in / 2)

@@ -61,7 +61,10 @@ class PasClient:
             raise ValueError("PAS needs a read timeout of at least 10 seconds")
         self._redactor = Redactor()
         self._auth = OAuth2ClientCredentials(
-            client_id, client_secret, redactor=self._redactor, clock=clock,
+            client_id,
+            client_secret,
+            redactor=self._redactor,
+            clock=clock,
             refresh_margin=token_refresh_margin,
         )
         self._transport = Transport(
@@ -69,8 +72,7 @@ class PasClient:
             base_url=base_url.rstrip("/") + "/api/v1",
             auth=self._auth,
             policy=policy,
-            limiter=limiter or SlidingWindowLimiter(requests_per_minute, 60.0, clock=clock,
-                                                    sleep=sleep),
+            limiter=limiter or SlidingWindowLimiter(requests_per_minute, 60.0, clock=clock, sleep=sleep),
             redactor=self._redactor,
             clock=clock,
             sleep=sleep,
@@ -90,8 +92,9 @@ class PasClient:
         response = self._transport.request("GET", path, safe=True)
         body = self._transport.json(response, "GET", path)
         if not isinstance(body, dict):
-            raise UnexpectedResponse("school is not a JSON object", vendor="pas",
-                                     method="GET", path=path, status=response.status_code)
+            raise UnexpectedResponse(
+                "school is not a JSON object", vendor="pas", method="GET", path=path, status=response.status_code
+            )
         return body
 
     # --- lists ------------------------------------------------------------------------
@@ -100,9 +103,7 @@ class PasClient:
         """Return a :class:`Sweep` over the school years ``{id, start, end, current}``."""
         return self._sweep(f"/schools/{_check_brin(brin)}/schoolyears", {}, limit)
 
-    def groups(
-        self, brin: str, *, schoolyear: str | None = None, limit: int | None = None
-    ) -> Sweep:
+    def groups(self, brin: str, *, schoolyear: str | None = None, limit: int | None = None) -> Sweep:
         """Return a :class:`Sweep` over the groups of ``schoolyear`` (default: current).
 
         Raises ``ValueError`` for a malformed BRIN or school year id.
@@ -110,9 +111,7 @@ class PasClient:
         params = _schoolyear_param(schoolyear)
         return self._sweep(f"/schools/{_check_brin(brin)}/groups", params, limit)
 
-    def staff(
-        self, brin: str, *, schoolyear: str | None = None, limit: int | None = None
-    ) -> Sweep:
+    def staff(self, brin: str, *, schoolyear: str | None = None, limit: int | None = None) -> Sweep:
         """Return a :class:`Sweep` over the staff members; ``group_ids`` refer to
         ``schoolyear`` (default: current)."""
         params = _schoolyear_param(schoolyear)
@@ -171,8 +170,7 @@ class PasClient:
             if not pupil_id:
                 raise ValueError("pupil_id must not be empty")
             params.append(("pupil_id", pupil_id))
-        return self._sweep(f"/schools/{_check_brin(brin)}/notes", params, limit,
-                           item_filter=_without_body)
+        return self._sweep(f"/schools/{_check_brin(brin)}/notes", params, limit, item_filter=_without_body)
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -191,8 +189,7 @@ class PasClient:
             response = self._transport.request("GET", path, safe=True, params=query)
             return self._transport.json(response, "GET", path)
 
-        return Sweep(fetch_page, resource=path.rsplit("/", 1)[-1], limit=page_limit,
-                     item_filter=item_filter)
+        return Sweep(fetch_page, resource=path.rsplit("/", 1)[-1], limit=page_limit, item_filter=item_filter)
 
     @property
     def tokens_fetched(self) -> int:

@@ -102,8 +102,13 @@ class Sweep:
             if offset >= total:
                 break
         self.complete = True
-        log.debug("pas_sweep_complete", resource=self.resource, pages=self.pages,
-                  items=self.yielded, duplicates=self.duplicates)
+        log.debug(
+            "pas_sweep_complete",
+            resource=self.resource,
+            pages=self.pages,
+            items=self.yielded,
+            duplicates=self.duplicates,
+        )
 
     def _envelope(self, body: Any) -> tuple[list[Any], int, int, datetime]:
         if not isinstance(body, dict):
@@ -131,6 +136,5 @@ class Sweep:
 
     def __repr__(self) -> str:
         return (
-            f"Sweep(resource={self.resource!r}, pages={self.pages}, yielded={self.yielded}, "
-            f"complete={self.complete})"
+            f"Sweep(resource={self.resource!r}, pages={self.pages}, yielded={self.yielded}, complete={self.complete})"
         )

@@ -49,7 +49,18 @@ from adapters.parro.models import (
 from adapters.parro.pagination import CursorPager
 
 __all__ = [
-    "Assignment", "AssignmentRequest", "AssignmentResult", "CursorPager", "HttpPolicy",
-    "MessageCreate", "MessageResult", "ParroClient", "PlannerCreate", "PlannerPatch",
-    "PlannerResult", "Recipients", "SlidingWindowLimiter", "SlotInput",
+    "Assignment",
+    "AssignmentRequest",
+    "AssignmentResult",
+    "CursorPager",
+    "HttpPolicy",
+    "MessageCreate",
+    "MessageResult",
+    "ParroClient",
+    "PlannerCreate",
+    "PlannerPatch",
+    "PlannerResult",
+    "Recipients",
+    "SlidingWindowLimiter",
+    "SlotInput",
 ]

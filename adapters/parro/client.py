@@ -72,8 +72,7 @@ class ParroClient:
             base_url=base_url.rstrip("/") + "/v1",
             auth=self._auth,
             policy=policy or HttpPolicy(),
-            limiter=limiter or SlidingWindowLimiter(requests_per_minute, 60.0, clock=clock,
-                                                    sleep=sleep),
+            limiter=limiter or SlidingWindowLimiter(requests_per_minute, 60.0, clock=clock, sleep=sleep),
             redactor=Redactor((self._auth.secret,)),
             clock=clock,
             sleep=sleep,
@@ -102,7 +101,10 @@ class ParroClient:
     # --- planners ---------------------------------------------------------------------
 
     def planners(
-        self, *, external_ref: str | None = None, group_id: str | None = None,
+        self,
+        *,
+        external_ref: str | None = None,
+        group_id: str | None = None,
         limit: int | None = None,
     ) -> CursorPager:
         """Return a :class:`CursorPager` over planners, filtered by ``external_ref`` (at
@@ -133,9 +135,7 @@ class ParroClient:
             raise ValueError("the duplicate_external_ref error carried no existing_id")
         return self.get_planner(error.existing_id)
 
-    def create_planner(
-        self, planner: PlannerCreate | Mapping[str, Any], *, idempotency_key: str
-    ) -> PlannerResult:
+    def create_planner(self, planner: PlannerCreate | Mapping[str, Any], *, idempotency_key: str) -> PlannerResult:
         """Create a draft planner; return :class:`PlannerResult` (``status`` 201, or 200 with
         ``replayed=True`` when this key and body were seen before).
 
@@ -148,7 +148,11 @@ class ParroClient:
         """
         body = _model(PlannerCreate, planner).to_json()
         response = self._transport.request(
-            "POST", "/planners", safe=True, expect=(200, 201), json=body,
+            "POST",
+            "/planners",
+            safe=True,
+            expect=(200, 201),
+            json=body,
             headers=_idempotency(idempotency_key),
         )
         return PlannerResult(
@@ -158,7 +162,10 @@ class ParroClient:
         )
 
     def update_planner(
-        self, planner_id: str, patch: PlannerPatch | Mapping[str, Any], *,
+        self,
+        planner_id: str,
+        patch: PlannerPatch | Mapping[str, Any],
+        *,
         idempotency_key: str | None = None,
     ) -> PlannerResult:
         """Change title, description or closes_at, or add slots; return the planner.
@@ -173,11 +180,15 @@ class ParroClient:
         path = f"/planners/{_segment(planner_id)}"
         headers = _idempotency(idempotency_key) if idempotency_key is not None else None
         response = self._transport.request(
-            "PATCH", path, safe=headers is not None or model.add_slots is None,
-            json=model.to_json(), headers=headers,
+            "PATCH",
+            path,
+            safe=headers is not None or model.add_slots is None,
+            json=model.to_json(),
+            headers=headers,
         )
-        return PlannerResult(planner=self._planner(response, "PATCH", path),
-                             replayed=_replayed(response), status=response.status_code)
+        return PlannerResult(
+            planner=self._planner(response, "PATCH", path), replayed=_replayed(response), status=response.status_code
+        )
 
     def open_planner(self, planner_id: str) -> dict[str, Any]:
         """Release a draft planner; return it (``scheduled`` or ``open``).
@@ -209,8 +220,10 @@ class ParroClient:
         return self._pager(path, {}, limit, key=_preference_key)
 
     def assign(
-        self, planner_id: str,
-        assignments: AssignmentRequest | Mapping[str, Any] | Sequence[Mapping[str, str]], *,
+        self,
+        planner_id: str,
+        assignments: AssignmentRequest | Mapping[str, Any] | Sequence[Mapping[str, str]],
+        *,
         idempotency_key: str | None = None,
     ) -> AssignmentResult:
         """Assign children to slots (preferences mode); return the resulting bookings.
@@ -224,21 +237,22 @@ class ParroClient:
         body = _model(AssignmentRequest, assignments).to_json()
         path = f"/planners/{_segment(planner_id)}/assignments"
         headers = _idempotency(idempotency_key) if idempotency_key is not None else None
-        response = self._transport.request("POST", path, safe=headers is not None,
-                                           json=body, headers=headers)
+        response = self._transport.request("POST", path, safe=headers is not None, json=body, headers=headers)
         payload = self._transport.json(response, "POST", path)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
-            raise UnexpectedResponse("assignment result lacks a data array", vendor="parro",
-                                     method="POST", path=path, status=response.status_code)
-        return AssignmentResult(data=[d for d in data if isinstance(d, dict)],
-                                replayed=_replayed(response))
+            raise UnexpectedResponse(
+                "assignment result lacks a data array",
+                vendor="parro",
+                method="POST",
+                path=path,
+                status=response.status_code,
+            )
+        return AssignmentResult(data=[d for d in data if isinstance(d, dict)], replayed=_replayed(response))
 
     # --- messages ---------------------------------------------------------------------
 
-    def send_message(
-        self, message: MessageCreate | Mapping[str, Any], *, idempotency_key: str
-    ) -> MessageResult:
+    def send_message(self, message: MessageCreate | Mapping[str, Any], *, idempotency_key: str) -> MessageResult:
         """Queue a plain-text message; return its id and whether this was a replay.
 
         ``idempotency_key`` is required (derive it from the intent). Guardians without the
@@ -247,20 +261,24 @@ class ParroClient:
         :class:`~adapters.errors.ValidationFailed`, ...
         """
         body = _model(MessageCreate, message).to_json()
-        response = self._transport.request("POST", "/messages", safe=True, expect=(202,),
-                                           json=body, headers=_idempotency(idempotency_key))
+        response = self._transport.request(
+            "POST", "/messages", safe=True, expect=(202,), json=body, headers=_idempotency(idempotency_key)
+        )
         payload = self._transport.json(response, "POST", "/messages")
         message_id = payload.get("id") if isinstance(payload, dict) else None
         if not isinstance(message_id, str) or not message_id:
-            raise UnexpectedResponse("message response lacks an id", vendor="parro",
-                                     method="POST", path="/messages",
-                                     status=response.status_code)
+            raise UnexpectedResponse(
+                "message response lacks an id",
+                vendor="parro",
+                method="POST",
+                path="/messages",
+                status=response.status_code,
+            )
         return MessageResult(id=message_id, replayed=_replayed(response))
 
     # --- plumbing ---------------------------------------------------------------------
 
-    def _pager(self, path: str, params: dict[str, str], limit: int | None,
-               key: KeyFunc = by_id) -> CursorPager:
+    def _pager(self, path: str, params: dict[str, str], limit: int | None, key: KeyFunc = by_id) -> CursorPager:
         page_limit = _check_limit(limit if limit is not None else self.page_size)
 
         def fetch_page(cursor: str | None, size: int) -> Any:
@@ -270,14 +288,14 @@ class ParroClient:
             response = self._transport.request("GET", path, safe=True, params=query)
             return self._transport.json(response, "GET", path)
 
-        return CursorPager(fetch_page, resource=path.rsplit("/", 1)[-1], limit=page_limit,
-                           key=key)
+        return CursorPager(fetch_page, resource=path.rsplit("/", 1)[-1], limit=page_limit, key=key)
 
     def _planner(self, response: requests.Response, method: str, path: str) -> dict[str, Any]:
         body = self._transport.json(response, method, path)
         if not isinstance(body, dict) or not isinstance(body.get("id"), str):
-            raise UnexpectedResponse("planner response lacks an id", vendor="parro",
-                                     method=method, path=path, status=response.status_code)
+            raise UnexpectedResponse(
+                "planner response lacks an id", vendor="parro", method=method, path=path, status=response.status_code
+            )
         return body
 
     def close(self) -> None:

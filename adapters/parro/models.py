@@ -18,8 +18,12 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerialize
 Timestamp = Annotated[AwareDatetime, PlainSerializer(datetime.isoformat, return_type=str)]
 Id = Annotated[str, Field(min_length=1)]
 PlannerKind = Literal[
-    "parent_meeting", "child_meeting", "parent_child_meeting", "report_meeting",
-    "advice_meeting", "other",
+    "parent_meeting",
+    "child_meeting",
+    "parent_child_meeting",
+    "report_meeting",
+    "advice_meeting",
+    "other",
 ]
 PlannerMode = Literal["self_select", "preferences"]
 
@@ -137,8 +141,7 @@ class MessageCreate(_Body):
     body: str = Field(min_length=1, max_length=10000)
 
     def to_json(self) -> dict[str, Any]:
-        return {"recipients": self.recipients.to_json(), "subject": self.subject,
-                "body": self.body}
+        return {"recipients": self.recipients.to_json(), "subject": self.subject, "body": self.body}
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,7 @@ class CursorPager:
     :class:`~adapters.errors.PaginationLoop` for a repeated cursor.
     """
 
-    def __init__(self, fetch_page: FetchPage, *, resource: str, limit: int,
-                 key: KeyFunc = by_id) -> None:
+    def __init__(self, fetch_page: FetchPage, *, resource: str, limit: int, key: KeyFunc = by_id) -> None:
         self._fetch_page = fetch_page
         self.resource = resource
         self.limit = limit
@@ -85,8 +84,13 @@ class CursorPager:
                 )
             cursor = next_cursor
         self.complete = True
-        log.debug("parro_listing_complete", resource=self.resource, pages=self.pages,
-                  items=self.yielded, duplicates=self.duplicates)
+        log.debug(
+            "parro_listing_complete",
+            resource=self.resource,
+            pages=self.pages,
+            items=self.yielded,
+            duplicates=self.duplicates,
+        )
 
     def _envelope(self, body: Any) -> tuple[list[Any], str | None]:
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -95,10 +99,11 @@ class CursorPager:
             raise UnexpectedResponse(f"{self.resource}: page lacks next_cursor", vendor="parro")
         next_cursor = body["next_cursor"]
         if next_cursor is not None and (not isinstance(next_cursor, str) or not next_cursor):
-            raise UnexpectedResponse(f"{self.resource}: next_cursor is not a string",
-                                     vendor="parro")
+            raise UnexpectedResponse(f"{self.resource}: next_cursor is not a string", vendor="parro")
         return body["data"], next_cursor
 
     def __repr__(self) -> str:
-        return (f"CursorPager(resource={self.resource!r}, pages={self.pages}, "
-                f"yielded={self.yielded}, complete={self.complete})")
+        return (
+            f"CursorPager(resource={self.resource!r}, pages={self.pages}, "
+            f"yielded={self.yielded}, complete={self.complete})"
+        )

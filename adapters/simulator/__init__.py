@@ -72,5 +72,13 @@ Control endpoints (JSON; never faulted, not counted as API requests). Errors are
 from .config import FaultConfig, FaultSpecError, SimConfig, SimSchool, demo_config, parse_fault_spec
 from .server import Simulator, run
 
-__all__ = ["FaultConfig", "FaultSpecError", "SimConfig", "SimSchool", "Simulator", "demo_config",
-           "parse_fault_spec", "run"]
+__all__ = [
+    "FaultConfig",
+    "FaultSpecError",
+    "SimConfig",
+    "SimSchool",
+    "Simulator",
+    "demo_config",
+    "parse_fault_spec",
+    "run",
+]

@@ -90,8 +90,9 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, status: int, payload: Any, content_type: str = "application/json",
-             headers: dict[str, str] | None = None) -> "Response":
+    def json(
+        cls, status: int, payload: Any, content_type: str = "application/json", headers: dict[str, str] | None = None
+    ) -> Response:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         return cls(status, data, {"Content-Type": f"{content_type}; charset=utf-8", **(headers or {})})
 
@@ -107,19 +108,19 @@ class ApiError(Exception):
         self.response = response
 
 
-def problem(status: int, slug: str, title: str, detail: str,
-            headers: dict[str, str] | None = None, **extra: Any) -> ApiError:
+def problem(
+    status: int, slug: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> ApiError:
     """PAS error: application/problem+json (RFC 9457)."""
-    body = {"type": f"https://pas.example/problems/{slug}", "title": title, "status": status,
-            "detail": detail, **extra}
+    body = {"type": f"https://pas.example/problems/{slug}", "title": title, "status": status, "detail": detail, **extra}
     return ApiError(Response.json(status, body, "application/problem+json", headers))
 
 
-def planner_error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                  **extra: Any) -> ApiError:
+def planner_error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> ApiError:
     """Planner error: {"error": {"code", "message", ...}}."""
-    return ApiError(Response.json(status, {"error": {"code": code, "message": message, **extra}},
-                                  headers=headers))
+    return ApiError(Response.json(status, {"error": {"code": code, "message": message, **extra}}, headers=headers))
 
 
 def json_equal(a: Any, b: Any) -> bool:

@@ -104,8 +104,9 @@ class SimConfig:
         if len(set(brins)) != len(brins) or len(set(keys)) != len(keys):
             problems.append("BRIN codes and API keys must be unique")
         problems += [f"invalid BRIN {b!r}" for b in brins if not _BRIN.match(b)]
-        problems += [f"invalid region {s.region!r}" for s in self.schools
-                     if s.region not in ("noord", "midden", "zuid")]
+        problems += [
+            f"invalid region {s.region!r}" for s in self.schools if s.region not in ("noord", "midden", "zuid")
+        ]
         if self.start_time.tzinfo is None:
             problems.append("start_time must be timezone-aware")
         if not re.match(r"^\d{4}-\d{4}$", self.school_year):
@@ -122,8 +123,7 @@ def demo_config(seed: int = 1, faults: FaultConfig | None = None, schools: int =
     regions = ["midden", "noord", "zuid", "midden"]
     return SimConfig(
         schools=tuple(
-            SimSchool(f"1{i + 2}AB00", names[i % 4], regions[i % 4], f"sim-key-{i + 1}")
-            for i in range(schools)
+            SimSchool(f"1{i + 2}AB00", names[i % 4], regions[i % 4], f"sim-key-{i + 1}") for i in range(schools)
         ),
         pas_client_id="sim-client",
         pas_client_secret="sim-secret",
@@ -221,7 +221,8 @@ def parse_fault_spec(spec: str | None, base: FaultConfig | None = None) -> Fault
             problems.append(f"bad value for {key}: {value!r}")
     if problems:
         raise FaultSpecError(
-            "invalid --faults spec: " + "; ".join(problems)
+            "invalid --faults spec: "
+            + "; ".join(problems)
             + " (example: rate=0.2,latency=50ms,revoke_token_after=30,maintenance=01:00-01:30)"
         )
     return replace(cfg, **changes)  # type: ignore[arg-type]

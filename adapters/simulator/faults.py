@@ -20,8 +20,10 @@ from typing import Any
 from .common import Request, Response, planner_error, problem
 from .config import AMS, FaultConfig
 
-_HTML = ("<html><head><title>{s} {t}</title></head><body><center><h1>{s} {t}</h1></center>"
-         "<hr><center>gateway</center></body></html>")
+_HTML = (
+    "<html><head><title>{s} {t}</title></head><body><center><h1>{s} {t}</h1></center>"
+    "<hr><center>gateway</center></body></html>"
+)
 _TITLES = {502: "Bad Gateway", 504: "Gateway Timeout"}
 _LIMITS = {"pas": 300, "planner": 120}  # requests per minute (contract: Rate limits)
 
@@ -93,7 +95,9 @@ class FaultInjector:
         write = req.method != "GET"
         with self._lock:
             for entry in self._scripted:
-                if all(entry.get(k) in (None, v) for k, v in (("api", api), ("method", req.method), ("path", req.path))):
+                if all(
+                    entry.get(k) in (None, v) for k, v in (("api", api), ("method", req.method), ("path", req.path))
+                ):
                     entry["count"] = entry.get("count", 1) - 1
                     if entry["count"] <= 0:
                         self._scripted.remove(entry)
@@ -106,9 +110,17 @@ class FaultInjector:
         if api == "pas" and cfg.maintenance is not None:
             wait = _maintenance_wait(now, cfg.maintenance)
             if wait is not None:
-                return Fault(503, False, problem(503, "maintenance", "Service unavailable",
-                                                 "Nightly maintenance in progress.",
-                                                 {"Retry-After": str(wait)}).response)
+                return Fault(
+                    503,
+                    False,
+                    problem(
+                        503,
+                        "maintenance",
+                        "Service unavailable",
+                        "Nightly maintenance in progress.",
+                        {"Retry-After": str(wait)},
+                    ).response,
+                )
         if cfg.enforce_rate_limits:
             wait = self._rate_limited(api, req)
             if wait is not None:

@@ -41,8 +41,7 @@ class _School:
         self.guardians: dict[str, dict[str, Any]] = {}
 
     def pid(self, prefix: str) -> str:
-        return prefix + "".join(self.idrng.choice("0123456789abcdefghijklmnopqrstuvwxyz")
-                                for _ in range(12))
+        return prefix + "".join(self.idrng.choice("0123456789abcdefghijklmnopqrstuvwxyz") for _ in range(12))
 
     def build(self) -> School:
         self._groups_and_staff()
@@ -70,9 +69,18 @@ class _School:
             first = self.rng.choice(N.ADULT_F + N.ADULT_M)
             tv, last = self.rng.choice(N.SURNAMES)
             sid = str(3100 + self.i * 100 + staff_no)
-            s.staff.append({"id": sid, "roepnaam": first, "tussenvoegsel": tv, "achternaam": last,
-                            "email": f"{N.email_local(first[0], tv, last)}@{self.slug}.example" if email else None,
-                            "roles": roles, "group_ids": groups, "werkdagen": days})
+            s.staff.append(
+                {
+                    "id": sid,
+                    "roepnaam": first,
+                    "tussenvoegsel": tv,
+                    "achternaam": last,
+                    "email": f"{N.email_local(first[0], tv, last)}@{self.slug}.example" if email else None,
+                    "roles": roles,
+                    "group_ids": groups,
+                    "werkdagen": days,
+                }
+            )
             return sid
 
         duo_done = False
@@ -94,17 +102,30 @@ class _School:
         s.facts["combination_group_ids"] = [g["id"] for g in s.groups if len(g["leerjaren"]) > 1]
 
     # --- PAS: families and pupils ----------------------------------------------------------
-    def _guardian(self, first: str, tv: str | None, last: str, relatie: str, hh: str,
-                  gezag: bool = True, info: bool = True) -> dict[str, Any]:
+    def _guardian(
+        self, first: str, tv: str | None, last: str, relatie: str, hh: str, gezag: bool = True, info: bool = True
+    ) -> dict[str, Any]:
         self.n_guardian += 1
         r = self.rng.random()
-        phone = (None if r < 0.05 else f"06-{self.rng.randint(10000000, 99999999)}" if r < 0.6
-                 else f"+31 6 {self.rng.randint(10000000, 99999999)}")
-        g = {"id": str(900000 + self.i * 10000 + self.n_guardian), "roepnaam": first,
-             "tussenvoegsel": tv, "achternaam": last,
-             "email": None if self.rng.random() < 0.12 else f"{N.email_local(first, tv, last)}@mail.example",
-             "telefoon": phone, "relatie": relatie, "gezag": gezag, "ontvangt_informatie": info,
-             "huishouden_id": hh}
+        phone = (
+            None
+            if r < 0.05
+            else f"06-{self.rng.randint(10000000, 99999999)}"
+            if r < 0.6
+            else f"+31 6 {self.rng.randint(10000000, 99999999)}"
+        )
+        g = {
+            "id": str(900000 + self.i * 10000 + self.n_guardian),
+            "roepnaam": first,
+            "tussenvoegsel": tv,
+            "achternaam": last,
+            "email": None if self.rng.random() < 0.12 else f"{N.email_local(first, tv, last)}@mail.example",
+            "telefoon": phone,
+            "relatie": relatie,
+            "gezag": gezag,
+            "ontvangt_informatie": info,
+            "huishouden_id": hh,
+        }
         self.guardians[g["id"]] = g
         return g
 
@@ -116,11 +137,15 @@ class _School:
         r = rng.random()
         if r < 0.66:  # two parents, one household
             rel = ("ouder", "ouder") if rng.random() < 0.05 else ("moeder", "vader")
-            gs = [self._guardian(rng.choice(N.ADULT_F), *mother_name, rel[0], hh[0]),
-                  self._guardian(rng.choice(N.ADULT_M), tv, last, rel[1], hh[0])]
+            gs = [
+                self._guardian(rng.choice(N.ADULT_F), *mother_name, rel[0], hh[0]),
+                self._guardian(rng.choice(N.ADULT_M), tv, last, rel[1], hh[0]),
+            ]
         elif r < 0.82:  # parents living apart: two households, both informed
-            gs = [self._guardian(rng.choice(N.ADULT_F), *mother_name, "moeder", hh[0]),
-                  self._guardian(rng.choice(N.ADULT_M), tv, last, "vader", hh[1])]
+            gs = [
+                self._guardian(rng.choice(N.ADULT_F), *mother_name, "moeder", hh[0]),
+                self._guardian(rng.choice(N.ADULT_M), tv, last, "vader", hh[1]),
+            ]
             if rng.random() < 0.3:
                 stv, slast = rng.choice(N.SURNAMES)
                 gs.append(self._guardian(rng.choice(N.ADULT_M), stv, slast, "stiefouder", hh[0], False, False))
@@ -128,22 +153,37 @@ class _School:
             gs = [self._guardian(rng.choice(N.ADULT_F), *mother_name, "moeder", hh[0])]
         else:
             gtv, glast = rng.choice(N.SURNAMES)
-            gs = [self._guardian(rng.choice(N.ADULT_F + N.ADULT_M), gtv, glast,
-                                 rng.choice(["pleegouder", "voogd", "grootouder"]), hh[0])]
+            gs = [
+                self._guardian(
+                    rng.choice(N.ADULT_F + N.ADULT_M),
+                    gtv,
+                    glast,
+                    rng.choice(["pleegouder", "voogd", "grootouder"]),
+                    hh[0],
+                )
+            ]
         pupils = []
         for leerjaar in sorted(rng.sample(range(1, 9), k)):
             group = rng.choice([g for g in self.school.groups if leerjaar in g["leerjaren"]])
             niveau = rng.choice([1] * 70 + [2] * 18 + [3] * 8 + [4] * 3 + [5])
             self.n_pupil += 1
             born = date(self.sy.year - 5 - (leerjaar - 1), 10, 1) + timedelta(days=rng.randint(0, 364))
-            rec = {"id": str(580000 + self.i * 10000 + self.n_pupil), "leerlingnummer": 1000 + self.n_pupil,
-                   "roepnaam": rng.choice(N.GIRLS if rng.random() < 0.5 else N.BOYS),
-                   "tussenvoegsel": tv, "achternaam": last, "geboortedatum": born.isoformat(),
-                   "group_id": group["id"], "leerjaar": leerjaar, "status": "ingeschreven",
-                   "uitschrijfdatum": None, "ondersteuningsniveau": niveau,
-                   "handelingsplan": niveau >= 3 or (niveau == 2 and rng.random() < 0.3),
-                   "ontwikkelingsperspectief": niveau >= 4 or (niveau == 3 and rng.random() < 0.3),
-                   "guardians": [dict(g) for g in gs]}
+            rec = {
+                "id": str(580000 + self.i * 10000 + self.n_pupil),
+                "leerlingnummer": 1000 + self.n_pupil,
+                "roepnaam": rng.choice(N.GIRLS if rng.random() < 0.5 else N.BOYS),
+                "tussenvoegsel": tv,
+                "achternaam": last,
+                "geboortedatum": born.isoformat(),
+                "group_id": group["id"],
+                "leerjaar": leerjaar,
+                "status": "ingeschreven",
+                "uitschrijfdatum": None,
+                "ondersteuningsniveau": niveau,
+                "handelingsplan": niveau >= 3 or (niveau == 2 and rng.random() < 0.3),
+                "ontwikkelingsperspectief": niveau >= 4 or (niveau == 3 and rng.random() < 0.3),
+                "guardians": [dict(g) for g in gs],
+            }
             pupil = PasPupil(rec["id"], [(when, rec)])
             self.school.pupils[pupil.id] = pupil
             pupils.append(pupil)
@@ -154,8 +194,7 @@ class _School:
         recs = [p.latest() for p in self.school.pupils.values()]
         for n, rec in enumerate(recs[5:9]):
             if rec["ondersteuningsniveau"] < 3:
-                rec.update(ondersteuningsniveau=3 + n % 2, handelingsplan=True,
-                           ontwikkelingsperspectief=n % 2 == 1)
+                rec.update(ondersteuningsniveau=3 + n % 2, handelingsplan=True, ontwikkelingsperspectief=n % 2 == 1)
         self.school.facts["opp_pupil_ids"] = [r["id"] for r in recs if r["ontwikkelingsperspectief"]]
         self.school.facts["niveau3plus_pupil_ids"] = [r["id"] for r in recs if r["ondersteuningsniveau"] >= 3]
 
@@ -168,9 +207,14 @@ class _School:
     def _timeline_events(self) -> None:
         """A guardian update, a pupil who leaves and one who arrives during the year."""
         s, rng = self.school, self.rng
-        singles = [p for p in s.pupils.values()
-                   if sum(p.latest()["guardians"][0]["id"] == g["id"] for q in s.pupils.values()
-                          for g in q.latest()["guardians"]) == 1]
+        singles = [
+            p
+            for p in s.pupils.values()
+            if sum(
+                p.latest()["guardians"][0]["id"] == g["id"] for q in s.pupils.values() for g in q.latest()["guardians"]
+            )
+            == 1
+        ]
         for days, pupil in zip((45, 75, 105), rng.sample(list(s.pupils.values()), min(3, len(s.pupils)))):
             gid = pupil.latest()["guardians"][0]["id"]
             when = _at(self.sy + timedelta(days=days), 10, rng.randint(0, 59))
@@ -196,24 +240,40 @@ class _School:
         for m in s.staff:
             sid = self.pid("stf_")
             stf[m["id"]] = sid
-            s.p_staff[sid] = {"id": sid, "name": f"{m['roepnaam']} {N.full_surname(m['tussenvoegsel'], m['achternaam'])}",
-                              "email": m["email"], "external_id": m["id"]}
+            s.p_staff[sid] = {
+                "id": sid,
+                "name": f"{m['roepnaam']} {N.full_surname(m['tussenvoegsel'], m['achternaam'])}",
+                "email": m["email"],
+                "external_id": m["id"],
+            }
         admin = self.pid("stf_")
-        s.p_staff[admin] = {"id": admin, "name": "Administratie", "email": f"administratie@{self.slug}.example",
-                            "external_id": None}
+        s.p_staff[admin] = {
+            "id": admin,
+            "name": "Administratie",
+            "email": f"administratie@{self.slug}.example",
+            "external_id": None,
+        }
         grp = {}
         for g in s.groups:
             grp[g["id"]] = self.pid("grp_")
-            s.p_groups[grp[g["id"]]] = {"id": grp[g["id"]], "name": g["name"], "external_id": g["id"],
-                                        "teacher_ids": [stf[t] for t in g["teacher_ids"]]}
+            s.p_groups[grp[g["id"]]] = {
+                "id": grp[g["id"]],
+                "name": g["name"],
+                "external_id": g["id"],
+                "teacher_ids": [stf[t] for t in g["teacher_ids"]],
+            }
         whole = self.pid("grp_")
         s.p_groups[whole] = {"id": whole, "name": "Hele school", "external_id": None, "teacher_ids": []}
         gdn = {}
         for pas_id, g in self.guardians.items():
             gdn[pas_id] = self.pid("gdn_")
             s.p_guardians[gdn[pas_id]] = PGuardian(
-                gdn[pas_id], f"{g['roepnaam']} {N.full_surname(g['tussenvoegsel'], g['achternaam'])}",
-                g["email"], rng.random() >= 0.1, pas_id)
+                gdn[pas_id],
+                f"{g['roepnaam']} {N.full_surname(g['tussenvoegsel'], g['achternaam'])}",
+                g["email"],
+                rng.random() >= 0.1,
+                pas_id,
+            )
         pupils = list(s.pupils.values())
         unlinked = {p.id for p in rng.sample(pupils[:-1], 2)}
         accented = [p.id for p in pupils if N.ascii_fold(p.latest()["roepnaam"]) != p.latest()["roepnaam"]]
@@ -227,29 +287,48 @@ class _School:
                 until = s.facts["leaver_deregistered_at"] + timedelta(hours=c.deregister_delay_hours)
             first = N.ascii_fold(rec["roepnaam"]) if p.id in renamed else rec["roepnaam"]
             s.p_children[self.pid("chd_")] = PChild(
-                "", first, N.full_surname(rec["tussenvoegsel"], rec["achternaam"]),
-                None if p.id in unlinked else p.id, grp[rec["group_id"]],
-                [gdn[g["id"]] for g in rec["guardians"] if g["ontvangt_informatie"]], first_t, until)
+                "",
+                first,
+                N.full_surname(rec["tussenvoegsel"], rec["achternaam"]),
+                None if p.id in unlinked else p.id,
+                grp[rec["group_id"]],
+                [gdn[g["id"]] for g in rec["guardians"] if g["ontvangt_informatie"]],
+                first_t,
+                until,
+            )
         for cid, child in s.p_children.items():
             child.id = cid
         # a family that cannot book at all, and a split family where only one parent has the app
         by_ext = {ch.external_id: ch for ch in s.p_children.values() if ch.external_id}
         special = (s.facts["arrival_pupil_id"], s.facts["leaver_pupil_id"])
         single = next((ch for ch in by_ext.values() if ch.external_id not in special), None)
-        single = next((ch for ch in by_ext.values() if len(ch.guardian_ids) == 1
-                       and ch.external_id not in special), single)
+        single = next(
+            (ch for ch in by_ext.values() if len(ch.guardian_ids) == 1 and ch.external_id not in special), single
+        )
         for gid in single.guardian_ids if single else ():
             s.p_guardians[gid].app_active = False
-        split = next((p for p in pupils if len({g["huishouden_id"] for g in p.latest()["guardians"]}) > 1
-                      and p.id in by_ext and by_ext[p.id] is not single and len(by_ext[p.id].guardian_ids) > 1), None)
+        split = next(
+            (
+                p
+                for p in pupils
+                if len({g["huishouden_id"] for g in p.latest()["guardians"]}) > 1
+                and p.id in by_ext
+                and by_ext[p.id] is not single
+                and len(by_ext[p.id].guardian_ids) > 1
+            ),
+            None,
+        )
         if split is not None:
             s.p_guardians[by_ext[split.id].guardian_ids[1]].app_active = False
             s.p_guardians[by_ext[split.id].guardian_ids[0]].app_active = True
         s.facts.update(
             unlinked_pupil_ids=sorted(unlinked),
             unlinked_child_ids=sorted(ch.id for ch in s.p_children.values() if ch.external_id is None),
-            renamed_pupil_ids=sorted(renamed), split_household_pupil_id=split.id if split else None,
-            no_app_child_id=single.id if single else None, unlinked_staff_id=admin, whole_school_group_id=whole,
+            renamed_pupil_ids=sorted(renamed),
+            split_household_pupil_id=split.id if split else None,
+            no_app_child_id=single.id if single else None,
+            unlinked_staff_id=admin,
+            whole_school_group_id=whole,
             app_inactive_guardian_ids=sorted(g.id for g in s.p_guardians.values() if not g.app_active),
             no_email_guardian_ids=sorted(gdn[k] for k, g in self.guardians.items() if g["email"] is None),
         )
@@ -263,9 +342,20 @@ class _School:
             n += 1
             cat = rng.choice(["Oudergesprek", "Kindgesprek"] + N.CATEGORIES_OTHER)
             created = end - timedelta(days=rng.randint(1, 200), minutes=rng.randint(0, 600))
-            talk = (created - timedelta(days=rng.randint(0, 6))).date() if cat in ("Oudergesprek", "Kindgesprek") else None
+            talk = (
+                (created - timedelta(days=rng.randint(0, 6))).date() if cat in ("Oudergesprek", "Kindgesprek") else None
+            )
             nid = f"N-{20000 + self.i * 5000 + n}"
-            s.notes[nid] = PasNote(nid, p.id, cat, f"{cat} (vorig schooljaar)", teacher[rec["group_id"]],
-                                   created, talk, rng.random() < 0.7, created,
-                                   "Gesimuleerd verslag; geen echte gegevens.")
+            s.notes[nid] = PasNote(
+                nid,
+                p.id,
+                cat,
+                f"{cat} (vorig schooljaar)",
+                teacher[rec["group_id"]],
+                created,
+                talk,
+                rng.random() < 0.7,
+                created,
+                "Gesimuleerd verslag; geen echte gegevens.",
+            )
         s.facts["next_note_no"] = 20000 + self.i * 5000 + n + 1

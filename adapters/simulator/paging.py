@@ -12,7 +12,8 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .common import Request, fmt_ts, planner_error, problem
 
@@ -48,8 +49,13 @@ def offset_page(req: Request, items: Sequence[dict[str, Any]], server_time: Any)
     offset = _int_param(req, "offset", 0, 0, None)
     if offset is None:
         raise pas_bad_param("offset must be an integer of 0 or more.")
-    return {"items": list(items[offset:offset + limit]), "total": len(items), "offset": offset,
-            "limit": limit, "server_time": fmt_ts(server_time)}
+    return {
+        "items": list(items[offset : offset + limit]),
+        "total": len(items),
+        "offset": offset,
+        "limit": limit,
+        "server_time": fmt_ts(server_time),
+    }
 
 
 class CursorCodec:
@@ -81,8 +87,13 @@ class CursorCodec:
             raise invalid
         return data["p"]
 
-    def page(self, org: str, req: Request, items: Sequence[dict[str, Any]],
-             key: Callable[[dict[str, Any]], Any] = lambda item: item["id"]) -> dict[str, Any]:
+    def page(
+        self,
+        org: str,
+        req: Request,
+        items: Sequence[dict[str, Any]],
+        key: Callable[[dict[str, Any]], Any] = lambda item: item["id"],
+    ) -> dict[str, Any]:
         """Keyset page over `items` ordered by `key`; returns {data, next_cursor}."""
         limit = _int_param(req, "limit", 50, 1, 200)
         if limit is None:

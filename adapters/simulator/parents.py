@@ -39,8 +39,14 @@ def _guardian_for(world: World, school: School, planner: Planner, child_id: str,
     return guardian_id
 
 
-def book(world: World, school: School, planner: Planner, child_id: str,
-         guardian_id: str | None = None, slot_id: str | None = None) -> Booking:
+def book(
+    world: World,
+    school: School,
+    planner: Planner,
+    child_id: str,
+    guardian_id: str | None = None,
+    slot_id: str | None = None,
+) -> Booking:
     """Book a slot (the first free one when `slot_id` is None) in a self_select planner."""
     if planner.mode != "self_select":
         raise ParentActionError("invalid_mode", "Booking is only possible in self_select mode.")
@@ -75,8 +81,9 @@ def cancel_booking(world: World, school: School, planner: Planner, child_id: str
     raise ParentActionError("not_found", f"Child {child_id} has no booking in {planner.id}.")
 
 
-def submit_preferences(world: World, school: School, planner: Planner, child_id: str,
-                       slot_ids: list[str], guardian_id: str | None = None) -> Preference:
+def submit_preferences(
+    world: World, school: School, planner: Planner, child_id: str, slot_ids: list[str], guardian_id: str | None = None
+) -> Preference:
     """Store a guardian's latest availability for a child (preferences mode)."""
     if planner.mode != "preferences":
         raise ParentActionError("invalid_mode", "Preferences are only possible in preferences mode.")
@@ -98,9 +105,13 @@ def persona(seed: int, guardian_ids: list[str]) -> str:
 
 
 def _reminded(world: World, school: School, planner: Planner, child_id: str) -> bool:
-    return any(m.kind == "message" and m.brin == school.brin and m.created_at >= planner.opens_at
-               - timedelta(hours=planner.sibling_head_start_hours)
-               and child_id in m.recipients.get("child_ids", []) for m in world.messages)
+    return any(
+        m.kind == "message"
+        and m.brin == school.brin
+        and m.created_at >= planner.opens_at - timedelta(hours=planner.sibling_head_start_hours)
+        and child_id in m.recipients.get("child_ids", [])
+        for m in world.messages
+    )
 
 
 def _family_slots(school: School) -> dict[str, list[Slot]]:
@@ -115,8 +126,7 @@ def _family_slots(school: School) -> dict[str, list[Slot]]:
     return out
 
 
-def _pick(world: World, planner: Planner, child: PChild, taken: set[str],
-          family: dict[str, list[Slot]]) -> Slot | None:
+def _pick(world: World, planner: Planner, child: PChild, taken: set[str], family: dict[str, list[Slot]]) -> Slot | None:
     """A free slot; close to (and not overlapping) a sibling's booking elsewhere when there is one."""
     free = [s for s in planner.slots if s.id not in taken]
     if not free:
@@ -131,8 +141,19 @@ def _pick(world: World, planner: Planner, child: PChild, taken: set[str],
 
 def behave(world: World, planner_id: str | None = None) -> dict[str, list[str]]:
     """One deterministic round of parent behaviour over released planners; returns child ids per outcome."""
-    out: dict[str, list[str]] = {k: [] for k in ("booked", "preferences", "already_done", "late_waiting",
-                                                   "never", "cannot", "not_yet_bookable", "no_free_slot")}
+    out: dict[str, list[str]] = {
+        k: []
+        for k in (
+            "booked",
+            "preferences",
+            "already_done",
+            "late_waiting",
+            "never",
+            "cannot",
+            "not_yet_bookable",
+            "no_free_slot",
+        )
+    }
     now = world.now()
     for school in world.schools.values():
         family = _family_slots(school)
@@ -163,7 +184,9 @@ def behave(world: World, planner_id: str | None = None) -> dict[str, list[str]]:
                 elif planner.mode == "preferences":
                     rng = random.Random(f"{world.config.seed}:{planner.id}:{child_id}")
                     ids = [s.id for s in planner.slots]
-                    submit_preferences(world, school, planner, child_id, sorted(rng.sample(ids, min(3, len(ids)))), active[0])
+                    submit_preferences(
+                        world, school, planner, child_id, sorted(rng.sample(ids, min(3, len(ids)))), active[0]
+                    )
                     out["preferences"].append(child_id)
                 else:
                     slot = _pick(world, planner, child, taken, family)

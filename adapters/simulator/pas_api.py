@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from .common import ApiError, Request, Response, parse_ts, problem
@@ -29,12 +30,16 @@ def _token_error(status: int, error: str, title: str, detail: str) -> ApiError:
     return problem(status, slug, title, detail, error=error, error_description=detail)
 
 
-def create_token(app: "App", req: Request) -> Response:
+def create_token(app: App, req: Request) -> Response:
     """POST /oauth/token: form-encoded client-credentials grant (contract: createToken)."""
     ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
-        raise problem(415, "unsupported-media-type", "Unsupported media type",
-                      "The token request must be application/x-www-form-urlencoded.")
+        raise problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "The token request must be application/x-www-form-urlencoded.",
+        )
     try:
         form = parse_qs(req.body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(req.body))
     except (UnicodeDecodeError, ValueError):
@@ -43,22 +48,23 @@ def create_token(app: "App", req: Request) -> Response:
     for name in ("grant_type", "client_id", "client_secret"):
         values = form.get(name, [])
         if len(values) != 1 or not values[0]:
-            raise _token_error(400, "invalid_request", "Invalid request",
-                               f"Parameter {name} is missing, empty or repeated.")
+            raise _token_error(
+                400, "invalid_request", "Invalid request", f"Parameter {name} is missing, empty or repeated."
+            )
         fields[name] = values[0]
     if fields["grant_type"] != "client_credentials":
-        raise _token_error(400, "unsupported_grant_type", "Unsupported grant type",
-                           "Only grant_type=client_credentials is supported.")
+        raise _token_error(
+            400, "unsupported_grant_type", "Unsupported grant type", "Only grant_type=client_credentials is supported."
+        )
     cfg = app.world.config
     if (fields["client_id"], fields["client_secret"]) != (cfg.pas_client_id, cfg.pas_client_secret):
         raise _token_error(401, "invalid_client", "Invalid client", "Client authentication failed.")
     app.world.counters.events["tokens_issued"] += 1
-    body = {"access_token": app.world.new_token(), "token_type": "Bearer",
-            "expires_in": cfg.token_lifetime_s}
+    body = {"access_token": app.world.new_token(), "token_type": "Bearer", "expires_in": cfg.token_lifetime_s}
     return Response.json(200, body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-def _authenticate(app: "App", req: Request) -> None:
+def _authenticate(app: App, req: Request) -> None:
     """Bearer token check; the two 401 flavours differ in WWW-Authenticate (contract: Auth)."""
     world = app.world
     limit = app.faults.config.revoke_token_after
@@ -68,18 +74,27 @@ def _authenticate(app: "App", req: Request) -> None:
     scheme, _, token = (req.header("authorization") or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise problem(401, "unauthorized", "Unauthorized", "An access token is required.",
-                      {"WWW-Authenticate": 'Bearer realm="pas"'})
+        raise problem(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "An access token is required.",
+            {"WWW-Authenticate": 'Bearer realm="pas"'},
+        )
     expiry = world.tokens.get(token)
     if expiry is None or world.now() >= expiry:
         world.tokens.pop(token, None)
-        raise problem(401, "invalid-token", "Invalid access token",
-                      "The access token is expired or has been revoked.",
-                      {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise problem(
+            401,
+            "invalid-token",
+            "Invalid access token",
+            "The access token is expired or has been revoked.",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     world.pas_auth_requests += 1
 
 
-def _school(app: "App", req: Request) -> School:
+def _school(app: App, req: Request) -> School:
     _authenticate(app, req)
     brin = req.params["brin"]
     if not _BRIN.match(brin):
@@ -92,17 +107,19 @@ def _school(app: "App", req: Request) -> School:
     return school
 
 
-def _years(app: "App") -> list[dict[str, Any]]:
+def _years(app: App) -> list[dict[str, Any]]:
     cfg = app.world.config
     today = app.world.now().date()
     start, end = cfg.school_year_start, cfg.school_year_end
     a, b = (int(x) for x in cfg.school_year.split("-"))
     prev = (f"{a - 1}-{b - 1}", start.replace(year=start.year - 1), end.replace(year=end.year - 1))
-    return [{"id": y, "start": s.isoformat(), "end": e.isoformat(), "current": s <= today <= e}
-            for y, s, e in (prev, (cfg.school_year, start, end))]
+    return [
+        {"id": y, "start": s.isoformat(), "end": e.isoformat(), "current": s <= today <= e}
+        for y, s, e in (prev, (cfg.school_year, start, end))
+    ]
 
 
-def _schoolyear(app: "App", req: Request) -> bool:
+def _schoolyear(app: App, req: Request) -> bool:
     """True for the configured (current) year, False for the previous one; 400/404 otherwise."""
     year = req.single("schoolyear")
     if year is None or year == app.world.config.school_year:
@@ -114,32 +131,34 @@ def _schoolyear(app: "App", req: Request) -> bool:
     raise problem(404, "not-found", "Not found", f"School year {year} does not exist.")
 
 
-def get_school(app: "App", req: Request) -> Response:
+def get_school(app: App, req: Request) -> Response:
     school = _school(app, req)
     check_query(req, set(), pas_bad_param)
     return Response.json(200, {"brin": school.brin, "name": school.cfg.name, "region": school.cfg.region})
 
 
-def list_schoolyears(app: "App", req: Request) -> Response:
+def list_schoolyears(app: App, req: Request) -> Response:
     _school(app, req)
     check_query(req, _PAGING, pas_bad_param)
     return Response.json(200, offset_page(req, _years(app), app.world.now()))
 
 
-def list_groups(app: "App", req: Request) -> Response:
+def list_groups(app: App, req: Request) -> Response:
     school = _school(app, req)
     check_query(req, _PAGING | {"schoolyear"}, pas_bad_param)
     groups = school.groups if _schoolyear(app, req) else school.prev_groups
     return Response.json(200, offset_page(req, sorted(groups, key=_id_key), app.world.now()))
 
 
-def list_staff(app: "App", req: Request) -> Response:
+def list_staff(app: App, req: Request) -> Response:
     school = _school(app, req)
     check_query(req, _PAGING | {"schoolyear"}, pas_bad_param)
     current = _schoolyear(app, req)
     # group ids differ per school year; the previous year's ids are offset by 10000
-    items = [dict(m, group_ids=m["group_ids"] if current else [str(int(g) - 10000) for g in m["group_ids"]])
-             for m in school.staff]
+    items = [
+        dict(m, group_ids=m["group_ids"] if current else [str(int(g) - 10000) for g in m["group_ids"]])
+        for m in school.staff
+    ]
     return Response.json(200, offset_page(req, sorted(items, key=_id_key), app.world.now()))
 
 
@@ -153,7 +172,7 @@ def _since(req: Request, name: str) -> datetime | None:
     return value
 
 
-def list_pupils(app: "App", req: Request) -> Response:
+def list_pupils(app: App, req: Request) -> Response:
     """All pupils of the year visible at the simulated now; changed_since is inclusive."""
     school = _school(app, req)
     check_query(req, _PAGING | {"schoolyear", "changed_since", "status"}, pas_bad_param)
@@ -173,7 +192,7 @@ def list_pupils(app: "App", req: Request) -> Response:
     return Response.json(200, offset_page(req, records, now))
 
 
-def list_notes(app: "App", req: Request) -> Response:
+def list_notes(app: App, req: Request) -> Response:
     """Notes, filtered by category (repeatable, exact), created_since, pupil_id; body only on request."""
     school = _school(app, req)
     check_query(req, _PAGING | {"category", "created_since", "pupil_id", "include"}, pas_bad_param)
@@ -186,10 +205,14 @@ def list_notes(app: "App", req: Request) -> Response:
     since = _since(req, "created_since")
     pupil_id = req.single("pupil_id")
     now = app.world.now()
-    notes = [n for n in school.notes.values() if n.created_at <= now
-             and (categories is None or n.category in categories)
-             and (pupil_id is None or n.pupil_id == pupil_id)
-             and (since is None or n.created_at >= since)]
+    notes = [
+        n
+        for n in school.notes.values()
+        if n.created_at <= now
+        and (categories is None or n.category in categories)
+        and (pupil_id is None or n.pupil_id == pupil_id)
+        and (since is None or n.created_at >= since)
+    ]
     if since is None:
         notes.sort(key=lambda n: (len(n.id), n.id))
     else:
@@ -216,4 +239,3 @@ def not_found(path: str) -> ApiError:
 
 def method_not_allowed(method: str) -> ApiError:
     return problem(405, "method-not-allowed", "Method not allowed", f"{method} is not supported here.")
-

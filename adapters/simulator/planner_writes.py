@@ -12,8 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from .common import Request, Response, json_equal, planner_error
 from .planner_api import authenticate, get_planner_of
-from .validation import (Checker, check_assignments, check_message, check_overlaps,
-                         check_planner_create, check_planner_patch)
+from .validation import (
+    Checker,
+    check_assignments,
+    check_message,
+    check_overlaps,
+    check_planner_create,
+    check_planner_patch,
+)
 from .world import Booking, IdemRecord, Message, Planner, School, Slot
 
 if TYPE_CHECKING:
@@ -43,7 +49,7 @@ def _body(req: Request) -> Any:
         raise planner_error(400, "invalid_json", "The body is not valid JSON.") from None
 
 
-def _stored(app: "App", school: School, key: str | None, req: Request, body: Any) -> IdemRecord | None:
+def _stored(app: App, school: School, key: str | None, req: Request, body: Any) -> IdemRecord | None:
     if key is None:
         return None
     app.world.expire_idempotency(school)
@@ -56,7 +62,7 @@ def _stored(app: "App", school: School, key: str | None, req: Request, body: Any
     return record
 
 
-def _remember(app: "App", school: School, key: str | None, req: Request, body: Any, result: dict[str, Any]) -> None:
+def _remember(app: App, school: School, key: str | None, req: Request, body: Any, result: dict[str, Any]) -> None:
     if key is not None:
         school.idempotency[key] = IdemRecord(req.method, req.path, body, app.world.now(), result)
 
@@ -66,11 +72,11 @@ def _reject(c: Checker) -> None:
         raise planner_error(422, "validation_error", "The request body is invalid.", details=c.details)
 
 
-def _slots(app: "App", parsed: list[dict[str, Any]]) -> list[Slot]:
+def _slots(app: App, parsed: list[dict[str, Any]]) -> list[Slot]:
     return [Slot(app.world.new_id("slt_"), s["start"], s["end"], list(s["staff_ids"])) for s in parsed]
 
 
-def create_planner(app: "App", req: Request) -> Response:
+def create_planner(app: App, req: Request) -> Response:
     """POST /planners: 201 draft; replay 200; 409 duplicate_external_ref with existing_id."""
     school = authenticate(app, req)
     key = _key(req, required=True)
@@ -91,20 +97,36 @@ def create_planner(app: "App", req: Request) -> Response:
     _reject(c)
     existing = next((p for p in school.planners.values() if p.external_ref == body["external_ref"]), None)
     if existing is not None:
-        raise planner_error(409, "duplicate_external_ref",
-                            f"A planner with external_ref {body['external_ref']!r} already exists.",
-                            existing_id=existing.id)
-    planner = Planner(app.world.new_id("pln_"), body["external_ref"], body["group_id"], body["title"],
-                      body["description"], body["location"], body["kind"], body["mode"],
-                      int(body["sibling_head_start_hours"]), parsed["opens_at"], parsed["closes_at"],
-                      list(body["invitee_child_ids"]), _slots(app, parsed["slots"]), now, now)
+        raise planner_error(
+            409,
+            "duplicate_external_ref",
+            f"A planner with external_ref {body['external_ref']!r} already exists.",
+            existing_id=existing.id,
+        )
+    planner = Planner(
+        app.world.new_id("pln_"),
+        body["external_ref"],
+        body["group_id"],
+        body["title"],
+        body["description"],
+        body["location"],
+        body["kind"],
+        body["mode"],
+        int(body["sibling_head_start_hours"]),
+        parsed["opens_at"],
+        parsed["closes_at"],
+        list(body["invitee_child_ids"]),
+        _slots(app, parsed["slots"]),
+        now,
+        now,
+    )
     school.planners[planner.id] = planner
     _remember(app, school, key, req, body, {"planner_id": planner.id})
     app.world.counters.writes["POST /v1/planners"] += 1
     return Response.json(201, planner.to_json(now))
 
 
-def update_planner(app: "App", req: Request) -> Response:
+def update_planner(app: App, req: Request) -> Response:
     """PATCH /planners/{id}: title, description, closes_at, add_slots while draft/scheduled/open."""
     school = authenticate(app, req)
     planner = get_planner_of(app, school, req)
@@ -132,12 +154,12 @@ def update_planner(app: "App", req: Request) -> Response:
     return Response.json(200, planner.to_json(now))
 
 
-def _no_body(app: "App", req: Request) -> None:
+def _no_body(app: App, req: Request) -> None:
     if req.body.strip():  # contract: "No request body." Tolerated, but recorded.
         app.world.warnings.append(f"{req.method} {req.path} was sent a request body")
 
 
-def open_planner(app: "App", req: Request) -> Response:
+def open_planner(app: App, req: Request) -> Response:
     """POST /planners/{id}/open: draft -> scheduled/open; repeat is a 200 no-op."""
     school = authenticate(app, req)
     planner = get_planner_of(app, school, req)
@@ -154,7 +176,7 @@ def open_planner(app: "App", req: Request) -> Response:
     return Response.json(200, planner.to_json(now))
 
 
-def close_planner(app: "App", req: Request) -> Response:
+def close_planner(app: App, req: Request) -> Response:
     """POST /planners/{id}/close: closes draft/scheduled/open; closed is a no-op; cancelled 409."""
     school = authenticate(app, req)
     planner = get_planner_of(app, school, req)
@@ -169,7 +191,7 @@ def close_planner(app: "App", req: Request) -> Response:
     return Response.json(200, planner.to_json(now))
 
 
-def create_assignments(app: "App", req: Request) -> Response:
+def create_assignments(app: App, req: Request) -> Response:
     """POST /planners/{id}/assignments: all-or-nothing; preferences mode, open or closed."""
     school = authenticate(app, req)
     planner = get_planner_of(app, school, req)
@@ -205,8 +227,16 @@ def create_assignments(app: "App", req: Request) -> Response:
     for row in rows:
         booking = active.get(row["child_id"])
         if booking is None:
-            booking = Booking(app.world.new_id("bkg_"), planner.id, row["slot_id"], row["child_id"],
-                              _preferring_guardian(school, planner, row), "booked", now, now)
+            booking = Booking(
+                app.world.new_id("bkg_"),
+                planner.id,
+                row["slot_id"],
+                row["child_id"],
+                _preferring_guardian(school, planner, row),
+                "booked",
+                now,
+                now,
+            )
             school.bookings.append(booking)
         elif booking.slot_id != row["slot_id"]:
             booking.slot_id, booking.updated_at = row["slot_id"], now
@@ -225,7 +255,7 @@ def _preferring_guardian(school: School, planner: Planner, row: dict[str, str]) 
     return None
 
 
-def send_message(app: "App", req: Request) -> Response:
+def send_message(app: App, req: Request) -> Response:
     """POST /messages: 202 with an id; reaches app-active guardians of the children, or staff."""
     school = authenticate(app, req)
     key = _key(req, required=True)
@@ -241,15 +271,23 @@ def send_message(app: "App", req: Request) -> Response:
         if cid not in children:
             c.add(f"recipients.child_ids[{n}]", f"Unknown child {cid}.")
             continue
-        guardians += [g for g in children[cid].guardian_ids
-                      if school.p_guardians[g].app_active and g not in guardians]
+        guardians += [g for g in children[cid].guardian_ids if school.p_guardians[g].app_active and g not in guardians]
     staff = parsed.get("staff_ids") or []
     for n, sid in enumerate(staff):
         if sid not in school.p_staff:
             c.add(f"recipients.staff_ids[{n}]", f"Unknown staff member {sid}.")
     _reject(c)
-    message = Message(app.world.new_id("msg_"), school.brin, "message", dict(body["recipients"]),
-                      body["subject"], body["body"], guardians, list(staff), now)
+    message = Message(
+        app.world.new_id("msg_"),
+        school.brin,
+        "message",
+        dict(body["recipients"]),
+        body["subject"],
+        body["body"],
+        guardians,
+        list(staff),
+        now,
+    )
     app.world.messages.append(message)
     _remember(app, school, key, req, body, {"message_id": message.id})
     app.world.counters.writes["POST /v1/messages"] += 1

@@ -15,8 +15,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import control, pas_api, planner_api, planner_writes
@@ -33,6 +34,7 @@ RequestHook = Callable[[str, str, str], None]  # (method, path, phase: "before" 
 
 class DropRequest(Exception):
     """Raised by a request hook: stop handling the request and close the connection unanswered."""
+
 
 _PLANNER_ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/groups", planner_api.list_groups),
@@ -56,8 +58,9 @@ class Router:
     """Path templates like `/v1/planners/{planner_id}`; 404 for unknown paths, 405 for methods."""
 
     def __init__(self, routes: list[tuple[str, str, Handler]]) -> None:
-        self._routes = [(m, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", t) + "$"), t, h)
-                        for m, t, h in routes]
+        self._routes = [
+            (m, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", t) + "$"), t, h) for m, t, h in routes
+        ]
 
     def match(self, method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None | str:
         """(template, handler, params); None for an unknown path; "405" for a wrong method."""
@@ -80,15 +83,24 @@ class App:
         self.world: World = build_world(config)
         self.faults = FaultInjector(config.faults, config.seed)
         self.cursors = CursorCodec(f"sim-cursor-{config.seed}")
-        self.routers = {"pas": (Router(pas_api.ROUTES), pas_api),
-                        "planner": (Router(_PLANNER_ROUTES), planner_api),
-                        "control": (Router(control.ROUTES), planner_api)}
+        self.routers = {
+            "pas": (Router(pas_api.ROUTES), pas_api),
+            "planner": (Router(_PLANNER_ROUTES), planner_api),
+            "control": (Router(control.ROUTES), planner_api),
+        }
 
     def handle(self, req: Request) -> Response:
         """Serve one request: control endpoints directly; API requests through faults."""
         path = req.path
-        api = ("control" if path.startswith("/_sim/") else "pas" if path.startswith("/api/v1/")
-               else "planner" if path.startswith("/v1/") else None)
+        api = (
+            "control"
+            if path.startswith("/_sim/")
+            else "pas"
+            if path.startswith("/api/v1/")
+            else "planner"
+            if path.startswith("/v1/")
+            else None
+        )
         if api is None:
             return planner_api.not_found(path).response
         router, errors = self.routers[api]
@@ -140,8 +152,13 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        req = Request(self.command, unquote(parts.path), parse_qs(parts.query, keep_blank_values=True),
-                      {k.lower(): v for k, v in self.headers.items()}, body)
+        req = Request(
+            self.command,
+            unquote(parts.path),
+            parse_qs(parts.query, keep_blank_values=True),
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+        )
         hook = self.app.on_request
         try:
             if hook is not None:
@@ -164,7 +181,7 @@ class _HTTPHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Log nothing: request lines carry pupil ids and names in query strings."""
 
 
@@ -215,7 +232,7 @@ class Simulator:
             if self._thread is not None:
                 self._thread.join(timeout=5)
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         if self._server is None:
             self.start()
         return self
@@ -224,8 +241,9 @@ class Simulator:
         self.stop()
 
 
-def run(config: SimConfig, host: str = "127.0.0.1", port: int = 8765,
-        ready: Callable[[str], None] | None = None) -> None:
+def run(
+    config: SimConfig, host: str = "127.0.0.1", port: int = 8765, ready: Callable[[str], None] | None = None
+) -> None:
     """Serve until SIGINT/SIGTERM (for `connector simulator`). `ready(base_url)` is called once
     listening; by default a single line with the base URL goes to stderr."""
     stop = threading.Event()

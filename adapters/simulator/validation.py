@@ -6,8 +6,9 @@ caller can answer `422 validation_error` with every problem at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from .common import parse_ts
 
@@ -24,7 +25,9 @@ class Checker:
     def add(self, field: str, issue: str) -> None:
         self.details.append({"field": field, "issue": issue})
 
-    def obj(self, value: Any, field: str, required: Iterable[str], optional: Iterable[str] = ()) -> dict[str, Any] | None:
+    def obj(
+        self, value: Any, field: str, required: Iterable[str], optional: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
         if not isinstance(value, dict):
             self.add(field or "body", "must be an object")
             return None
@@ -38,8 +41,9 @@ class Checker:
                 self.add(_join(field, key), "is required")
         return value
 
-    def string(self, d: dict[str, Any], key: str, field: str, lo: int = 0, hi: int | None = None,
-               nullable: bool = False) -> None:
+    def string(
+        self, d: dict[str, Any], key: str, field: str, lo: int = 0, hi: int | None = None, nullable: bool = False
+    ) -> None:
         if key not in d:
             return
         v = d[key]
@@ -131,8 +135,20 @@ def check_overlaps(c: Checker, new: list[dict[str, Any]], existing: list[Any], k
 def check_planner_create(body: Any) -> tuple[Checker, dict[str, Any]]:
     """Shape of PlannerCreate; references are checked by the caller."""
     c = Checker()
-    required = ("external_ref", "group_id", "title", "description", "location", "kind", "mode",
-                "sibling_head_start_hours", "opens_at", "closes_at", "invitee_child_ids", "slots")
+    required = (
+        "external_ref",
+        "group_id",
+        "title",
+        "description",
+        "location",
+        "kind",
+        "mode",
+        "sibling_head_start_hours",
+        "opens_at",
+        "closes_at",
+        "invitee_child_ids",
+        "slots",
+    )
     d = c.obj(body, "", required)
     out: dict[str, Any] = {}
     if d is None:

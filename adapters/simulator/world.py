@@ -53,12 +53,17 @@ class PasNote:
     body: str
 
     def to_json(self, include_body: bool) -> dict[str, Any]:
-        out = {"id": self.id, "pupil_id": self.pupil_id, "category": self.category,
-               "title": self.title, "author_id": self.author_id,
-               "created_at": fmt_ts(self.created_at),
-               "gespreksdatum": self.gespreksdatum.isoformat() if self.gespreksdatum else None,
-               "zichtbaar_ouderportaal": self.zichtbaar_ouderportaal,
-               "changed_at": fmt_ts(self.changed_at)}
+        out = {
+            "id": self.id,
+            "pupil_id": self.pupil_id,
+            "category": self.category,
+            "title": self.title,
+            "author_id": self.author_id,
+            "created_at": fmt_ts(self.created_at),
+            "gespreksdatum": self.gespreksdatum.isoformat() if self.gespreksdatum else None,
+            "zichtbaar_ouderportaal": self.zichtbaar_ouderportaal,
+            "changed_at": fmt_ts(self.changed_at),
+        }
         if include_body:  # contract: body only with include=body (data minimisation)
             out["body"] = self.body
         return out
@@ -79,9 +84,14 @@ class PChild:
         return self.visible_from <= now and (self.visible_until is None or now < self.visible_until)
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "first_name": self.first_name, "last_name": self.last_name,
-                "external_id": self.external_id, "group_id": self.group_id,
-                "guardian_ids": list(self.guardian_ids)}
+        return {
+            "id": self.id,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "external_id": self.external_id,
+            "group_id": self.group_id,
+            "guardian_ids": list(self.guardian_ids),
+        }
 
 
 @dataclass
@@ -101,8 +111,7 @@ class Slot:
     staff_ids: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "start": fmt_ts(self.start), "end": fmt_ts(self.end),
-                "staff_ids": list(self.staff_ids)}
+        return {"id": self.id, "start": fmt_ts(self.start), "end": fmt_ts(self.end), "staff_ids": list(self.staff_ids)}
 
 
 @dataclass
@@ -139,14 +148,24 @@ class Planner:
         return "open" if now >= self.opens_at else "scheduled"
 
     def to_json(self, now: datetime) -> dict[str, Any]:
-        return {"id": self.id, "external_ref": self.external_ref, "group_id": self.group_id,
-                "title": self.title, "description": self.description, "location": self.location,
-                "kind": self.kind, "mode": self.mode,
-                "sibling_head_start_hours": self.sibling_head_start_hours,
-                "opens_at": fmt_ts(self.opens_at), "closes_at": fmt_ts(self.closes_at),
-                "invitee_child_ids": list(self.invitee_child_ids), "status": self.status(now),
-                "slots": [s.to_json() for s in self.slots],
-                "created_at": fmt_ts(self.created_at), "updated_at": fmt_ts(self.updated_at)}
+        return {
+            "id": self.id,
+            "external_ref": self.external_ref,
+            "group_id": self.group_id,
+            "title": self.title,
+            "description": self.description,
+            "location": self.location,
+            "kind": self.kind,
+            "mode": self.mode,
+            "sibling_head_start_hours": self.sibling_head_start_hours,
+            "opens_at": fmt_ts(self.opens_at),
+            "closes_at": fmt_ts(self.closes_at),
+            "invitee_child_ids": list(self.invitee_child_ids),
+            "status": self.status(now),
+            "slots": [s.to_json() for s in self.slots],
+            "created_at": fmt_ts(self.created_at),
+            "updated_at": fmt_ts(self.updated_at),
+        }
 
 
 @dataclass
@@ -161,9 +180,15 @@ class Booking:
     updated_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "slot_id": self.slot_id, "child_id": self.child_id,
-                "guardian_id": self.guardian_id, "status": self.status,
-                "created_at": fmt_ts(self.created_at), "updated_at": fmt_ts(self.updated_at)}
+        return {
+            "id": self.id,
+            "slot_id": self.slot_id,
+            "child_id": self.child_id,
+            "guardian_id": self.guardian_id,
+            "status": self.status,
+            "created_at": fmt_ts(self.created_at),
+            "updated_at": fmt_ts(self.updated_at),
+        }
 
 
 @dataclass
@@ -175,9 +200,12 @@ class Preference:
     submitted_at: datetime
 
     def to_json(self) -> dict[str, Any]:
-        return {"child_id": self.child_id, "guardian_id": self.guardian_id,
-                "available_slot_ids": list(self.available_slot_ids),
-                "submitted_at": fmt_ts(self.submitted_at)}
+        return {
+            "child_id": self.child_id,
+            "guardian_id": self.guardian_id,
+            "available_slot_ids": list(self.available_slot_ids),
+            "submitted_at": fmt_ts(self.submitted_at),
+        }
 
 
 @dataclass
@@ -196,11 +224,18 @@ class Message:
     planner_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "brin": self.brin, "kind": self.kind,
-                "recipients": self.recipients, "subject": self.subject, "body": self.body,
-                "delivered_guardian_ids": self.delivered_guardian_ids,
-                "delivered_staff_ids": self.delivered_staff_ids,
-                "created_at": fmt_ts(self.created_at), "planner_id": self.planner_id}
+        return {
+            "id": self.id,
+            "brin": self.brin,
+            "kind": self.kind,
+            "recipients": self.recipients,
+            "subject": self.subject,
+            "body": self.body,
+            "delivered_guardian_ids": self.delivered_guardian_ids,
+            "delivered_staff_ids": self.delivered_staff_ids,
+            "created_at": fmt_ts(self.created_at),
+            "planner_id": self.planner_id,
+        }
 
 
 @dataclass
@@ -265,11 +300,17 @@ class Counters:
             key = repr((m.brin, sorted(m.recipients.items()), m.subject, m.body))
             duplicates += key in seen
             seen.add(key)
-        return {"requests": dict(self.requests), "statuses": dict(self.statuses),
-                "writes": dict(self.writes), "writes_total": sum(self.writes.values()),
-                "faults": dict(self.faults), "events": dict(self.events),
-                "messages_sent": len(sent), "duplicate_messages": duplicates,
-                "notifications_sent": sum(1 for m in messages if m.kind == "notification")}
+        return {
+            "requests": dict(self.requests),
+            "statuses": dict(self.statuses),
+            "writes": dict(self.writes),
+            "writes_total": sum(self.writes.values()),
+            "faults": dict(self.faults),
+            "events": dict(self.events),
+            "messages_sent": len(sent),
+            "duplicate_messages": duplicates,
+            "notifications_sent": sum(1 for m in messages if m.kind == "notification"),
+        }
 
 
 class World:
@@ -342,10 +383,20 @@ class World:
                         start = planner.opens_at - timedelta(hours=head)
                         if start <= now and start < ended:
                             school.notified.add((planner.id, gid))
-                            self.messages.append(Message(
-                                self.new_id("ntf_"), school.brin, "notification",
-                                {"guardian_ids": [gid]}, f"Gesprekken: {planner.title}",
-                                "U kunt nu een gesprek inplannen.", [gid], [], now, planner.id))
+                            self.messages.append(
+                                Message(
+                                    self.new_id("ntf_"),
+                                    school.brin,
+                                    "notification",
+                                    {"guardian_ids": [gid]},
+                                    f"Gesprekken: {planner.title}",
+                                    "U kunt nu een gesprek inplannen.",
+                                    [gid],
+                                    [],
+                                    now,
+                                    planner.id,
+                                )
+                            )
 
     def expire_idempotency(self, school: School) -> None:
         """Keys are kept 24 h (simulated) after first use."""

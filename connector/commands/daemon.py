@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -26,8 +26,18 @@ FAILURE_WINDOW = timedelta(hours=24)
 @app.command("daemon")
 def daemon(
     settings: SettingsOption = None,
-    tick_seconds: Annotated[int, typer.Option("--tick-seconds", min=1, help="Seconds between two ticks (each does what is due).")] = 60,
-    now: Annotated[Optional[str], typer.Option("--now", metavar="ISO", hidden=True, help="Start the clock at this moment; it then runs in real time (rehearsals, tests).")] = None,
+    tick_seconds: Annotated[
+        int, typer.Option("--tick-seconds", min=1, help="Seconds between two ticks (each does what is due).")
+    ] = 60,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="ISO",
+            hidden=True,
+            help="Start the clock at this moment; it then runs in real time (rehearsals, tests).",
+        ),
+    ] = None,
 ) -> None:
     """Run the cycle on its schedule until SIGTERM or Ctrl-C; catches up on start what became due while it was off."""
     import scheduler
@@ -35,7 +45,9 @@ def daemon(
 
     runtime = start(settings)
     clock = scheduler.shifted_clock(parse_moment(now)) if now else scheduler.utc_now
-    code = scheduler.serve(runtime, tick_seconds=tick_seconds, clock=clock, ready=lambda line: typer.echo(line, err=True))
+    code = scheduler.serve(
+        runtime, tick_seconds=tick_seconds, clock=clock, ready=lambda line: typer.echo(line, err=True)
+    )
     raise SystemExit(code)  # typer.Exit's code is lost under main()'s standalone_mode=False
 
 
@@ -43,7 +55,9 @@ def daemon(
 def health(
     settings: SettingsOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
-    max_age: Annotated[int, typer.Option("--max-age", metavar="MINUTES", min=1, help="Heartbeat older than this: unhealthy.")] = 5,
+    max_age: Annotated[
+        int, typer.Option("--max-age", metavar="MINUTES", min=1, help="Heartbeat older than this: unhealthy.")
+    ] = 5,
     now: NowOption = None,
 ) -> None:
     """Is the daemon well? Last success per job, next due times, recent failures; exit 0 healthy, 1 not."""
@@ -70,7 +84,15 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
     from connector.store.models import JobMark, RunOutcome, SyncRun
 
     url = store_url(loaded)
-    report: dict = {"healthy": False, "problems": [], "database": url, "daemon": {}, "last_success": {}, "failures": {}, "next_due": {}}
+    report: dict = {
+        "healthy": False,
+        "problems": [],
+        "database": url,
+        "daemon": {},
+        "last_success": {},
+        "failures": {},
+        "next_due": {},
+    }
     database = sqlite_file(to_url(url))
     if database is not None and not database.exists():
         report["problems"].append(f"no database at {database}: run `connector daemon` or `connector init-db`")
@@ -80,34 +102,75 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
         with store.read() as session:
             heartbeat = session.get(JobMark, scheduler.HEARTBEAT_KEY)
             stopped = session.get(JobMark, scheduler.STOPPED_KEY)
-            rows = session.exec(select(JobMark.job, func.max(JobMark.done_at)).where(JobMark.job != scheduler.DAEMON_JOB).group_by(JobMark.job)).all()
-            failed = session.exec(select(SyncRun).where(col(SyncRun.outcome).in_([RunOutcome.FAILED.value, RunOutcome.PARTIAL.value]),
-                                                        SyncRun.started_at >= now - FAILURE_WINDOW).order_by(col(SyncRun.started_at).desc())).all()
-            last = session.exec(select(SyncRun).where(SyncRun.outcome != RunOutcome.RUNNING.value).order_by(col(SyncRun.started_at).desc())).first()
-            heartbeat_at, stopped_at = (heartbeat.done_at if heartbeat else None), (stopped.done_at if stopped else None)
-            failures = [{"run_id": r.id, "trigger": r.trigger, "started_at": r.started_at.isoformat(), "outcome": r.outcome} for r in failed]
-            last_run = {"run_id": last.id, "trigger": last.trigger, "started_at": last.started_at.isoformat(), "outcome": last.outcome} if last else None
+            rows = session.exec(
+                select(JobMark.job, func.max(JobMark.done_at))
+                .where(JobMark.job != scheduler.DAEMON_JOB)
+                .group_by(JobMark.job)
+            ).all()
+            failed = session.exec(
+                select(SyncRun)
+                .where(
+                    col(SyncRun.outcome).in_([RunOutcome.FAILED.value, RunOutcome.PARTIAL.value]),
+                    SyncRun.started_at >= now - FAILURE_WINDOW,
+                )
+                .order_by(col(SyncRun.started_at).desc())
+            ).all()
+            last = session.exec(
+                select(SyncRun)
+                .where(SyncRun.outcome != RunOutcome.RUNNING.value)
+                .order_by(col(SyncRun.started_at).desc())
+            ).first()
+            heartbeat_at, stopped_at = (
+                (heartbeat.done_at if heartbeat else None),
+                (stopped.done_at if stopped else None),
+            )
+            failures = [
+                {"run_id": r.id, "trigger": r.trigger, "started_at": r.started_at.isoformat(), "outcome": r.outcome}
+                for r in failed
+            ]
+            last_run = (
+                {
+                    "run_id": last.id,
+                    "trigger": last.trigger,
+                    "started_at": last.started_at.isoformat(),
+                    "outcome": last.outcome,
+                }
+                if last
+                else None
+            )
         engine = Engine(loaded, store, pas=None, planner_for=None)
         upcoming = scheduler.next_due(engine, now)
     except Exception as exc:  # no database, or no schema yet
-        report["problems"].append(f"cannot read the database ({exc.__class__.__name__}): run `connector daemon` or `connector init-db`")
+        report["problems"].append(
+            f"cannot read the database ({exc.__class__.__name__}): run `connector daemon` or `connector init-db`"
+        )
         return report
     finally:
         store.dispose()
     problems = report["problems"]
     age = (wall - heartbeat_at).total_seconds() if heartbeat_at else None
-    report["daemon"] = {"heartbeat": heartbeat_at.isoformat() if heartbeat_at else None, "heartbeat_age_seconds": None if age is None else round(age),
-                        "max_age_seconds": int(max_age.total_seconds()), "stopped_at": stopped_at.isoformat() if stopped_at else None}
+    report["daemon"] = {
+        "heartbeat": heartbeat_at.isoformat() if heartbeat_at else None,
+        "heartbeat_age_seconds": None if age is None else round(age),
+        "max_age_seconds": int(max_age.total_seconds()),
+        "stopped_at": stopped_at.isoformat() if stopped_at else None,
+    }
     if heartbeat_at is None:
         problems.append("no daemon heartbeat on this database: is `connector daemon` running?")
     elif stopped_at is not None and stopped_at >= heartbeat_at:
         problems.append(f"the daemon stopped at {stopped_at:%Y-%m-%d %H:%M:%S} UTC")
     elif age > max_age.total_seconds():
-        problems.append(f"the daemon's last heartbeat is {age / 60:.0f} min old (more than {max_age.total_seconds() / 60:g}): it hangs or died")
+        problems.append(
+            f"the daemon's last heartbeat is {age / 60:.0f} min old (more than {max_age.total_seconds() / 60:g}): it hangs or died"
+        )
     if last_run and last_run["outcome"] == RunOutcome.FAILED.value:
         problems.append(f"the last run {last_run['run_id']} failed: `connector logs --run {last_run['run_id']}`")
     report["last_success"] = {job: at.isoformat() for job, at in sorted(rows)}
-    report["failures"] = {"window_hours": int(FAILURE_WINDOW.total_seconds() // 3600), "count": len(failures), "recent": failures[:5]}
+    report["failures"] = {
+        "window_hours": int(FAILURE_WINDOW.total_seconds() // 3600),
+        "count": len(failures),
+        "recent": failures[:5],
+    }
     report["last_run"] = last_run
     report["next_due"] = {brin: {job: at.isoformat() for job, at in jobs.items()} for brin, jobs in upcoming.items()}
     report["healthy"] = not problems
@@ -120,7 +183,10 @@ def _print(report: dict) -> None:
         typer.echo(f"  problem: {problem}")
     d = report["daemon"]
     if d:
-        typer.echo(f"daemon heartbeat: {d['heartbeat'] or 'never'}" + (f" ({d['heartbeat_age_seconds']} s ago)" if d["heartbeat"] else ""))
+        typer.echo(
+            f"daemon heartbeat: {d['heartbeat'] or 'never'}"
+            + (f" ({d['heartbeat_age_seconds']} s ago)" if d["heartbeat"] else "")
+        )
     if report["last_success"]:
         typer.echo("last success per job:")
         for job, at in report["last_success"].items():

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -27,8 +27,10 @@ from connector.errors import UserError
 report = typer.Typer(no_args_is_help=True, help="Reports for the director and the IB.")
 app.add_typer(report, name="report")
 
-SchoolFilter = Annotated[Optional[str], typer.Option("--school", metavar="BRIN", help="Only this school.")]
-NowFilter = Annotated[Optional[str], typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")]
+SchoolFilter = Annotated[str | None, typer.Option("--school", metavar="BRIN", help="Only this school.")]
+NowFilter = Annotated[
+    str | None, typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")
+]
 LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "", "debug": "dim"}
 OUTCOME_STYLE = {"failed": "bold red", "partial": "yellow", "running": "cyan", "ok": "green"}
 
@@ -48,13 +50,19 @@ class ReportFormat(StrEnum):
 
 # --- logs -----------------------------------------------------------------------------------
 
+
 @app.command("logs")
 def logs(
     settings: SettingsOption = None,
-    run: Annotated[Optional[str], typer.Option("--run", metavar="ID", help="One run (its id, or the start of it).")] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", metavar="ID", help="One run (its id, or the start of it).")
+    ] = None,
     school: SchoolFilter = None,
-    level: Annotated[Optional[Level], typer.Option("--level", help="Only runs and events at this level or worse.")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", metavar="WHEN", help="Runs started since: 30m, 12h, 2d, 1w, or an ISO date.")] = None,
+    level: Annotated[Level | None, typer.Option("--level", help="Only runs and events at this level or worse.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="WHEN", help="Runs started since: 30m, 12h, 2d, 1w, or an ISO date."),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", metavar="N", help="At most this many runs (0: all).")] = 20,
     json_output: Annotated[bool, typer.Option("--json", help="JSON lines: a run line, then its event lines.")] = False,
 ) -> None:
@@ -67,12 +75,19 @@ def logs(
     start = None
     if since is not None:
         try:
-            start = parse_since(since, datetime.now(timezone.utc), zone)
+            start = parse_since(since, datetime.now(UTC), zone)
         except ValueError as exc:
             raise UserError(f"--since: {exc}") from None
     try:
-        runs = find_runs(store, [s.brin for s in runtime.loaded.settings.schools], run_id=run, brin=school and schools[0].brin,
-                         level=level.value if level else None, since=start, limit=None if run or limit <= 0 else limit)
+        runs = find_runs(
+            store,
+            [s.brin for s in runtime.loaded.settings.schools],
+            run_id=run,
+            brin=school and schools[0].brin,
+            level=level.value if level else None,
+            since=start,
+            limit=None if run or limit <= 0 else limit,
+        )
     finally:
         store.dispose()
     if json_output:
@@ -89,12 +104,22 @@ def logs(
         table.add_column(column, overflow="fold")
     for item in runs:
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(item.counts.items()))
-        table.add_row(_local(item.started_at, zone), item.id if run else item.id[:8], item.brin or "-",
-                      Text(item.outcome, style=OUTCOME_STYLE.get(item.outcome, "")), Text(f"run ({item.trigger})", style="bold"), Text(counts))
+        table.add_row(
+            _local(item.started_at, zone),
+            item.id if run else item.id[:8],
+            item.brin or "-",
+            Text(item.outcome, style=OUTCOME_STYLE.get(item.outcome, "")),
+            Text(f"run ({item.trigger})", style="bold"),
+            Text(counts),
+        )
         for event in item.events:
             e = event_dict(event)
-            detail = e["message"] + (f" [ids: {', '.join(e['ids'])}]" if e["ids"] and not any(i in e["message"] for i in e["ids"]) else "")
-            table.add_row("", "", "", Text(e["level"], style=LEVEL_STYLE.get(e["level"], "")), Text(e["action"]), Text(detail))
+            detail = e["message"] + (
+                f" [ids: {', '.join(e['ids'])}]" if e["ids"] and not any(i in e["message"] for i in e["ids"]) else ""
+            )
+            table.add_row(
+                "", "", "", Text(e["level"], style=LEVEL_STYLE.get(e["level"], "")), Text(e["action"]), Text(detail)
+            )
         table.add_section()
     _console().print(table)
     if not run and limit > 0 and len(runs) == limit:
@@ -103,12 +128,15 @@ def logs(
 
 # --- status ---------------------------------------------------------------------------------
 
+
 @app.command("status")
 def status(
     settings: SettingsOption = None,
     school: SchoolFilter = None,
     now: NowFilter = None,
-    all_rounds: Annotated[bool, typer.Option("--all", help="Every round of the school year, not only the active ones.")] = False,
+    all_rounds: Annotated[
+        bool, typer.Option("--all", help="Every round of the school year, not only the active ones.")
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Per school: the active rounds, each job's last and next run, and what needs attention."""
@@ -118,11 +146,14 @@ def status(
     moment = parse_moment(now)
     source = PlanSource(runtime.loaded.settings)
     try:
-        result = [school_status(store, source, s, moment, all_rounds=all_rounds) for s in select_schools(runtime.loaded, school)]
+        result = [
+            school_status(store, source, s, moment, all_rounds=all_rounds)
+            for s in select_schools(runtime.loaded, school)
+        ]
     finally:
         store.dispose()
     if json_output:
-        typer.echo(json.dumps({"now": moment.astimezone(timezone.utc).isoformat(), "schools": result}, indent=2, sort_keys=True))
+        typer.echo(json.dumps({"now": moment.astimezone(UTC).isoformat(), "schools": result}, indent=2, sort_keys=True))
         return
     console = _console()
     for item, s in zip(result, select_schools(runtime.loaded, school)):
@@ -130,20 +161,42 @@ def status(
 
 
 def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime) -> None:
-    console.print(Text(f"{item['brin']} {item['name']}: school year {item['school_year']}, at {_local(moment, zone)} ({zone.key})", style="bold"))
+    console.print(
+        Text(
+            f"{item['brin']} {item['name']}: school year {item['school_year']}, at {_local(moment, zone)} ({zone.key})",
+            style="bold",
+        )
+    )
     if item["rounds"]:
         table = Table(title="Rounds", title_justify="left")
-        for column in ("round", "where it stands", "planners", "invited", "booked", "reminders", "to contact", "verslagen overdue"):
+        for column in (
+            "round",
+            "where it stands",
+            "planners",
+            "invited",
+            "booked",
+            "reminders",
+            "to contact",
+            "verslagen overdue",
+        ):
             table.add_column(column, justify="left" if column in ("round", "where it stands") else "right")
         for r in item["rounds"]:
             planners = str(r.get("planners_opened", 0)) if r.get("uses_planner") else "-"
-            table.add_row(r["round"], r["phase"], planners, *(str(r.get(k, 0)) for k in ("invited", "booked", "reminders_sent", "families_to_contact")),
-                          str(r["verslagen_overdue"]))
+            table.add_row(
+                r["round"],
+                r["phase"],
+                planners,
+                *(str(r.get(k, 0)) for k in ("invited", "booked", "reminders_sent", "families_to_contact")),
+                str(r["verslagen_overdue"]),
+            )
         console.print(table)
     else:
         upcoming = item["next_round"]
-        console.print(f"No round is active. Next: {upcoming['round']} from {_local(_parse(upcoming['starts_at']), zone)}." if upcoming
-                      else "No round is active, and none is left this school year.")
+        console.print(
+            f"No round is active. Next: {upcoming['round']} from {_local(_parse(upcoming['starts_at']), zone)}."
+            if upcoming
+            else "No round is active, and none is left this school year."
+        )
     jobs = Table(title="Jobs", title_justify="left")
     for column in ("job", "last done", "next due"):
         jobs.add_column(column)
@@ -158,7 +211,11 @@ def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime
         jobs.add_row(job["job"], last, nxt)
     console.print(jobs)
     for label, run in (("Last run", item["last_run"]), ("Last successful run", item["last_successful_run"])):
-        text = f"{run['run_id']} ({run['trigger']}) at {_local(_parse(run['started_at']), zone)}: {run['outcome']}" if run else "none yet"
+        text = (
+            f"{run['run_id']} ({run['trigger']}) at {_local(_parse(run['started_at']), zone)}: {run['outcome']}"
+            if run
+            else "none yet"
+        )
         console.print(Text(f"{label}: {text}"))
     if item["attention"]:
         console.print(Text("Needs attention:", style="bold yellow"))
@@ -175,8 +232,23 @@ def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime
 
 # --- report verslagen -----------------------------------------------------------------------
 
-CSV_COLUMNS = ("school", "school year", "round", "teacher (PAS id)", "conversations", "on time", "late", "missing", "not visible", "pending",
-               "pupils missing", "pupils not visible", "pupils late", "pupils on time", "pupils pending")
+CSV_COLUMNS = (
+    "school",
+    "school year",
+    "round",
+    "teacher (PAS id)",
+    "conversations",
+    "on time",
+    "late",
+    "missing",
+    "not visible",
+    "pending",
+    "pupils missing",
+    "pupils not visible",
+    "pupils late",
+    "pupils on time",
+    "pupils pending",
+)
 _KEYS = ("on_time", "late", "missing", "not_visible", "pending")
 
 
@@ -184,9 +256,15 @@ _KEYS = ("on_time", "late", "missing", "not_visible", "pending")
 def report_verslagen(
     settings: SettingsOption = None,
     school: SchoolFilter = None,
-    round_id: Annotated[Optional[str], typer.Option("--round", metavar="ID", help="Only this round (its id in the settings).")] = None,
-    format: Annotated[ReportFormat, typer.Option("--format", help="table, csv (for a spreadsheet) or json.")] = ReportFormat.table,
-    output: Annotated[Optional[Path], typer.Option("--output", metavar="PATH", help="Write to this file instead of the screen.")] = None,
+    round_id: Annotated[
+        str | None, typer.Option("--round", metavar="ID", help="Only this round (its id in the settings).")
+    ] = None,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="table, csv (for a spreadsheet) or json.")
+    ] = ReportFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", metavar="PATH", help="Write to this file instead of the screen.")
+    ] = None,
 ) -> None:
     """Verslagen per teacher and round: on time, late, missing, not visible, with PAS pupil ids."""
     from connector.review import verslag_rows
@@ -201,7 +279,9 @@ def report_verslagen(
     finally:
         store.dispose()
     if format is ReportFormat.json:
-        data = (json.dumps({"generated_at": datetime.now(timezone.utc).isoformat(), "rows": rows}, indent=2, sort_keys=True) + "\n").encode()
+        data = (
+            json.dumps({"generated_at": datetime.now(UTC).isoformat(), "rows": rows}, indent=2, sort_keys=True) + "\n"
+        ).encode()
     elif format is ReportFormat.csv:
         data = verslagen_csv(rows)
     else:
@@ -222,9 +302,20 @@ def verslagen_csv(rows: list[dict]) -> bytes:
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([_cell(v) for v in (r["brin"], r["school_year"], r["round"], r["teacher"] or "", r["conversations"],
-                                            *(r[k] for k in _KEYS),
-                                            *(", ".join(r["pupils"][k]) for k in ("missing", "not_visible", "late", "on_time", "pending")))])
+        writer.writerow(
+            [
+                _cell(v)
+                for v in (
+                    r["brin"],
+                    r["school_year"],
+                    r["round"],
+                    r["teacher"] or "",
+                    r["conversations"],
+                    *(r[k] for k in _KEYS),
+                    *(", ".join(r["pupils"][k]) for k in ("missing", "not_visible", "late", "on_time", "pending")),
+                )
+            ]
+        )
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -236,14 +327,44 @@ def _cell(value):
 
 
 def _print_verslagen(rows: list[dict], output: Path | None) -> None:
-    table = Table(title="Verslagen per teacher and round (PAS ids)", title_justify="left",
-                  caption="overdue: PAS pupil ids whose verslag is missing, or not visible in the ouderportaal", caption_justify="left")
-    for column in ("school", "round", "teacher", "conversations", "on time", "late", "missing", "not visible", "pending", "overdue"):
-        table.add_column(column, justify="right" if column not in ("school", "round", "teacher", "overdue") else "left", overflow="fold")
+    table = Table(
+        title="Verslagen per teacher and round (PAS ids)",
+        title_justify="left",
+        caption="overdue: PAS pupil ids whose verslag is missing, or not visible in the ouderportaal",
+        caption_justify="left",
+    )
+    for column in (
+        "school",
+        "round",
+        "teacher",
+        "conversations",
+        "on time",
+        "late",
+        "missing",
+        "not visible",
+        "pending",
+        "overdue",
+    ):
+        table.add_column(
+            column,
+            justify="right" if column not in ("school", "round", "teacher", "overdue") else "left",
+            overflow="fold",
+        )
     totals = dict.fromkeys(("conversations", *_KEYS), 0)
     for r in rows:
-        overdue = "; ".join(f"{label}: {', '.join(r['pupils'][k])}" for k, label in (("missing", "missing"), ("not_visible", "not visible")) if r["pupils"][k])
-        table.add_row(r["brin"], r["round"], r["teacher"] or "(no teacher)", str(r["conversations"]), *(str(r[k]) for k in _KEYS), Text(overdue))
+        overdue = "; ".join(
+            f"{label}: {', '.join(r['pupils'][k])}"
+            for k, label in (("missing", "missing"), ("not_visible", "not visible"))
+            if r["pupils"][k]
+        )
+        table.add_row(
+            r["brin"],
+            r["round"],
+            r["teacher"] or "(no teacher)",
+            str(r["conversations"]),
+            *(str(r[k]) for k in _KEYS),
+            Text(overdue),
+        )
         for key in totals:
             totals[key] += r[key]
     if rows:
@@ -257,12 +378,18 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
 
 # --- purge ----------------------------------------------------------------------------------
 
+
 @app.command("purge")
 def purge_command(
     settings: SettingsOption = None,
     now: NowFilter = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be purged; delete nothing.")] = False,
-    wait: Annotated[int, typer.Option("--wait", metavar="SECONDS", help="How long to wait while another run (the daemon) holds the database.")] = 600,
+    wait: Annotated[
+        int,
+        typer.Option(
+            "--wait", metavar="SECONDS", help="How long to wait while another run (the daemon) holds the database."
+        ),
+    ] = 600,
 ) -> None:
     """Purge data of pupils who left longer ago than [retention] allows, and old sync logs."""
     from connector.engine.runlog import RunLog, bound
@@ -289,12 +416,15 @@ def purge_command(
     finally:
         store.dispose()
     head = "dry run: would purge" if dry_run else f"run {run.id} {outcome}: purged"
-    typer.echo(f"{head} (pupils who left more than {s.retention.left_pupils_days} days ago, sync log older than {s.retention.sync_events_days} days)")
+    typer.echo(
+        f"{head} (pupils who left more than {s.retention.left_pupils_days} days ago, sync log older than {s.retention.sync_events_days} days)"
+    )
     for name in COUNT_NAMES:
         typer.echo(f"  {name.replace('_', ' ')}: {counts[name]}")
 
 
 # --- shared ---------------------------------------------------------------------------------
+
 
 def _open(settings: str | None):
     """Settings, logging and secrets (runtime.start), and the store at the current schema."""

@@ -64,7 +64,9 @@ def weekly(now: datetime, zone: ZoneInfo, weekday: str, at: time) -> datetime:
     return moment if moment <= now else datetime.combine(moment.date() - timedelta(days=7), at, tzinfo=zone)
 
 
-def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], force: frozenset[str] = frozenset()) -> list[Task]:
+def due_tasks(
+    engine: Engine, school: School, now: datetime, done: set[str], force: frozenset[str] = frozenset()
+) -> list[Task]:
     """Every task of the school that is due at `now` and not done yet, in the order to do them.
 
     Jobs in `force` (reads that are safe to repeat: roster, bookings, verslagen) are due even
@@ -96,7 +98,11 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
                     tasks.append(Task(f"remind:{base}:{moment:%Y%m%dT%H%M}", "reminders", moment, rp, moment))
         if now >= rp.planner_closes and f"open:{base}" in done and f"close:{base}" not in done:
             tasks.append(Task(f"close:{base}", "close", rp.planner_closes, rp))
-        if now >= rp.planner_closes and not {f"open:{base}", f"missed:{base}"} & done and _was_running(done, school.brin, release):
+        if (
+            now >= rp.planner_closes
+            and not {f"open:{base}", f"missed:{base}"} & done
+            and _was_running(done, school.brin, release)
+        ):
             tasks.append(Task(f"missed:{base}", "missed", rp.planner_closes, rp))
     check_at = daily(now, zone, sync.verslag_check_at)
     started = [rp for rp in plan.rounds if datetime.combine(rp.window_start, time(0), tzinfo=zone) <= now]
@@ -113,14 +119,16 @@ def due_tasks(engine: Engine, school: School, now: datetime, done: set[str], for
         tasks.append(Task(f"overview:{school.brin}:{week}", "overview", overview_at))
     # The roster first: everything else works on what it brings; then in the order things fell due;
     # the weekly overview last, so that in a catch-up it reports on the verslag check done just before.
-    tasks.sort(key=lambda t: (t.job != "roster", t.job == "overview", t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS)))
+    tasks.sort(
+        key=lambda t: (t.job != "roster", t.job == "overview", t.at, JOBS.index(t.job) if t.job in JOBS else len(JOBS))
+    )
     return tasks
 
 
 def _was_running(done: set[str], brin: str, due: datetime) -> bool:
     """Whether the service already worked for this school before `due` (so a miss is its own)."""
     prefix = f"roster:{brin}:"
-    return any(key.startswith(prefix) and key[len(prefix):] <= due.date().isoformat() for key in done)
+    return any(key.startswith(prefix) and key[len(prefix) :] <= due.date().isoformat() for key in done)
 
 
 def done_keys(engine: Engine, brin: str) -> set[str]:
@@ -128,12 +136,23 @@ def done_keys(engine: Engine, brin: str) -> set[str]:
         return set(session.exec(select(JobMark.key).where(JobMark.key.contains(f"{brin}:"))))
 
 
-def run_due(engine: Engine, now: datetime, *, trigger: str, schools: Iterable[School] | None = None, only: str | None = None,
-            force: frozenset[str] = frozenset()) -> list[SchoolReport]:
+def run_due(
+    engine: Engine,
+    now: datetime,
+    *,
+    trigger: str,
+    schools: Iterable[School] | None = None,
+    only: str | None = None,
+    force: frozenset[str] = frozenset(),
+) -> list[SchoolReport]:
     """Do everything due at `now` for each school (optionally one job only); returns what was done."""
     reports = []
     for school in schools or engine.settings.schools:
-        tasks = [t for t in due_tasks(engine, school, now, done_keys(engine, school.brin), force) if only is None or _job_of(t) == only]
+        tasks = [
+            t
+            for t in due_tasks(engine, school, now, done_keys(engine, school.brin), force)
+            if only is None or _job_of(t) == only
+        ]
         report = SchoolReport(school.brin)
         if tasks:
             _run_school(engine, school, now, trigger, tasks, report)
@@ -142,10 +161,14 @@ def run_due(engine: Engine, now: datetime, *, trigger: str, schools: Iterable[Sc
 
 
 def _job_of(task: Task) -> str:
-    return {"close": "reminders", "missed": "planners", "overview": "verslagen", "retention": "roster"}.get(task.job, task.job)
+    return {"close": "reminders", "missed": "planners", "overview": "verslagen", "retention": "roster"}.get(
+        task.job, task.job
+    )
 
 
-def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport) -> None:
+def _run_school(
+    engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport
+) -> None:
     school_id, year_id = roster.school_ids(engine, school)
     run = RunLog(engine.store, trigger=trigger, school_id=school_id, now=now, dry_run=engine.dry_run)
     report.run_id = run.id
@@ -166,7 +189,7 @@ def _run_school(engine: Engine, school: School, now: datetime, trigger: str, tas
                 run.event(f"{task.job} postponed", f"{task.key}: {exc}", level="warning", count="postponed")
                 report.postponed.append(task.key)
                 if isinstance(exc, TemporaryError):  # the vendor is down: leave the rest for the next tick
-                    report.postponed += [t.key for t in tasks[tasks.index(task) + 1:]]
+                    report.postponed += [t.key for t in tasks[tasks.index(task) + 1 :]]
                     break
                 continue
             except Exception as exc:  # one school's bug must not stop the others
@@ -217,9 +240,13 @@ def _perform(step: Step, task: Task, school_id: int, year_id: int) -> None:
         oversight.remind_teachers(step, school_id)
     elif task.job == "missed":
         # The whole booking period passed while the service was off: say so loudly, once.
-        step.run.event("planners failed", f"{plan.round_id}: the planners were due on {planners.release_at(plan):%Y-%m-%d %H:%M} and bookings "
-                       f"closed on {plan.planner_closes:%Y-%m-%d %H:%M} while the service was not running; they were not opened. "
-                       "Plan these conversations by hand.", level="error")
+        step.run.event(
+            "planners failed",
+            f"{plan.round_id}: the planners were due on {planners.release_at(plan):%Y-%m-%d %H:%M} and bookings "
+            f"closed on {plan.planner_closes:%Y-%m-%d %H:%M} while the service was not running; they were not opened. "
+            "Plan these conversations by hand.",
+            level="error",
+        )
     elif task.job == "retention":
         from connector.retention import purge
 
@@ -231,5 +258,10 @@ def _perform(step: Step, task: Task, school_id: int, year_id: int) -> None:
 def _open_rounds(step: Step) -> list[RoundPlan]:
     done = done_keys(step.engine, step.school.brin)
     year = step.school.school_year.year
-    return [rp for rp in step.engine.school_plan(step.school).rounds
-            if rp.round.has_planner and f"open:{step.school.brin}:{year}:{rp.round_id}" in done and step.now < rp.planner_closes]
+    return [
+        rp
+        for rp in step.engine.school_plan(step.school).rounds
+        if rp.round.has_planner
+        and f"open:{step.school.brin}:{year}:{rp.round_id}" in done
+        and step.now < rp.planner_closes
+    ]

@@ -31,9 +31,26 @@ def invitees(session, planners: list[Planner]) -> list[Invitee]:
     from connector.store.models import Pupil
 
     ids = [p.id for p in planners]
-    booked = {(b.planner_id, b.child_planner_id) for b in session.exec(select(Booking).where(Booking.planner_id.in_(ids), Booking.status == "booked"))}
-    rows = session.exec(select(PlannerInvitee, Pupil.pas_id).join(Pupil, Pupil.id == PlannerInvitee.pupil_id).where(PlannerInvitee.planner_id.in_(ids)))
-    return [Invitee(inv.pupil_id, pas_id, inv.child_planner_id, inv.planner_id, inv.mandatory, (inv.planner_id, inv.child_planner_id) in booked) for inv, pas_id in rows]
+    booked = {
+        (b.planner_id, b.child_planner_id)
+        for b in session.exec(select(Booking).where(Booking.planner_id.in_(ids), Booking.status == "booked"))
+    }
+    rows = session.exec(
+        select(PlannerInvitee, Pupil.pas_id)
+        .join(Pupil, Pupil.id == PlannerInvitee.pupil_id)
+        .where(PlannerInvitee.planner_id.in_(ids))
+    )
+    return [
+        Invitee(
+            inv.pupil_id,
+            pas_id,
+            inv.child_planner_id,
+            inv.planner_id,
+            inv.mandatory,
+            (inv.planner_id, inv.child_planner_id) in booked,
+        )
+        for inv, pas_id in rows
+    ]
 
 
 def families(session, pupil_ids: set[int]) -> list[set[int]]:
@@ -50,8 +67,11 @@ def families(session, pupil_ids: set[int]) -> list[set[int]]:
     def union(a, b):
         parent[find(a)] = find(b)
 
-    links = session.exec(select(PupilGuardian.pupil_id, Guardian.id, Guardian.huishouden_id).join(Guardian, Guardian.id == PupilGuardian.guardian_id)
-                         .where(PupilGuardian.pupil_id.in_(pupil_ids)))
+    links = session.exec(
+        select(PupilGuardian.pupil_id, Guardian.id, Guardian.huishouden_id)
+        .join(Guardian, Guardian.id == PupilGuardian.guardian_id)
+        .where(PupilGuardian.pupil_id.in_(pupil_ids))
+    )
     for pupil_id in pupil_ids:
         find(("p", pupil_id))
     for pupil_id, guardian_id, household in links:
@@ -64,7 +84,11 @@ def families(session, pupil_ids: set[int]) -> list[set[int]]:
 
 
 def households(session, pupil_ids: set[int]) -> set[str]:
-    rows = session.exec(select(Guardian.huishouden_id).join(PupilGuardian, PupilGuardian.guardian_id == Guardian.id).where(PupilGuardian.pupil_id.in_(pupil_ids)))
+    rows = session.exec(
+        select(Guardian.huishouden_id)
+        .join(PupilGuardian, PupilGuardian.guardian_id == Guardian.id)
+        .where(PupilGuardian.pupil_id.in_(pupil_ids))
+    )
     return set(rows)
 
 

@@ -16,7 +16,16 @@ from connector.engine import messages, outbox
 from connector.engine.context import Step
 from connector.engine.families import families, households, invitees, reachable_children
 from connector.engine.intents import perform
-from connector.store.models import Booking, GroupStaff, Planner, PlannerInvitee, ReminderSent, Slot, Staff, TeacherNotice
+from connector.store.models import (
+    Booking,
+    GroupStaff,
+    Planner,
+    PlannerInvitee,
+    ReminderSent,
+    Slot,
+    Staff,
+    TeacherNotice,
+)
 from connector.yearplan import RoundPlan
 from mappings.payloads import booking_from_planner, map_items
 
@@ -35,13 +44,25 @@ def pull_bookings(step: Step, planner: Planner) -> int:
         return sum(1 for b in mapped.records if b.active)
     with step.store.write() as session:
         slots = {s.vendor_id: s.id for s in session.exec(select(Slot).where(Slot.planner_id == planner.id))}
-        pupils = {i.child_planner_id: i.pupil_id for i in session.exec(select(PlannerInvitee).where(PlannerInvitee.planner_id == planner.id))}
+        pupils = {
+            i.child_planner_id: i.pupil_id
+            for i in session.exec(select(PlannerInvitee).where(PlannerInvitee.planner_id == planner.id))
+        }
         stored = {b.vendor_id: b for b in session.exec(select(Booking).where(Booking.planner_id == planner.id))}
         for booking in mapped.records:
-            row = stored.get(booking.booking_id) or Booking(vendor_id=booking.booking_id, planner_id=planner.id, slot_vendor_id=booking.slot_id, child_planner_id=booking.child_id)
+            row = stored.get(booking.booking_id) or Booking(
+                vendor_id=booking.booking_id,
+                planner_id=planner.id,
+                slot_vendor_id=booking.slot_id,
+                child_planner_id=booking.child_id,
+            )
             row.slot_vendor_id, row.slot_id = booking.slot_id, slots.get(booking.slot_id)
             row.child_planner_id, row.pupil_id = booking.child_id, pupils.get(booking.child_id)
-            row.guardian_planner_id, row.status, row.vendor_updated_at = booking.guardian_id, booking.status, booking.updated_at
+            row.guardian_planner_id, row.status, row.vendor_updated_at = (
+                booking.guardian_id,
+                booking.status,
+                booking.updated_at,
+            )
             session.add(row)
         row = session.get(Planner, planner.id)
         row.last_synced_at = step.now
@@ -76,7 +97,14 @@ def send_reminders(step: Step, plan: RoundPlan, round_id: int, moment: datetime)
         body = {
             "recipients": {"child_ids": child_ids},
             "subject": f"Herinnering: {plan.round.name.lower()}"[:200],
-            "body": messages.reminder(plan.round, step.engine.loaded.path.parent, children=[first_names[c] for c in child_ids], now=moment, closes=plan.planner_closes, school=step.school.name),
+            "body": messages.reminder(
+                plan.round,
+                step.engine.loaded.path.parent,
+                children=[first_names[c] for c in child_ids],
+                now=moment,
+                closes=plan.planner_closes,
+                school=step.school.name,
+            ),
         }
         if outbox.send(step, key, body, what="reminder", detail=f"{len(child_ids)} child(ren)", count="reminders sent"):
             sent += 1
@@ -88,9 +116,17 @@ def _record_reminders(step: Step, members, houses: set[str], moment: str) -> Non
     with step.store.write() as session:
         for planner_id in {m.planner_id for m in members}:
             for house in houses:
-                exists = session.exec(select(ReminderSent).where(ReminderSent.planner_id == planner_id, ReminderSent.huishouden_id == house, ReminderSent.moment == moment)).first()
+                exists = session.exec(
+                    select(ReminderSent).where(
+                        ReminderSent.planner_id == planner_id,
+                        ReminderSent.huishouden_id == house,
+                        ReminderSent.moment == moment,
+                    )
+                ).first()
                 if not exists:
-                    session.add(ReminderSent(planner_id=planner_id, huishouden_id=house, moment=moment, sent_at=step.now))
+                    session.add(
+                        ReminderSent(planner_id=planner_id, huishouden_id=house, moment=moment, sent_at=step.now)
+                    )
 
 
 def close_round(step: Step, plan: RoundPlan, round_id: int, names: dict[str, str]) -> int:
@@ -104,8 +140,15 @@ def close_round(step: Step, plan: RoundPlan, round_id: int, names: dict[str, str
     for planner in planners:
         state = step.planner.get_planner(planner.vendor_id)
         if state["status"] in ("scheduled", "open") and not step.engine.dry_run:
-            perform(step.store, step.run, key=f"close_planner:{planner.external_ref}", kind="close_planner", payload={"id": planner.vendor_id},
-                    now=step.now, send=lambda _k, p=planner: step.planner.close_planner(p.vendor_id)["id"])
+            perform(
+                step.store,
+                step.run,
+                key=f"close_planner:{planner.external_ref}",
+                kind="close_planner",
+                payload={"id": planner.vendor_id},
+                now=step.now,
+                send=lambda _k, p=planner: step.planner.close_planner(p.vendor_id)["id"],
+            )
         pull_bookings(step, planner)
     by_group: dict[int, list[Planner]] = {}
     for planner in sorted(planners, key=lambda p: p.external_ref):
@@ -130,7 +173,9 @@ def families_to_contact(step: Step, planners: list[Planner], reachable: set[str]
         rows = [i for i in invitees(session, planners) if i.mandatory and not i.booked]
     lines = []
     for item in sorted(rows, key=lambda i: (names.get(i.pas_id, i.pas_id), i.planner_id in extra)):
-        name = names.get(item.pas_id, f"leerling {item.pas_id}") + (" (extra gesprek over de ondersteuning)" if item.planner_id in extra else "")
+        name = names.get(item.pas_id, f"leerling {item.pas_id}") + (
+            " (extra gesprek over de ondersteuning)" if item.planner_id in extra else ""
+        )
         if not item.child_id:
             lines.append(f"{name}: kan niet boeken (staat niet in de app)")
         elif item.child_id not in reachable:
@@ -140,7 +185,9 @@ def families_to_contact(step: Step, planners: list[Planner], reachable: set[str]
     return lines
 
 
-def _notify_teachers(step: Step, plan: RoundPlan, planners: list[Planner], reachable: set[str], names: dict[str, str]) -> int:
+def _notify_teachers(
+    step: Step, plan: RoundPlan, planners: list[Planner], reachable: set[str], names: dict[str, str]
+) -> int:
     """One message per teacher of the group for the whole round (main and extra planners together)."""
     planner = planners[0]
     lines = families_to_contact(step, planners, reachable, names)
@@ -148,7 +195,13 @@ def _notify_teachers(step: Step, plan: RoundPlan, planners: list[Planner], reach
         from connector.store.models import Group
 
         group = session.get(Group, planner.group_id)
-        teachers = list(session.exec(select(Staff).join(GroupStaff, GroupStaff.staff_id == Staff.id).where(GroupStaff.group_id == planner.group_id, Staff.planner_id.is_not(None))))
+        teachers = list(
+            session.exec(
+                select(Staff)
+                .join(GroupStaff, GroupStaff.staff_id == Staff.id)
+                .where(GroupStaff.group_id == planner.group_id, Staff.planner_id.is_not(None))
+            )
+        )
     if not lines:
         return 0
     for teacher in teachers:
@@ -156,12 +209,38 @@ def _notify_teachers(step: Step, plan: RoundPlan, planners: list[Planner], reach
         body = {
             "recipients": {"staff_ids": [teacher.planner_id]},
             "subject": f"Nog te plannen: {plan.round.name.lower()} {group.name}"[:200],
-            "body": messages.teacher_notice(plan.round, step.engine.loaded.path.parent, group_name=group.name, days=plan.conversation_days,
-                                            families=lines, school=step.school.name),
+            "body": messages.teacher_notice(
+                plan.round,
+                step.engine.loaded.path.parent,
+                group_name=group.name,
+                days=plan.conversation_days,
+                families=lines,
+                school=step.school.name,
+            ),
         }
-        if outbox.send(step, key, body, what="teacher notice", detail=f"{len(lines)} families to contact", count="teacher notices sent"):
+        if outbox.send(
+            step,
+            key,
+            body,
+            what="teacher notice",
+            detail=f"{len(lines)} families to contact",
+            count="teacher notices sent",
+        ):
             with step.store.write() as session:
-                session.add(TeacherNotice(natural_key=key, kind="not_booked", staff_id=teacher.id, planner_id=planner.id, detail={"families": len(lines)}, sent_at=step.now))
+                session.add(
+                    TeacherNotice(
+                        natural_key=key,
+                        kind="not_booked",
+                        staff_id=teacher.id,
+                        planner_id=planner.id,
+                        detail={"families": len(lines)},
+                        sent_at=step.now,
+                    )
+                )
     if not teachers:
-        step.run.event("teacher notice failed", f"{planner.external_ref}: no teacher of the group is linked in the planner", level="error")
+        step.run.event(
+            "teacher notice failed",
+            f"{planner.external_ref}: no teacher of the group is linked in the planner",
+            level="error",
+        )
     return len(lines)

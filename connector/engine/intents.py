@@ -90,7 +90,9 @@ def perform(
         return Outcome(False, error=str(exc))
     except TemporaryError as exc:
         if exc.outcome_unknown:
-            run.event(f"{kind} unknown", f"{key}: {exc}; it is looked up before anything is sent again", level="warning")
+            run.event(
+                f"{kind} unknown", f"{key}: {exc}; it is looked up before anything is sent again", level="warning"
+            )
             return Outcome(False, error=str(exc))
         _release(store, intent.id, str(exc), now + max(RETRY_AFTER, timedelta(seconds=exc.retry_after or 0)))
         run.event(f"{kind} postponed", f"{key}: {exc}", level="warning")
@@ -115,11 +117,15 @@ def recorded_payload(store: Store, key: str) -> dict | None:
         return session.exec(select(Intent.payload).where(Intent.natural_key == key)).first()
 
 
-def _load_or_record(store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict | None) -> Intent:
+def _load_or_record(
+    store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict | None
+) -> Intent:
     with store.write() as session:
         intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
         if intent is None:
-            intent = Intent(natural_key=key, kind=kind, payload_hash=digest, payload=payload, run_id=run_id, next_attempt_at=now)
+            intent = Intent(
+                natural_key=key, kind=kind, payload_hash=digest, payload=payload, run_id=run_id, next_attempt_at=now
+            )
             session.add(intent)
             session.flush()
         session.expunge(intent)
@@ -140,19 +146,25 @@ def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:
 def _confirm(store: Store, intent_id: int, vendor_id: str | None, now: datetime) -> None:
     with store.write() as session:
         session.exec(
-            update(Intent).where(Intent.id == intent_id).values(
-                state=IntentState.CONFIRMED.value, vendor_id=vendor_id, confirmed_at=now, error=None
-            )
+            update(Intent)
+            .where(Intent.id == intent_id)
+            .values(state=IntentState.CONFIRMED.value, vendor_id=vendor_id, confirmed_at=now, error=None)
         )
 
 
 def _release(store: Store, intent_id: int, error: str, retry_at: datetime) -> None:
     with store.write() as session:
         session.exec(
-            update(Intent).where(Intent.id == intent_id).values(state=IntentState.PENDING.value, error=redact_text(error)[:500], next_attempt_at=retry_at)
+            update(Intent)
+            .where(Intent.id == intent_id)
+            .values(state=IntentState.PENDING.value, error=redact_text(error)[:500], next_attempt_at=retry_at)
         )
 
 
 def _fail(store: Store, intent_id: int, error: str, now: datetime) -> None:
     with store.write() as session:
-        session.exec(update(Intent).where(Intent.id == intent_id).values(state=IntentState.FAILED_PERMANENT.value, error=redact_text(error)[:500]))
+        session.exec(
+            update(Intent)
+            .where(Intent.id == intent_id)
+            .values(state=IntentState.FAILED_PERMANENT.value, error=redact_text(error)[:500])
+        )

@@ -13,7 +13,20 @@ from connector.settings.models import Participation, Round, RoundKind
 from connector.settings.templates import render
 
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december")
+MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 DEFAULT_PURPOSE = {
     RoundKind.START: "Kennismaken en afspraken maken over de samenwerking dit schooljaar.",
     RoundKind.LUISTER: "Wij horen graag van u wat uw kind nodig heeft.",
@@ -45,7 +58,11 @@ def period(days: tuple[date, ...]) -> str:
 
 
 def _groups_text(groups: list[int]) -> str:
-    return "groep " + " en ".join(str(g) for g in groups) if len(groups) <= 2 else "groep " + ", ".join(str(g) for g in groups[:-1]) + f" en {groups[-1]}"
+    return (
+        "groep " + " en ".join(str(g) for g in groups)
+        if len(groups) <= 2
+        else "groep " + ", ".join(str(g) for g in groups[:-1]) + f" en {groups[-1]}"
+    )
 
 
 def attendance_text(rnd: Round, leerjaren: list[int]) -> str:
@@ -79,7 +96,9 @@ def participation_text(rnd: Round, leerjaren: list[int]) -> str:
     return text
 
 
-def invitation(rnd: Round, base, *, group_name: str, leerjaren: list[int], days: tuple[date, ...], closes: datetime, school: str) -> str:
+def invitation(
+    rnd: Round, base, *, group_name: str, leerjaren: list[int], days: tuple[date, ...], closes: datetime, school: str
+) -> str:
     return render(
         "invitation",
         rnd.templates.invitation,
@@ -107,11 +126,25 @@ def time_left(now: datetime, closes: datetime) -> str:
 
 def reminder(rnd: Round, base, *, children: list[str], now: datetime, closes: datetime, school: str) -> str:
     names = children[0] if len(children) == 1 else ", ".join(children[:-1]) + " en " + children[-1]
-    values = {"ronde": rnd.name.lower(), "kinderen": names, "nog": time_left(now, closes), "sluiting": dutch_moment(closes), "school": school}
+    values = {
+        "ronde": rnd.name.lower(),
+        "kinderen": names,
+        "nog": time_left(now, closes),
+        "sluiting": dutch_moment(closes),
+        "school": school,
+    }
     return render("reminder", rnd.templates.reminder, base, values)[:10000]
 
 
-def teacher_notice(rnd: Round, base, *, group_name: str, days: tuple[date, ...], families: list[str], school: str) -> str:
-    values = {"ronde": rnd.name.lower(), "groep": group_name, "periode": period(days), "gezinnen": "\n".join(f"- {f}" for f in families),
-              "aantal": str(len(families)), "school": school}
+def teacher_notice(
+    rnd: Round, base, *, group_name: str, days: tuple[date, ...], families: list[str], school: str
+) -> str:
+    values = {
+        "ronde": rnd.name.lower(),
+        "groep": group_name,
+        "periode": period(days),
+        "gezinnen": "\n".join(f"- {f}" for f in families),
+        "aantal": str(len(families)),
+        "school": school,
+    }
     return render("teacher_notice", rnd.templates.teacher_notice, base, values)[:10000]

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from connector.engine.context import Step
 from connector.engine import outbox
+from connector.engine.context import Step
 from connector.engine.messages import dutch_date
 from connector.settings.templates import render
 from connector.store.models import Conversation, Pupil, Round, Staff, VerslagCheck
@@ -32,13 +32,20 @@ def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = N
     today = _today(step)
     before = step.engine.settings.sync.verslag_reminder_days_before
     with step.store.read() as session:
-        rows = list(session.exec(
-            select(Conversation, VerslagCheck.outcome, Pupil.pas_id, Staff)
-            .join(Pupil, Pupil.id == Conversation.pupil_id)
-            .join(Staff, Staff.id == Conversation.staff_id)
-            .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
-            .where(Conversation.school_id == school_id, Conversation.verslag_due_on >= today - timedelta(days=AFTER_WINDOW),
-                   Conversation.verslag_due_on <= today + timedelta(days=before), Staff.planner_id.is_not(None))))
+        rows = list(
+            session.exec(
+                select(Conversation, VerslagCheck.outcome, Pupil.pas_id, Staff)
+                .join(Pupil, Pupil.id == Conversation.pupil_id)
+                .join(Staff, Staff.id == Conversation.staff_id)
+                .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+                .where(
+                    Conversation.school_id == school_id,
+                    Conversation.verslag_due_on >= today - timedelta(days=AFTER_WINDOW),
+                    Conversation.verslag_due_on <= today + timedelta(days=before),
+                    Staff.planner_id.is_not(None),
+                )
+            )
+        )
     todo: dict[tuple[str, date, str], list[tuple[str, str, str]]] = defaultdict(list)  # (kind, due, staff) -> pupils
     staff_by_pas = {}
     for conversation, outcome, pupil, staff in rows:
@@ -47,7 +54,9 @@ def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = N
         if outcome is None and due - timedelta(days=before) <= today <= due:
             todo[("voor", due, staff.pas_id)].append((pupil, conversation.category, "nog geen verslag"))
         elif outcome in ("missing", "not_visible") and due < today <= due + timedelta(days=AFTER_WINDOW):
-            todo[("na", due, staff.pas_id)].append((pupil, conversation.category, "ontbreekt" if outcome == "missing" else "niet zichtbaar voor ouders"))
+            todo[("na", due, staff.pas_id)].append(
+                (pupil, conversation.category, "ontbreekt" if outcome == "missing" else "niet zichtbaar voor ouders")
+            )
     if not todo:
         return 0
     names = names if names is not None else _pupil_names(step)
@@ -62,11 +71,28 @@ def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = N
         body = {
             "recipients": {"staff_ids": [staff.planner_id]},
             "subject": f"Verslagen {'uiterlijk' if kind == 'voor' else 'te laat'}: {dutch_date(due)}",
-            "body": render("verslag_reminder", None, step.engine.loaded.path.parent,
-                           {"stand": stand, "leerlingen": lines, "categorie": " of ".join(sorted({c for _, c, _ in pupils})), "school": step.school.name}),
+            "body": render(
+                "verslag_reminder",
+                None,
+                step.engine.loaded.path.parent,
+                {
+                    "stand": stand,
+                    "leerlingen": lines,
+                    "categorie": " of ".join(sorted({c for _, c, _ in pupils})),
+                    "school": step.school.name,
+                },
+            ),
         }
         key = f"verslag_{kind}:{step.school.brin}:{staff_pas}:{due.isoformat()}"
-        if outbox.send(step, key, body, what="verslag reminder", detail=f"{len(pupils)} pupil(s)", ids=[p for p, _, _ in pupils], count="verslag reminders sent"):
+        if outbox.send(
+            step,
+            key,
+            body,
+            what="verslag reminder",
+            detail=f"{len(pupils)} pupil(s)",
+            ids=[p for p, _, _ in pupils],
+            count="verslag reminders sent",
+        ):
             sent += 1
     return sent
 
@@ -75,16 +101,31 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
     """The weekly overview for the director and IB: every round so far, and what is overdue per teacher."""
     today = _today(step)
     with step.store.read() as session:
-        rows = list(session.exec(select(Conversation, VerslagCheck.outcome, Round.round_key, Staff.planner_id)
-                                 .join(Round, Round.id == Conversation.round_id)
-                                 .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
-                                 .outerjoin(Staff, Staff.id == Conversation.staff_id)
-                                 .where(Conversation.school_id == school_id)))
-        readers = [s for s in session.exec(select(Staff).where(Staff.school_id == school_id, Staff.archived_at.is_(None), Staff.planner_id.is_not(None)))
-                   if {"directeur", "intern_begeleider"} & set(s.roles)]
+        rows = list(
+            session.exec(
+                select(Conversation, VerslagCheck.outcome, Round.round_key, Staff.planner_id)
+                .join(Round, Round.id == Conversation.round_id)
+                .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+                .outerjoin(Staff, Staff.id == Conversation.staff_id)
+                .where(Conversation.school_id == school_id)
+            )
+        )
+        readers = [
+            s
+            for s in session.exec(
+                select(Staff).where(
+                    Staff.school_id == school_id, Staff.archived_at.is_(None), Staff.planner_id.is_not(None)
+                )
+            )
+            if {"directeur", "intern_begeleider"} & set(s.roles)
+        ]
     if not rows or not readers:
         if not readers:
-            step.run.event("overview failed", f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner", level="warning")
+            step.run.event(
+                "overview failed",
+                f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner",
+                level="warning",
+            )
         return False
     per_round: dict[str, Counter] = defaultdict(Counter)
     overdue: Counter = Counter()
@@ -96,17 +137,36 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
     rounds = "\n".join(
         f"- {key}: {sum(c.values())} gesprekken; verslagen op tijd {c['on_time']}, te laat {c['late']}, ontbreekt {c['missing']}, "
         f"niet zichtbaar {c['not_visible']}, nog binnen de termijn {c['open']}"
-        for key, c in sorted(per_round.items()))
-    behind = "\n".join(f"- {staff_names.get(t, 'onbekende leerkracht')}: {n}" for t, n in overdue.most_common()) if overdue else "Er zijn geen verslagen over de termijn."
+        for key, c in sorted(per_round.items())
+    )
+    behind = (
+        "\n".join(f"- {staff_names.get(t, 'onbekende leerkracht')}: {n}" for t, n in overdue.most_common())
+        if overdue
+        else "Er zijn geen verslagen over de termijn."
+    )
     body = {
         "recipients": {"staff_ids": sorted(s.planner_id for s in readers)},
         "subject": f"Overzicht gesprekkencyclus week {week.split('-W')[-1]}",
-        "body": render("overview", None, step.engine.loaded.path.parent,
-                       {"datum": dutch_date(today), "rondes": rounds, "achterstand": "Verslagen over de termijn per leerkracht:\n" + behind if overdue else behind,
-                        "school": step.school.name}),
+        "body": render(
+            "overview",
+            None,
+            step.engine.loaded.path.parent,
+            {
+                "datum": dutch_date(today),
+                "rondes": rounds,
+                "achterstand": "Verslagen over de termijn per leerkracht:\n" + behind if overdue else behind,
+                "school": step.school.name,
+            },
+        ),
     }
-    return outbox.send(step, f"overview:{step.school.brin}:{week}", body, what="overview",
-                       detail=f"{len(rows)} conversations, {sum(overdue.values())} verslagen overdue", count="overviews sent")
+    return outbox.send(
+        step,
+        f"overview:{step.school.brin}:{week}",
+        body,
+        what="overview",
+        detail=f"{len(rows)} conversations, {sum(overdue.values())} verslagen overdue",
+        count="overviews sent",
+    )
 
 
 def _pupil_names(step: Step) -> dict[str, str]:

@@ -69,9 +69,17 @@ def school_ids(engine, school_settings) -> tuple[int, int]:
             school = School(brin=school_settings.brin, name=school_settings.name)
             session.add(school)
             session.flush()
-        school_year = session.exec(select(SchoolYear).where(SchoolYear.school_id == school.id, SchoolYear.pas_id == year)).first()
+        school_year = session.exec(
+            select(SchoolYear).where(SchoolYear.school_id == school.id, SchoolYear.pas_id == year)
+        ).first()
         if school_year is None:
-            school_year = SchoolYear(school_id=school.id, pas_id=year, start_date=plan.calendar.first_day, end_date=plan.calendar.last_day, current=True)
+            school_year = SchoolYear(
+                school_id=school.id,
+                pas_id=year,
+                start_date=plan.calendar.first_day,
+                end_date=plan.calendar.last_day,
+                current=True,
+            )
             session.add(school_year)
             session.flush()
         return school.id, school_year.id
@@ -82,7 +90,11 @@ def sync_roster(step: Step) -> RosterResult:
     brin, year = step.school.brin, step.school.school_year.year
     school_id, year_id = school_ids(step.engine, step.school)
     with step.store.read() as session:
-        mark = session.exec(select(SyncWatermark).where(SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK)).first()
+        mark = session.exec(
+            select(SyncWatermark).where(
+                SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK
+            )
+        ).first()
     since = datetime.fromisoformat(mark.value) if mark else None
 
     groups = _mapped(step, "PAS group", step.engine.pas.groups(brin, schoolyear=year), group_from_pas)
@@ -100,7 +112,10 @@ def sync_roster(step: Step) -> RosterResult:
         stored_pupils = {p.pas_id: p for p in session.exec(select(Pupil).where(Pupil.school_id == school_id))}
     _guard(step, stored_groups, groups, stored_pupils, pupils)
     if step.engine.dry_run:
-        step.run.event("roster planned", f"{len(groups)} groups, {len(staff)} staff, {len(pupils)} changed pupils (dry run: nothing stored)")
+        step.run.event(
+            "roster planned",
+            f"{len(groups)} groups, {len(staff)} staff, {len(pupils)} changed pupils (dry run: nothing stored)",
+        )
         return RosterResult(len(groups), len(staff), len(pupils), 0, 0, 0)
 
     with step.store.write() as session:
@@ -123,7 +138,13 @@ def sync_roster(step: Step) -> RosterResult:
             _set_watermark(session, school_id, watermark, step.now)
     unmatched = [u for m in links for u in m.unmatched]
     for item in unmatched:
-        step.run.event("not linked", f"{item.kind} {item.record_id} ({item.system}): {item.reason}", level="warning", ids=[item.record_id], count="not linked")
+        step.run.event(
+            "not linked",
+            f"{item.kind} {item.record_id} ({item.system}): {item.reason}",
+            level="warning",
+            ids=[item.record_id],
+            count="not linked",
+        )
     step.run.counts["pupils changed"] += len(pupils)
     step.run.counts["pupils archived"] += archived
     step.run.counts["pupils restored"] += restored
@@ -137,14 +158,20 @@ def _mapped(step: Step, resource: str, items, convert) -> list:
     return mapped.records
 
 
-def _guard(step: Step, stored_groups: dict, groups: list[PasGroup], stored_pupils: dict, pupils: list[PasPupil]) -> None:
+def _guard(
+    step: Step, stored_groups: dict, groups: list[PasGroup], stored_pupils: dict, pupils: list[PasPupil]
+) -> None:
     if step.engine.allow_removals:
         return
     share = step.engine.settings.sync.max_removal_share
     active_groups = [g for g in stored_groups.values() if g.archived_at is None]
     gone_groups = [g for g in active_groups if g.pas_id not in {x.pas_id for x in groups}]
     enrolled = [p for p in stored_pupils.values() if p.archived_at is None]
-    leaving = [p for p in pupils if not p.enrolled and p.pas_id in stored_pupils and stored_pupils[p.pas_id].archived_at is None]
+    leaving = [
+        p
+        for p in pupils
+        if not p.enrolled and p.pas_id in stored_pupils and stored_pupils[p.pas_id].archived_at is None
+    ]
     problems = []
     if active_groups and len(gone_groups) > share * len(active_groups):
         problems.append(f"{len(gone_groups)} of {len(active_groups)} groups")
@@ -192,18 +219,34 @@ def _store_staff(session, school_id: int, staff, now: datetime) -> dict[str, Sta
     return {k: v for k, v in rows.items() if k in seen}
 
 
-def _store_pupils(session, school_id: int, group_rows: dict[str, Group], pupils: list[PasPupil], now: datetime) -> tuple[int, int]:
+def _store_pupils(
+    session, school_id: int, group_rows: dict[str, Group], pupils: list[PasPupil], now: datetime
+) -> tuple[int, int]:
     """Upsert changed pupils and their guardians; returns (archived, restored)."""
-    rows = {p.pas_id: p for p in session.exec(select(Pupil).where(Pupil.school_id == school_id, Pupil.pas_id.in_([p.pas_id for p in pupils])))}
+    rows = {
+        p.pas_id: p
+        for p in session.exec(
+            select(Pupil).where(Pupil.school_id == school_id, Pupil.pas_id.in_([p.pas_id for p in pupils]))
+        )
+    }
     guardian_ids = {g.pas_id for p in pupils for g in p.guardians}
-    guardians = {g.pas_id: g for g in session.exec(select(Guardian).where(Guardian.school_id == school_id, Guardian.pas_id.in_(guardian_ids)))}
+    guardians = {
+        g.pas_id: g
+        for g in session.exec(
+            select(Guardian).where(Guardian.school_id == school_id, Guardian.pas_id.in_(guardian_ids))
+        )
+    }
     archived = restored = 0
     for pupil in pupils:
         row = rows.get(pupil.pas_id) or Pupil(school_id=school_id, pas_id=pupil.pas_id, leerjaar=pupil.leerjaar)
         group = group_rows.get(pupil.group_id)
         row.group_id = group.id if group else None
         row.leerjaar, row.status, row.uitschrijfdatum = pupil.leerjaar, pupil.status.value, pupil.uitschrijfdatum
-        row.ondersteuningsniveau, row.handelingsplan, row.opp = pupil.ondersteuningsniveau, pupil.handelingsplan, pupil.opp
+        row.ondersteuningsniveau, row.handelingsplan, row.opp = (
+            pupil.ondersteuningsniveau,
+            pupil.handelingsplan,
+            pupil.opp,
+        )
         row.pas_changed_at = pupil.changed_at
         if not pupil.enrolled and row.archived_at is None:
             row.archived_at, archived = now, archived + 1
@@ -213,12 +256,21 @@ def _store_pupils(session, school_id: int, group_rows: dict[str, Group], pupils:
         session.flush()
         session.exec(delete(PupilGuardian).where(PupilGuardian.pupil_id == row.id))
         for guardian in pupil.guardians:
-            g_row = guardians.get(guardian.pas_id) or Guardian(school_id=school_id, pas_id=guardian.pas_id, huishouden_id=guardian.huishouden_id)
+            g_row = guardians.get(guardian.pas_id) or Guardian(
+                school_id=school_id, pas_id=guardian.pas_id, huishouden_id=guardian.huishouden_id
+            )
             g_row.huishouden_id = guardian.huishouden_id
             session.add(g_row)
             session.flush()
             guardians[guardian.pas_id] = g_row
-            session.add(PupilGuardian(pupil_id=row.id, guardian_id=g_row.id, gezag=guardian.gezag, ontvangt_informatie=guardian.ontvangt_informatie))
+            session.add(
+                PupilGuardian(
+                    pupil_id=row.id,
+                    guardian_id=g_row.id,
+                    gezag=guardian.gezag,
+                    ontvangt_informatie=guardian.ontvangt_informatie,
+                )
+            )
     session.flush()
     return archived, restored
 
@@ -226,18 +278,44 @@ def _store_pupils(session, school_id: int, group_rows: dict[str, Group], pupils:
 def _as_domain(row: Pupil) -> PasPupil:
     from connector.domain import PupilStatus
 
-    return PasPupil(row.pas_id, "", row.leerjaar, PupilStatus(row.status), row.uitschrijfdatum, row.ondersteuningsniveau, row.handelingsplan, row.opp, (), row.pas_changed_at)
+    return PasPupil(
+        row.pas_id,
+        "",
+        row.leerjaar,
+        PupilStatus(row.status),
+        row.uitschrijfdatum,
+        row.ondersteuningsniveau,
+        row.handelingsplan,
+        row.opp,
+        (),
+        row.pas_changed_at,
+    )
 
 
-def _store_links(session, school_id: int, year: str, links: list[Matching], group_rows, staff_rows, pupils: list[Pupil]) -> None:
+def _store_links(
+    session, school_id: int, year: str, links: list[Matching], group_rows, staff_rows, pupils: list[Pupil]
+) -> None:
     """Replace the school's links by this sync's: the planner's directory was read in full."""
-    session.exec(delete(IdentityLink).where(IdentityLink.school_id == school_id, IdentityLink.kind.in_(["group", "child", "staff"])))
+    session.exec(
+        delete(IdentityLink).where(
+            IdentityLink.school_id == school_id, IdentityLink.kind.in_(["group", "child", "staff"])
+        )
+    )
     session.flush()
     groups, children, staff = (m.by_pas_id() for m in links)
     for matching in links:
         for link in matching.links:
             scope = year if link.kind == "group" else ""
-            session.add(IdentityLink(school_id=school_id, kind=link.kind, school_year=scope, pas_id=link.pas_id, planner_id=link.planner_id, matched_by=link.matched_by))
+            session.add(
+                IdentityLink(
+                    school_id=school_id,
+                    kind=link.kind,
+                    school_year=scope,
+                    pas_id=link.pas_id,
+                    planner_id=link.planner_id,
+                    matched_by=link.matched_by,
+                )
+            )
     for pas_id, row in group_rows.items():
         row.planner_id = groups.get(pas_id)
         session.add(row)
@@ -250,7 +328,9 @@ def _store_links(session, school_id: int, year: str, links: list[Matching], grou
 
 
 def _set_watermark(session, school_id: int, watermark: datetime, now: datetime) -> None:
-    row = session.exec(select(SyncWatermark).where(SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK)).first()
+    row = session.exec(
+        select(SyncWatermark).where(SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK)
+    ).first()
     row = row or SyncWatermark(school_id=school_id, resource=PUPILS_WATERMARK, value="")
     row.value, row.updated_at = watermark.isoformat(), now
     session.add(row)

@@ -24,7 +24,9 @@ log = structlog.get_logger("connector.run")
 class RunLog:
     """Collects one run's events and counts; written to the store as they happen."""
 
-    def __init__(self, store: Store, *, trigger: str, school_id: int | None, now: datetime, dry_run: bool = False) -> None:
+    def __init__(
+        self, store: Store, *, trigger: str, school_id: int | None, now: datetime, dry_run: bool = False
+    ) -> None:
         self.store = store
         self.id = new_run_id()
         self.trigger = trigger
@@ -37,7 +39,15 @@ class RunLog:
             with store.write() as session:
                 session.add(SyncRun(id=self.id, trigger=trigger, school_id=school_id, started_at=now))
 
-    def event(self, action: str, message: str = "", *, level: str = "info", ids: tuple[str, ...] | list[str] = (), count: str | None = None) -> None:
+    def event(
+        self,
+        action: str,
+        message: str = "",
+        *,
+        level: str = "info",
+        ids: tuple[str, ...] | list[str] = (),
+        count: str | None = None,
+    ) -> None:
         """Record what was created, updated, skipped or failed, and why."""
         safe = redact_text(message)
         with self._lock:
@@ -48,7 +58,11 @@ class RunLog:
         getattr(log, level)(action, detail=safe, ids=list(ids))
         if not self.dry_run:
             with self.store.write() as session:
-                session.add(SyncEvent(run_id=self.id, at=self._now, level=level, action=action, vendor_ids=list(ids), message=safe))
+                session.add(
+                    SyncEvent(
+                        run_id=self.id, at=self._now, level=level, action=action, vendor_ids=list(ids), message=safe
+                    )
+                )
 
     def finish(self, now: datetime, *, failed: bool = False) -> str:
         outcome = RunOutcome.FAILED if failed else (RunOutcome.PARTIAL if self.failures else RunOutcome.OK)

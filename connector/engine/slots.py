@@ -32,7 +32,9 @@ class SlotPlan:
     shortfall: int  # slots wanted but not available in the window
 
 
-def day_slots(day: date, spans: tuple[tuple[time, time], ...], minutes: int, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+def day_slots(
+    day: date, spans: tuple[tuple[time, time], ...], minutes: int, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
     """Every whole slot of `minutes` that fits in the day's time spans."""
     out = []
     step = timedelta(minutes=minutes)
@@ -71,7 +73,9 @@ def slot_pool(
     return pool, tuple(missing)
 
 
-def take_slots(pool: list[SlotSpec], used: set[tuple[datetime, tuple[str, ...]]], invitees: int, margin: float) -> SlotPlan:
+def take_slots(
+    pool: list[SlotSpec], used: set[tuple[datetime, tuple[str, ...]]], invitees: int, margin: float
+) -> SlotPlan:
     """Slots for `invitees` conversations plus `margin`, skipping slots already `used`."""
     wanted = min(MAX_SLOTS, math.ceil(invitees * (1 + margin))) if invitees else 0
     chosen = [slot for slot in pool if (slot.start, slot.staff_ids) not in used][:wanted]

@@ -15,7 +15,19 @@ from zoneinfo import ZoneInfo
 from sqlmodel import select
 
 from connector.engine.context import Step
-from connector.store.models import Booking, Conversation, Group, GroupStaff, Note, Planner, Pupil, Slot, Staff, VerslagCheck, VerslagOutcome
+from connector.store.models import (
+    Booking,
+    Conversation,
+    Group,
+    GroupStaff,
+    Note,
+    Planner,
+    Pupil,
+    Slot,
+    Staff,
+    VerslagCheck,
+    VerslagOutcome,
+)
 from connector.yearplan import RoundPlan
 from mappings.payloads import map_items, note_from_pas
 
@@ -30,30 +42,69 @@ def record_conversations(step: Step, plan: RoundPlan, round_id: int) -> int:
     category = plan.round.verslag_category
     new = 0
     with step.store.write() as session:
-        known = {c.pupil_id for c in session.exec(select(Conversation).where(Conversation.round_id == round_id, Conversation.category == category))}
+        known = {
+            c.pupil_id
+            for c in session.exec(
+                select(Conversation).where(Conversation.round_id == round_id, Conversation.category == category)
+            )
+        }
         if plan.round.has_planner:
-            rows = session.exec(select(Booking, Slot, Planner).join(Slot, Slot.id == Booking.slot_id).join(Planner, Planner.id == Booking.planner_id)
-                                .where(Planner.round_id == round_id, Booking.status == "booked", Booking.pupil_id.is_not(None), Slot.starts_at <= step.now))
+            rows = session.exec(
+                select(Booking, Slot, Planner)
+                .join(Slot, Slot.id == Booking.slot_id)
+                .join(Planner, Planner.id == Booking.planner_id)
+                .where(
+                    Planner.round_id == round_id,
+                    Booking.status == "booked",
+                    Booking.pupil_id.is_not(None),
+                    Slot.starts_at <= step.now,
+                )
+            )
             staff = {s.planner_id: s.id for s in session.exec(select(Staff).where(Staff.planner_id.is_not(None)))}
             for booking, slot, planner in rows:
                 if booking.pupil_id in known:
                     continue
                 held = slot.starts_at.astimezone(zone)
-                session.add(Conversation(school_id=planner.school_id, round_id=round_id, pupil_id=booking.pupil_id, booking_id=booking.id,
-                                         staff_id=staff.get(slot.staff_ids[0]) if slot.staff_ids else None, category=category,
-                                         held_on=held.date(), held_at=slot.starts_at, verslag_due_on=held.date() + deadline))
+                session.add(
+                    Conversation(
+                        school_id=planner.school_id,
+                        round_id=round_id,
+                        pupil_id=booking.pupil_id,
+                        booking_id=booking.id,
+                        staff_id=staff.get(slot.staff_ids[0]) if slot.staff_ids else None,
+                        category=category,
+                        held_on=held.date(),
+                        held_at=slot.starts_at,
+                        verslag_due_on=held.date() + deadline,
+                    )
+                )
                 known.add(booking.pupil_id)
                 new += 1
         elif step.now >= datetime.combine(plan.window_end, time(23, 59), tzinfo=zone):
             start = datetime.combine(plan.window_start, time(0, 0), tzinfo=zone)
-            groups = [g for g in session.exec(select(Group).where(Group.school_id == _school_id(session, step))) if set(g.leerjaren) & set(plan.round.groups)]
+            groups = [
+                g
+                for g in session.exec(select(Group).where(Group.school_id == _school_id(session, step)))
+                if set(g.leerjaren) & set(plan.round.groups)
+            ]
             for group in groups:
                 teacher = session.exec(select(GroupStaff.staff_id).where(GroupStaff.group_id == group.id)).first()
                 for pupil in session.exec(select(Pupil).where(Pupil.group_id == group.id, Pupil.archived_at.is_(None))):
                     if pupil.leerjaar not in plan.round.groups or pupil.id in known:
                         continue
-                    session.add(Conversation(school_id=group.school_id, round_id=round_id, pupil_id=pupil.id, staff_id=teacher, category=category,
-                                             source="kindgesprek", held_on=plan.window_end, held_at=start, verslag_due_on=plan.window_end + deadline))
+                    session.add(
+                        Conversation(
+                            school_id=group.school_id,
+                            round_id=round_id,
+                            pupil_id=pupil.id,
+                            staff_id=teacher,
+                            category=category,
+                            source="kindgesprek",
+                            held_on=plan.window_end,
+                            held_at=start,
+                            verslag_due_on=plan.window_end + deadline,
+                        )
+                    )
                     known.add(pupil.id)
                     new += 1
     if new:
@@ -73,13 +124,24 @@ def check(step: Step, categories: list[str]) -> dict[str, int]:
     today = step.now.astimezone(ZoneInfo(step.school.timezone)).date()
     with step.store.read() as session:
         school_id = _school_id(session, step)
-        open_rows = list(session.exec(select(Conversation, VerslagCheck, Pupil.pas_id).join(Pupil, Pupil.id == Conversation.pupil_id)
-                                      .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
-                                      .where(Conversation.school_id == school_id, Conversation.verslag_due_on >= today - timedelta(days=RECHECK_DAYS))))
+        open_rows = list(
+            session.exec(
+                select(Conversation, VerslagCheck, Pupil.pas_id)
+                .join(Pupil, Pupil.id == Conversation.pupil_id)
+                .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+                .where(
+                    Conversation.school_id == school_id,
+                    Conversation.verslag_due_on >= today - timedelta(days=RECHECK_DAYS),
+                )
+            )
+        )
     open_rows = [(c, v, pas) for c, v, pas in open_rows if v is None or v.outcome not in FINAL]
     if not open_rows:
         return {}
-    since = min(c.held_at or datetime.combine(c.held_on, time(0), tzinfo=ZoneInfo(step.school.timezone)) for c, _, _ in open_rows)
+    since = min(
+        c.held_at or datetime.combine(c.held_on, time(0), tzinfo=ZoneInfo(step.school.timezone))
+        for c, _, _ in open_rows
+    )
     _pull_notes(step, school_id, categories, since)
     counts: dict[str, int] = {}
     with step.store.write() as session:
@@ -118,13 +180,26 @@ def judge(conversation: Conversation, notes: list[Note], today: date) -> tuple[s
 
 
 def _pull_notes(step: Step, school_id: int, categories: list[str], since: datetime) -> None:
-    mapped = map_items("PAS note", step.engine.pas.notes(step.school.brin, categories=categories, created_since=since), note_from_pas)
+    mapped = map_items(
+        "PAS note", step.engine.pas.notes(step.school.brin, categories=categories, created_since=since), note_from_pas
+    )
     for error in mapped.errors:
         step.run.event("record failed", str(error), level="error", ids=[error.record_id], count="records failed")
     with step.store.write() as session:
-        stored = {n.pas_id: n for n in session.exec(select(Note).where(Note.school_id == school_id, Note.pas_id.in_([m.pas_id for m in mapped.records])))}
+        stored = {
+            n.pas_id: n
+            for n in session.exec(
+                select(Note).where(Note.school_id == school_id, Note.pas_id.in_([m.pas_id for m in mapped.records]))
+            )
+        }
         for meta in mapped.records:
-            row = stored.get(meta.pas_id) or Note(school_id=school_id, pas_id=meta.pas_id, pupil_pas_id=meta.pupil_id, category=meta.category,
-                                                   author_pas_id=meta.author_id, note_created_at=meta.created_at)
+            row = stored.get(meta.pas_id) or Note(
+                school_id=school_id,
+                pas_id=meta.pas_id,
+                pupil_pas_id=meta.pupil_id,
+                category=meta.category,
+                author_pas_id=meta.author_id,
+                note_created_at=meta.created_at,
+            )
             row.category, row.visible, row.gespreksdatum = meta.category, meta.visible_to_parents, meta.gespreksdatum
             session.add(row)

@@ -95,7 +95,11 @@ def _render(problems: list[Problem], index: LineIndex, path: Path) -> list[str]:
 
 
 def _from_pydantic(error: dict) -> Problem:
-    loc = tuple(part for part in error["loc"] if part not in ("str", "TemplateRef", "int") and not str(part).startswith("function-"))
+    loc = tuple(
+        part
+        for part in error["loc"]
+        if part not in ("str", "TemplateRef", "int") and not str(part).startswith("function-")
+    )
     kind, message = error["type"], error["msg"]
     value = error.get("input")
     if kind == "extra_forbidden":
@@ -114,9 +118,11 @@ def _from_pydantic(error: dict) -> Problem:
         message = f"{value!r} is not a round id: lower-case letters, digits and hyphens"
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "base_url":
         message = f"{value!r} is not an http(s) URL"
-    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        message = f"{value!r}: {message[0].lower()}{message[1:]}"
-    elif kind.endswith("_type") or kind.endswith("_parsing"):
+    elif (
+        kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+        or kind.endswith("_type")
+        or kind.endswith("_parsing")
+    ):
         message = f"{value!r}: {message[0].lower()}{message[1:]}"
     if loc and loc[-1] in ("client_secret", "planner_api_key") and isinstance(value, str):
         message = 'a secret is never written in the settings file: give { env = "VARIABLE" } or { file = "path" }'
@@ -126,8 +132,8 @@ def _from_pydantic(error: dict) -> Problem:
 def check_semantics(settings: Settings, base: Path) -> list[Problem]:
     """Checks across keys; each problem names the key path it is about."""
     # Imported here: the year plan needs the holidays data, which plain model checks do not.
-    from connector.yearplan import PlanProblem, plan_round
     from connector.schooldays import SchoolCalendar
+    from connector.yearplan import PlanProblem, plan_round
 
     problems: list[Problem] = []
     problems += _secret_problems(("pas", "client_secret"), settings.pas.client_secret, base)
@@ -138,14 +144,26 @@ def check_semantics(settings: Settings, base: Path) -> list[Problem]:
     for i, school in enumerate(settings.schools):
         where = ("schools", i)
         if school.brin in seen:
-            problems.append(Problem(where + ("brin",), f"{school.brin} is already used by schools[{seen[school.brin]}]"))
+            problems.append(
+                Problem(where + ("brin",), f"{school.brin} is already used by schools[{seen[school.brin]}]")
+            )
         seen.setdefault(school.brin, i)
         problems += _secret_problems(where + ("planner_api_key",), school.planner_api_key, base)
         if school.cycle is None and len(settings.cycles) > 1:
-            problems.append(Problem(where, f"several cycles are defined ({', '.join(settings.cycles)}): say which one with cycle = \"...\""))
+            problems.append(
+                Problem(
+                    where,
+                    f'several cycles are defined ({", ".join(settings.cycles)}): say which one with cycle = "..."',
+                )
+            )
             continue
         if school.cycle is not None and school.cycle not in settings.cycles:
-            problems.append(Problem(where + ("cycle",), f"no cycle named {school.cycle!r}; defined: {', '.join(settings.cycles) or 'none'}"))
+            problems.append(
+                Problem(
+                    where + ("cycle",),
+                    f"no cycle named {school.cycle!r}; defined: {', '.join(settings.cycles) or 'none'}",
+                )
+            )
             continue
         try:
             calendar = SchoolCalendar(school)
@@ -154,7 +172,12 @@ def check_semantics(settings: Settings, base: Path) -> list[Problem]:
             continue
         for j, free in enumerate(school.free_days):
             if free.end < calendar.first_day or free.start > calendar.last_day:
-                problems.append(Problem(where + ("free_days", j), f"{free.start} to {free.end} is outside school year {school.school_year.year}"))
+                problems.append(
+                    Problem(
+                        where + ("free_days", j),
+                        f"{free.start} to {free.end} is outside school year {school.school_year.year}",
+                    )
+                )
         cycle_name = school.cycle or next(iter(settings.cycles))
         for k, rnd in enumerate(settings.cycle_for(school).rounds):
             round_path = ("cycles", cycle_name, "rounds", k)

@@ -42,7 +42,7 @@ class LineIndex:
             if key and not line.lstrip().startswith("#"):
                 path = table + tuple(_split_dotted(key.group(1)))
                 self._lines.setdefault(path, number)
-                rest = line[key.end():]
+                rest = line[key.end() :]
                 if "{" in rest:  # keys of an inline table on the same line
                     for inner in _INLINE_KEY.finditer(rest):
                         self._lines.setdefault(path + (inner.group(1),), number)
@@ -52,7 +52,9 @@ class LineIndex:
         resolved: tuple = ()
         for part in parts:
             resolved += (part,)
-            arrays = [p for p in self._lines if len(p) == len(resolved) + 1 and p[:-1] == resolved and isinstance(p[-1], int)]
+            arrays = [
+                p for p in self._lines if len(p) == len(resolved) + 1 and p[:-1] == resolved and isinstance(p[-1], int)
+            ]
             if arrays:
                 resolved += (max(p[-1] for p in arrays),)
         return resolved

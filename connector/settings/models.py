@@ -22,8 +22,18 @@ Region = Literal["noord", "midden", "zuid"]
 VacationName = Literal["herfstvakantie", "kerstvakantie", "voorjaarsvakantie", "meivakantie", "zomervakantie"]
 ADVISORY_VACATIONS = ("herfstvakantie", "voorjaarsvakantie")
 MONTHS = {
-    "januari": 1, "februari": 2, "maart": 3, "april": 4, "mei": 5, "juni": 6, "juli": 7,
-    "augustus": 8, "september": 9, "oktober": 10, "november": 11, "december": 12,
+    "januari": 1,
+    "februari": 2,
+    "maart": 3,
+    "april": 4,
+    "mei": 5,
+    "juni": 6,
+    "juli": 7,
+    "augustus": 8,
+    "september": 9,
+    "oktober": 10,
+    "november": 11,
+    "december": 12,
 }
 _BRIN = re.compile(r"^[0-9]{2}[A-Z]{2}[0-9]{2}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -58,7 +68,9 @@ class _Strict(BaseModel):
 def refuse_dst_gap(value: time, what: str) -> time:
     """Refuse 02:00-02:59: that hour is skipped or repeated on DST days (pitfalls.md)."""
     if value.hour == 2:
-        raise ValueError(f"{what} {value:%H:%M} is in the hour that daylight saving time skips or repeats; choose a time outside 02:00-02:59")
+        raise ValueError(
+            f"{what} {value:%H:%M} is in the hour that daylight saving time skips or repeats; choose a time outside 02:00-02:59"
+        )
     return value
 
 
@@ -172,7 +184,9 @@ class Window(_Strict):
         ]
         if len(forms) != 1:
             found = ", ".join(forms) if forms else "none"
-            raise ValueError(f"give exactly one form of window: start/end, school_week, month, or after/before a vacation (found: {found})")
+            raise ValueError(
+                f"give exactly one form of window: start/end, school_week, month, or after/before a vacation (found: {found})"
+            )
         form = forms[0]
         if form == "start/end":
             if self.start is None or self.end is None:
@@ -201,7 +215,7 @@ class Window(_Strict):
             raise ValueError(f"month {self.month} is not between 1 and 12")
         number = MONTHS.get(str(self.month).strip().lower())
         if number is None:
-            raise ValueError(f"month {self.month!r} is not a Dutch month name such as \"oktober\"")
+            raise ValueError(f'month {self.month!r} is not a Dutch month name such as "oktober"')
         return number
 
 
@@ -228,7 +242,9 @@ class PlannerTiming(_Strict):
                 f"closes_days_before {self.closes_days_before} must be smaller than opens_days_before "
                 f"{self.opens_days_before}: the planner would close before it opens"
             )
-        too_early = [d for d in self.reminders_days_before_close if d >= self.opens_days_before - self.closes_days_before]
+        too_early = [
+            d for d in self.reminders_days_before_close if d >= self.opens_days_before - self.closes_days_before
+        ]
         if too_early:
             raise ValueError(f"reminders_days_before_close {too_early[0]} falls before the planner opens")
         return self
@@ -298,9 +314,16 @@ class Round(_Strict):
         if outside:
             found.append(("mandatory_groups", f"{outside} are not among the round's groups {list(self.groups)}"))
         if self.mandatory_groups and self.participation is Participation.MANDATORY:
-            found.append(("mandatory_groups", "is for optional rounds; a mandatory round is mandatory for all its groups"))
+            found.append(
+                ("mandatory_groups", "is for optional rounds; a mandatory round is mandatory for all its groups")
+            )
         if self.kind is RoundKind.KIND and self.uses_planner:
-            found.append(("uses_planner", "a kindgesprek is held in class without a planner: drop uses_planner or set it to false"))
+            found.append(
+                (
+                    "uses_planner",
+                    "a kindgesprek is held in class without a planner: drop uses_planner or set it to false",
+                )
+            )
         return found
 
     @property
@@ -344,7 +367,7 @@ class SchoolYear(_Strict):
     def _consistent(self) -> SchoolYear:
         first, second = (int(part) for part in self.year.split("-"))
         if second != first + 1:
-            raise ValueError(f"{self.year!r} is not two consecutive years such as \"2026-2027\"")
+            raise ValueError(f'{self.year!r} is not two consecutive years such as "2026-2027"')
         if self.first_day and self.last_day and self.last_day <= self.first_day:
             raise ValueError(f"last_day {self.last_day} is not after first_day {self.first_day}")
         for name, day in (("first_day", self.first_day), ("last_day", self.last_day)):
@@ -373,7 +396,9 @@ class School(_Strict):
     @classmethod
     def _brin(cls, value: str) -> str:
         if not _BRIN.match(value):
-            raise ValueError(f"{value!r} is not a BRIN code: two digits, two capital letters, two digits (e.g. \"12AB00\")")
+            raise ValueError(
+                f'{value!r} is not a BRIN code: two digits, two capital letters, two digits (e.g. "12AB00")'
+            )
         return value
 
     @field_validator("vacations")
@@ -383,8 +408,12 @@ class School(_Strict):
             if name in ADVISORY_VACATIONS:
                 continue
             if name in ("kerstvakantie", "meivakantie", "zomervakantie"):
-                raise ValueError(f"{name} has compulsory dates set by the government; only herfstvakantie and voorjaarsvakantie can be moved (use free_days for extra days off)")
-            raise ValueError(f"{name!r} is not a vacation whose dates a school chooses; use herfstvakantie or voorjaarsvakantie")
+                raise ValueError(
+                    f"{name} has compulsory dates set by the government; only herfstvakantie and voorjaarsvakantie can be moved (use free_days for extra days off)"
+                )
+            raise ValueError(
+                f"{name!r} is not a vacation whose dates a school chooses; use herfstvakantie or voorjaarsvakantie"
+            )
         return value
 
     @field_validator("timezone")
@@ -393,7 +422,7 @@ class School(_Strict):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known time zone such as \"Europe/Amsterdam\"") from None
+            raise ValueError(f'{value!r} is not a known time zone such as "Europe/Amsterdam"') from None
         return value
 
 

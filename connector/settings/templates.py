@@ -41,7 +41,9 @@ def check_template(kind: str, template: str | TemplateRef | None, base: Path) ->
     try:
         text = template_text(kind, template, base)
     except (OSError, UnicodeDecodeError) as exc:
-        return [f"template file {getattr(template, 'file', '?')} cannot be read ({getattr(exc, 'strerror', None) or exc.__class__.__name__})"]
+        return [
+            f"template file {getattr(template, 'file', '?')} cannot be read ({getattr(exc, 'strerror', None) or exc.__class__.__name__})"
+        ]
     if not text.strip():
         return ["the template is empty"]
     parsed = Template(text)

@@ -36,8 +36,7 @@ def utc_field(*, nullable: bool = False, index: bool = False, **kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, nullable=nullable, index=index, **kw)
 
 
-def fk(target: str, *, ondelete: str = "CASCADE", nullable: bool = False,
-       index: bool = True, **kw: Any) -> Any:
+def fk(target: str, *, ondelete: str = "CASCADE", nullable: bool = False, index: bool = True, **kw: Any) -> Any:
     """A foreign key column, indexed by default (PostgreSQL does not index FKs itself)."""
     if nullable:
         kw.setdefault("default", None)

@@ -175,9 +175,7 @@ class Store:
     """The state store: one engine plus write/read transaction helpers."""
 
     def __init__(self, url_or_engine: str | os.PathLike[str] | URL | Engine) -> None:
-        self.engine = (
-            url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
-        )
+        self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
 
     @property
     def dialect(self) -> str:

@@ -151,9 +151,7 @@ def schema_diff(url: str | os.PathLike[str] | URL | Engine) -> list[Any]:
     engine, owned = _with_engine(url)
     try:
         with read_only(engine).connect() as conn:
-            ctx = MigrationContext.configure(
-                conn, opts=context_options(engine.dialect.name)
-            )
+            ctx = MigrationContext.configure(conn, opts=context_options(engine.dialect.name))
             return list(compare_metadata(ctx, metadata))
     finally:
         if owned:

@@ -89,7 +89,10 @@ class Note(Timestamps, table=True):
     """A note's metadata as the administration reports it: never its text (domain.md, Privacy)."""
 
     __tablename__ = "notes"
-    __table_args__ = (UniqueConstraint("school_id", "pas_id"), Index("ix_notes_school_id_pupil_pas_id", "school_id", "pupil_pas_id"))
+    __table_args__ = (
+        UniqueConstraint("school_id", "pas_id"),
+        Index("ix_notes_school_id_pupil_pas_id", "school_id", "pupil_pas_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = fk("schools.id", index=False)
@@ -204,11 +207,7 @@ class VerslagCheck(Timestamps, table=True):
     """
 
     __tablename__ = "verslag_checks"
-    __table_args__ = (
-        CheckConstraint(
-            "outcome IN ('on_time', 'late', 'missing', 'not_visible')", name="outcome"
-        ),
-    )
+    __table_args__ = (CheckConstraint("outcome IN ('on_time', 'late', 'missing', 'not_visible')", name="outcome"),)
 
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = fk("conversations.id", index=False, unique=True)

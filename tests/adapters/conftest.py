@@ -28,8 +28,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def policy() -> HttpPolicy:
-    return HttpPolicy(deadline=60.0, retry_after_cap=30.0, backoff_multiplier=0.5,
-                      backoff_max=8.0, backoff_jitter=0.5, max_attempts=6)
+    return HttpPolicy(
+        deadline=60.0, retry_after_cap=30.0, backoff_multiplier=0.5, backoff_max=8.0, backoff_jitter=0.5, max_attempts=6
+    )
 
 
 @pytest.fixture
@@ -40,8 +41,7 @@ def rsps():
 
 @pytest.fixture
 def pas(clock: FakeClock, policy: HttpPolicy) -> PasClient:
-    client = PasClient(PAS, "my-integration", CLIENT_SECRET, policy=policy, clock=clock,
-                       sleep=clock.sleep)
+    client = PasClient(PAS, "my-integration", CLIENT_SECRET, policy=policy, clock=clock, sleep=clock.sleep)
     yield client
     client.close()
 
@@ -54,23 +54,38 @@ def parro(clock: FakeClock, policy: HttpPolicy) -> ParroClient:
 
 
 def token_response(rsps, token: str = ACCESS_TOKEN, expires_in: int = 3600, **kw) -> None:
-    rsps.add("POST", f"{PAS_API}/oauth/token", status=200, headers={"Cache-Control": "no-store"},
-             json={"access_token": token, "token_type": "Bearer", "expires_in": expires_in}, **kw)
+    rsps.add(
+        "POST",
+        f"{PAS_API}/oauth/token",
+        status=200,
+        headers={"Cache-Control": "no-store"},
+        json={"access_token": token, "token_type": "Bearer", "expires_in": expires_in},
+        **kw,
+    )
 
 
 def problem(status: int, slug: str, detail: str = "Something.", **extra) -> dict:
-    return {"type": f"https://pas.example/problems/{slug}", "title": slug.title(),
-            "status": status, "detail": detail, **extra}
+    return {
+        "type": f"https://pas.example/problems/{slug}",
+        "title": slug.title(),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
 
 
 def planner_error(code: str, message: str = "Nope.", **extra) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
 
 
-def pas_page(items, *, total=None, offset=0, limit=100,
-             server_time="2026-11-20T09:00:00+01:00") -> dict:
-    return {"items": items, "total": len(items) if total is None else total,
-            "offset": offset, "limit": limit, "server_time": server_time}
+def pas_page(items, *, total=None, offset=0, limit=100, server_time="2026-11-20T09:00:00+01:00") -> dict:
+    return {
+        "items": items,
+        "total": len(items) if total is None else total,
+        "offset": offset,
+        "limit": limit,
+        "server_time": server_time,
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -55,15 +55,30 @@ def test_it_refuses_a_changed_since_without_offset(pas, naive):
 
 
 def test_it_sends_schoolyear_and_status_filters(rsps, pas):
-    rsps.add("GET", PUPILS, json=pas_page([]), match=[matchers.query_param_matcher(
-        {"schoolyear": "2026-2027", "status": "uitgeschreven", "offset": "0", "limit": "250"})])
+    rsps.add(
+        "GET",
+        PUPILS,
+        json=pas_page([]),
+        match=[
+            matchers.query_param_matcher(
+                {"schoolyear": "2026-2027", "status": "uitgeschreven", "offset": "0", "limit": "250"}
+            )
+        ],
+    )
     assert list(pas.pupils("12AB00", schoolyear="2026-2027", status="uitgeschreven")) == []
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"brin": "12ab00"}, {"brin": "12AB00\n"}, {"schoolyear": "2026"},
-    {"status": "weg"}, {"limit": 0}, {"limit": 501},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"brin": "12ab00"},
+        {"brin": "12AB00\n"},
+        {"schoolyear": "2026"},
+        {"status": "weg"},
+        {"limit": 0},
+        {"limit": 501},
+    ],
+)
 def test_it_refuses_parameters_outside_the_contract(pas, kwargs):
     brin = kwargs.pop("brin", "12AB00")
     with pytest.raises(ValueError):
@@ -73,13 +88,19 @@ def test_it_refuses_parameters_outside_the_contract(pas, kwargs):
 def test_it_pages_until_offset_reaches_the_total_of_the_latest_page(rsps, pas):
     # total grows from 3 to 5 while we page: the latest total decides.
     rsps.add("GET", PUPILS, json=pas_page([{"id": "1"}, {"id": "2"}], total=3, limit=2))
-    rsps.add("GET", PUPILS, json=pas_page([{"id": "3"}, {"id": "4"}], total=5, offset=2,
-                                          limit=2, server_time="2026-11-20T09:00:05+01:00"))
+    rsps.add(
+        "GET",
+        PUPILS,
+        json=pas_page([{"id": "3"}, {"id": "4"}], total=5, offset=2, limit=2, server_time="2026-11-20T09:00:05+01:00"),
+    )
     rsps.add("GET", PUPILS, json=pas_page([{"id": "5"}], total=5, offset=4, limit=2))
     sweep = pas.pupils("12AB00", limit=2)
     assert [p["id"] for p in sweep] == ["1", "2", "3", "4", "5"]
     assert [q for c in rsps.calls[1:] for q in query(c) if q[0] == "offset"] == [
-        ("offset", "0"), ("offset", "2"), ("offset", "4")]
+        ("offset", "0"),
+        ("offset", "2"),
+        ("offset", "4"),
+    ]
 
 
 def test_it_stops_when_the_total_shrinks_below_the_next_offset(rsps, pas):
@@ -91,8 +112,7 @@ def test_it_stops_when_the_total_shrinks_below_the_next_offset(rsps, pas):
 
 def test_it_yields_an_item_that_shifted_onto_the_next_page_once(rsps, pas):
     rsps.add("GET", PUPILS, json=pas_page([{"id": "1"}, {"id": "2"}], total=4, limit=2))
-    rsps.add("GET", PUPILS, json=pas_page([{"id": "2"}, {"id": "3"}], total=4, offset=2,
-                                          limit=2))
+    rsps.add("GET", PUPILS, json=pas_page([{"id": "2"}, {"id": "3"}], total=4, offset=2, limit=2))
     sweep = pas.pupils("12AB00", limit=2)
     assert [p["id"] for p in sweep] == ["1", "2", "3"]
     assert sweep.duplicates == 1
@@ -106,10 +126,10 @@ def test_it_steps_by_the_limit_the_server_applied(rsps, pas):
 
 
 def test_it_exposes_the_server_time_of_the_first_page_as_the_watermark(rsps, pas):
-    rsps.add("GET", PUPILS, json=pas_page([{"id": "1"}], total=2, limit=1,
-                                          server_time="2026-11-20T09:00:00+01:00"))
-    rsps.add("GET", PUPILS, json=pas_page([{"id": "2"}], total=2, offset=1, limit=1,
-                                          server_time="2026-11-20T09:00:07+01:00"))
+    rsps.add("GET", PUPILS, json=pas_page([{"id": "1"}], total=2, limit=1, server_time="2026-11-20T09:00:00+01:00"))
+    rsps.add(
+        "GET", PUPILS, json=pas_page([{"id": "2"}], total=2, offset=1, limit=1, server_time="2026-11-20T09:00:07+01:00")
+    )
     sweep = pas.pupils("12AB00", limit=1)
     items = iter(sweep)
     next(items)
@@ -126,12 +146,15 @@ def test_it_passes_unknown_fields_and_documented_nulls_through(rsps, pas):
     assert list(pas.pupils("12AB00")) == [pupil]
 
 
-@pytest.mark.parametrize("body", [
-    [], {"items": None, "total": 1, "offset": 0, "limit": 1, "server_time": "x"},
-    {"items": [], "total": "1", "offset": 0, "limit": 1,
-     "server_time": "2026-11-20T09:00:00+01:00"},
-    {"items": [], "total": 0, "offset": 0, "limit": 1, "server_time": "2026-11-20T09:00:00"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        {"items": None, "total": 1, "offset": 0, "limit": 1, "server_time": "x"},
+        {"items": [], "total": "1", "offset": 0, "limit": 1, "server_time": "2026-11-20T09:00:00+01:00"},
+        {"items": [], "total": 0, "offset": 0, "limit": 1, "server_time": "2026-11-20T09:00:00"},
+    ],
+)
 def test_it_rejects_a_malformed_envelope(rsps, pas, body):
     rsps.add("GET", PUPILS, json=body)
     with pytest.raises(UnexpectedResponse):
@@ -139,8 +162,7 @@ def test_it_rejects_a_malformed_envelope(rsps, pas, body):
 
 
 def test_it_rejects_a_success_response_that_is_not_json(rsps, pas):
-    rsps.add("GET", f"{PAS_API}/schools/12AB00", body="<html>login</html>",
-             content_type="text/html")
+    rsps.add("GET", f"{PAS_API}/schools/12AB00", body="<html>login</html>", content_type="text/html")
     with pytest.raises(UnexpectedResponse):
         pas.get_school("12AB00")
 
@@ -155,8 +177,7 @@ def test_a_sweep_can_be_iterated_only_once(rsps, pas):
 
 def test_it_lists_schoolyears_groups_and_staff(rsps, pas):
     for resource in ("schoolyears", "groups", "staff"):
-        rsps.add("GET", f"{PAS_API}/schools/12AB00/{resource}",
-                 json=pas_page([{"id": resource}]))
+        rsps.add("GET", f"{PAS_API}/schools/12AB00/{resource}", json=pas_page([{"id": resource}]))
     assert [y["id"] for y in pas.schoolyears("12AB00")] == ["schoolyears"]
     assert [g["id"] for g in pas.groups("12AB00", schoolyear="2026-2027")] == ["groups"]
     assert [s["id"] for s in pas.staff("12AB00")] == ["staff"]
@@ -165,12 +186,22 @@ def test_it_lists_schoolyears_groups_and_staff(rsps, pas):
 
 def test_it_filters_notes_by_repeated_categories_creation_time_and_pupil(rsps, pas):
     rsps.add("GET", NOTES, json=pas_page([]))
-    list(pas.notes("12AB00", categories=["Oudergesprek", "Kindgesprek"],
-                   created_since=datetime(2026, 11, 1, tzinfo=AMS), pupil_id="581207"))
+    list(
+        pas.notes(
+            "12AB00",
+            categories=["Oudergesprek", "Kindgesprek"],
+            created_since=datetime(2026, 11, 1, tzinfo=AMS),
+            pupil_id="581207",
+        )
+    )
     assert query(rsps.calls[-1]) == [
-        ("category", "Oudergesprek"), ("category", "Kindgesprek"),
-        ("created_since", "2026-11-01T00:00:00+01:00"), ("pupil_id", "581207"),
-        ("offset", "0"), ("limit", "250")]
+        ("category", "Oudergesprek"),
+        ("category", "Kindgesprek"),
+        ("created_since", "2026-11-01T00:00:00+01:00"),
+        ("pupil_id", "581207"),
+        ("offset", "0"),
+        ("limit", "250"),
+    ]
 
 
 def test_it_never_requests_note_bodies_and_drops_one_sent_anyway(rsps, pas):
@@ -188,14 +219,22 @@ def test_it_refuses_a_single_string_as_categories(pas):
         pas.notes("12AB00", categories="Zorg")
 
 
-@pytest.mark.parametrize("status,slug,error", [
-    (400, "invalid-parameter", BadRequest), (403, "forbidden", Forbidden),
-    (404, "not-found", NotFound),
-])
+@pytest.mark.parametrize(
+    "status,slug,error",
+    [
+        (400, "invalid-parameter", BadRequest),
+        (403, "forbidden", Forbidden),
+        (404, "not-found", NotFound),
+    ],
+)
 def test_it_turns_problem_details_into_typed_errors(rsps, pas, status, slug, error):
-    rsps.add("GET", f"{PAS_API}/schools/12AB00", status=status,
-             json=problem(status, slug, "School 12AB00 is not yours."),
-             content_type="application/problem+json")
+    rsps.add(
+        "GET",
+        f"{PAS_API}/schools/12AB00",
+        status=status,
+        json=problem(status, slug, "School 12AB00 is not yours."),
+        content_type="application/problem+json",
+    )
     with pytest.raises(error) as err:
         pas.get_school("12AB00")
     assert (err.value.status, err.value.code) == (status, slug)
@@ -204,16 +243,20 @@ def test_it_turns_problem_details_into_typed_errors(rsps, pas, status, slug, err
 
 
 def test_it_retries_a_502_with_an_html_body(rsps, pas):
-    rsps.add("GET", f"{PAS_API}/schools/12AB00", status=502, body="<html><h1>502</h1>",
-             content_type="text/html")
+    rsps.add("GET", f"{PAS_API}/schools/12AB00", status=502, body="<html><h1>502</h1>", content_type="text/html")
     rsps.add("GET", f"{PAS_API}/schools/12AB00", json={"brin": "12AB00"})
     assert pas.get_school("12AB00") == {"brin": "12AB00"}
 
 
 def test_it_raises_vendor_unavailable_during_nightly_maintenance(rsps, pas, clock):
-    rsps.add("GET", PUPILS, status=503, headers={"Retry-After": "1800"},
-             json=problem(503, "maintenance", "Nightly maintenance in progress."),
-             content_type="application/problem+json")
+    rsps.add(
+        "GET",
+        PUPILS,
+        status=503,
+        headers={"Retry-After": "1800"},
+        json=problem(503, "maintenance", "Nightly maintenance in progress."),
+        content_type="application/problem+json",
+    )
     with pytest.raises(VendorUnavailable) as err:
         list(pas.pupils("12AB00"))
     assert err.value.retry_after == 1800
@@ -234,8 +277,14 @@ def test_it_gives_up_after_the_deadline_naming_method_path_and_last_status(rsps,
 
 @pytest.mark.parametrize("status,slug", [(429, "rate-limited"), (503, "maintenance")])
 def test_it_waits_the_retry_after_of_a_429_or_503_and_repeats(rsps, pas, clock, status, slug):
-    rsps.add("GET", PUPILS, status=status, headers={"Retry-After": "12"},
-             json=problem(status, slug), content_type="application/problem+json")
+    rsps.add(
+        "GET",
+        PUPILS,
+        status=status,
+        headers={"Retry-After": "12"},
+        json=problem(status, slug),
+        content_type="application/problem+json",
+    )
     rsps.add("GET", PUPILS, json=pas_page([{"id": "1"}]))
     assert [p["id"] for p in pas.pupils("12AB00")] == ["1"]
     assert clock.sleeps == [12]
@@ -256,7 +305,6 @@ def test_it_refuses_a_read_timeout_below_what_pas_asks_for():
 
 
 def test_it_survives_a_502_that_claims_json_but_sends_html(rsps, pas):
-    rsps.add("GET", f"{PAS_API}/schools/12AB00", status=502, body="<html>502</html>",
-             content_type="application/json")
+    rsps.add("GET", f"{PAS_API}/schools/12AB00", status=502, body="<html>502</html>", content_type="application/json")
     rsps.add("GET", f"{PAS_API}/schools/12AB00", json={"brin": "12AB00"})
     assert pas.get_school("12AB00") == {"brin": "12AB00"}

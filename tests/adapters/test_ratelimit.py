@@ -23,8 +23,7 @@ def test_it_makes_the_next_request_wait_until_the_oldest_leaves_the_window(clock
     assert clock.sleeps == [50]
 
 
-@given(st.lists(st.floats(min_value=0, max_value=30), min_size=1, max_size=80),
-       st.integers(min_value=1, max_value=10))
+@given(st.lists(st.floats(min_value=0, max_value=30), min_size=1, max_size=80), st.integers(min_value=1, max_value=10))
 def test_it_never_starts_more_than_the_limit_in_any_window(gaps, limit):
     clock = FakeClock()
     limiter = SlidingWindowLimiter(limit, 60, clock=clock, sleep=clock.sleep)

@@ -7,8 +7,10 @@ def test_it_removes_registered_secrets():
 
 
 def test_it_removes_bearer_tokens_url_queries_secret_fields_and_email_addresses():
-    text = ("Authorization: Bearer abc.def-123 at https://pas.test/api/v1/x?pupil_id=581207 "
-            "client_secret=hunter22 mail sanne@mail.example")
+    text = (
+        "Authorization: Bearer abc.def-123 at https://pas.test/api/v1/x?pupil_id=581207 "
+        "client_secret=hunter22 mail sanne@mail.example"
+    )
     result = Redactor().redact(text)
     for leaked in ("abc.def-123", "581207", "hunter22", "sanne@mail.example"):
         assert leaked not in result
@@ -27,7 +29,6 @@ from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-@given(st.text(), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=4),
-       st.text())
+@given(st.text(), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=4), st.text())
 def test_it_never_lets_a_registered_secret_through(before, secret, after):
     assert secret not in Redactor((secret,)).redact(before + secret + after)

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 from hypothesis import given
@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from adapters._retry_after import parse_retry_after
 
-NOW = datetime(2026, 11, 23, 13, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 13, 30, tzinfo=UTC)
 
 
 def test_it_reads_delay_seconds():
@@ -34,7 +34,7 @@ def test_it_round_trips_any_whole_number_of_seconds(seconds):
     assert parse_retry_after(str(seconds), now=NOW) == float(seconds)
 
 
-@given(st.integers(min_value=-10**7, max_value=10**7))
+@given(st.integers(min_value=-(10**7), max_value=10**7))
 def test_it_round_trips_any_http_date(offset):
     when = format_datetime(NOW + timedelta(seconds=offset), usegmt=True)
     assert parse_retry_after(when, now=NOW) == max(0.0, float(offset))

@@ -31,17 +31,30 @@ def exercise_pas(rsps, pas) -> list[BaseException]:
     school = f"{PAS_API}/schools/12AB00"
     token_response(rsps, ACCESS_TOKEN)
     token_response(rsps, ACCESS_TOKEN_2)
-    rsps.add("GET", school, status=401, json=problem(401, "invalid-token"),
-             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-             content_type="application/problem+json")
+    rsps.add(
+        "GET",
+        school,
+        status=401,
+        json=problem(401, "invalid-token"),
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        content_type="application/problem+json",
+    )
     rsps.add("GET", school, json={"brin": "12AB00"})
     # A sloppy server echoing our credentials back in its error texts:
-    rsps.add("GET", f"{school}/groups", status=400, content_type="application/problem+json",
-             json=problem(400, "invalid-parameter",
-                          f"bad header Authorization: Bearer {ACCESS_TOKEN_2} "
-                          f"client_secret={CLIENT_SECRET}"))
-    rsps.add("GET", f"{school}/staff",
-             body=requests.ConnectionError(f"failed {school}/staff?offset=0 token={ACCESS_TOKEN_2}"))
+    rsps.add(
+        "GET",
+        f"{school}/groups",
+        status=400,
+        content_type="application/problem+json",
+        json=problem(
+            400, "invalid-parameter", f"bad header Authorization: Bearer {ACCESS_TOKEN_2} client_secret={CLIENT_SECRET}"
+        ),
+    )
+    rsps.add(
+        "GET",
+        f"{school}/staff",
+        body=requests.ConnectionError(f"failed {school}/staff?offset=0 token={ACCESS_TOKEN_2}"),
+    )
     errors: list[BaseException] = []
     pas.get_school("12AB00")
     for call in (lambda: list(pas.groups("12AB00")), lambda: list(pas.staff("12AB00"))):
@@ -52,11 +65,19 @@ def exercise_pas(rsps, pas) -> list[BaseException]:
 
 
 def exercise_token_endpoint(rsps, pas) -> list[BaseException]:
-    rsps.replace("POST", f"{PAS_API}/oauth/token", status=401,
-                 content_type="application/problem+json",
-                 json=problem(401, "invalid-client", f"secret {CLIENT_SECRET} is wrong",
-                              error="invalid_client",
-                              error_description=f"client_secret={CLIENT_SECRET}"))
+    rsps.replace(
+        "POST",
+        f"{PAS_API}/oauth/token",
+        status=401,
+        content_type="application/problem+json",
+        json=problem(
+            401,
+            "invalid-client",
+            f"secret {CLIENT_SECRET} is wrong",
+            error="invalid_client",
+            error_description=f"client_secret={CLIENT_SECRET}",
+        ),
+    )
     pas._auth._token = None
     with pytest.raises(AdapterError) as err:
         pas.get_school("12AB00")
@@ -64,11 +85,15 @@ def exercise_token_endpoint(rsps, pas) -> list[BaseException]:
 
 
 def exercise_parro(rsps, parro) -> list[BaseException]:
-    rsps.add("GET", f"{PARRO_API}/groups", status=401,
-             json=planner_error("unauthorized", f"key {API_KEY} unknown",
-                                details=[{"field": "Authorization", "issue": API_KEY}]))
-    rsps.add("POST", f"{PARRO_API}/planners/pln_1/open",
-             body=requests.ReadTimeout(f"Bearer {API_KEY} timed out"))
+    rsps.add(
+        "GET",
+        f"{PARRO_API}/groups",
+        status=401,
+        json=planner_error(
+            "unauthorized", f"key {API_KEY} unknown", details=[{"field": "Authorization", "issue": API_KEY}]
+        ),
+    )
+    rsps.add("POST", f"{PARRO_API}/planners/pln_1/open", body=requests.ReadTimeout(f"Bearer {API_KEY} timed out"))
     errors: list[BaseException] = []
     for call in (lambda: list(parro.groups()), lambda: parro.open_planner("pln_1")):
         with pytest.raises(AdapterError) as err:
@@ -101,16 +126,24 @@ def test_no_secret_appears_in_logs_exceptions_or_reprs(rsps, pas, parro, caplog)
 
 def test_log_lines_carry_method_path_status_attempt_and_duration_but_no_query(rsps, pas):
     token_response(rsps)
-    rsps.add("GET", f"{PAS_API}/schools/12AB00/notes",
-             json={"items": [], "total": 0, "offset": 0, "limit": 250,
-                   "server_time": "2026-11-20T09:00:00+01:00"})
+    rsps.add(
+        "GET",
+        f"{PAS_API}/schools/12AB00/notes",
+        json={"items": [], "total": 0, "offset": 0, "limit": 250, "server_time": "2026-11-20T09:00:00+01:00"},
+    )
     with capture_logs() as events:
         list(pas.notes("12AB00", pupil_id="581207"))
     requests_logged = [e for e in events if e["event"] == "http_request"]
     assert requests_logged[-1] | {"log_level": None} == {
-        "event": "http_request", "vendor": "pas", "method": "GET",
-        "path": "/schools/12AB00/notes", "status": 200, "attempt": 1, "duration_ms": 0,
-        "log_level": None}
+        "event": "http_request",
+        "vendor": "pas",
+        "method": "GET",
+        "path": "/schools/12AB00/notes",
+        "status": 200,
+        "attempt": 1,
+        "duration_ms": 0,
+        "log_level": None,
+    }
     assert "581207" not in repr(events)
 
 

@@ -2,7 +2,7 @@
 exercised through the planner client (its API key makes the wiring simplest)."""
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -59,8 +59,9 @@ def test_it_retries_a_get_on_temporary_statuses(rsps, parro, status):
     assert len(rsps.calls) == 2
 
 
-@pytest.mark.parametrize("exc", [requests.ConnectionError("reset"), requests.ReadTimeout("slow"),
-                                 requests.ConnectTimeout("nobody home")])
+@pytest.mark.parametrize(
+    "exc", [requests.ConnectionError("reset"), requests.ReadTimeout("slow"), requests.ConnectTimeout("nobody home")]
+)
 def test_it_retries_a_get_after_connection_errors_and_timeouts(rsps, parro, exc):
     rsps.add("GET", GROUPS, body=exc)
     rsps.add("GET", GROUPS, json=EMPTY)
@@ -68,17 +69,15 @@ def test_it_retries_a_get_after_connection_errors_and_timeouts(rsps, parro, exc)
 
 
 def test_it_honours_retry_after_in_seconds(rsps, parro, clock):
-    rsps.add("GET", GROUPS, status=429, headers={"Retry-After": "7"},
-             json=planner_error("rate_limited"))
+    rsps.add("GET", GROUPS, status=429, headers={"Retry-After": "7"}, json=planner_error("rate_limited"))
     rsps.add("GET", GROUPS, json=EMPTY)
     list(parro.groups())
     assert clock.sleeps == [7]
 
 
 def test_it_honours_retry_after_as_an_http_date(rsps, parro, clock):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
-    rsps.add("GET", GROUPS, status=503, headers={"Retry-After": when},
-             json=planner_error("service_unavailable"))
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
+    rsps.add("GET", GROUPS, status=503, headers={"Retry-After": when}, json=planner_error("service_unavailable"))
     rsps.add("GET", GROUPS, json=EMPTY)
     list(parro.groups())
     assert 18 <= clock.sleeps[0] <= 20
@@ -95,8 +94,7 @@ def test_it_backs_off_exponentially_when_there_is_no_retry_after(rsps, parro, cl
 
 
 def test_it_raises_vendor_unavailable_instead_of_waiting_past_the_cap(rsps, parro, clock):
-    rsps.add("GET", GROUPS, status=503, headers={"Retry-After": "3600"},
-             json=planner_error("service_unavailable"))
+    rsps.add("GET", GROUPS, status=503, headers={"Retry-After": "3600"}, json=planner_error("service_unavailable"))
     with pytest.raises(VendorUnavailable) as err:
         list(parro.groups())
     assert err.value.retry_after == 3600
@@ -104,10 +102,14 @@ def test_it_raises_vendor_unavailable_instead_of_waiting_past_the_cap(rsps, parr
 
 
 def test_it_gives_up_within_the_deadline_with_a_clear_error(rsps, clock):
-    client = ParroClient(PARRO, API_KEY, clock=clock, sleep=clock.sleep, policy=HttpPolicy(
-        deadline=45, retry_after_cap=30, backoff_max=30, max_attempts=100))
-    rsps.add("GET", GROUPS, status=429, headers={"Retry-After": "10"},
-             json=planner_error("rate_limited"))
+    client = ParroClient(
+        PARRO,
+        API_KEY,
+        clock=clock,
+        sleep=clock.sleep,
+        policy=HttpPolicy(deadline=45, retry_after_cap=30, backoff_max=30, max_attempts=100),
+    )
+    rsps.add("GET", GROUPS, status=429, headers={"Retry-After": "10"}, json=planner_error("rate_limited"))
     start = clock.now
     with pytest.raises(RetriesExhausted) as err:
         list(client.groups(limit=10))
@@ -138,8 +140,7 @@ def test_it_does_not_retry_a_post_without_idempotency_key_after_a_read_timeout(r
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
-def test_it_does_not_retry_a_post_without_idempotency_key_after_a_gateway_error(
-        rsps, parro, status):
+def test_it_does_not_retry_a_post_without_idempotency_key_after_a_gateway_error(rsps, parro, status):
     rsps.add("POST", ASSIGN, status=status, body="<html/>", content_type="text/html")
     with pytest.raises(ServerError) as err:
         parro.assign("pln_1", ASSIGNMENTS)
@@ -147,8 +148,7 @@ def test_it_does_not_retry_a_post_without_idempotency_key_after_a_gateway_error(
 
 
 def test_it_repeats_an_unsafe_post_that_was_rate_limited_or_never_connected(rsps, parro):
-    rsps.add("POST", ASSIGN, status=429, headers={"Retry-After": "1"},
-             json=planner_error("rate_limited"))
+    rsps.add("POST", ASSIGN, status=429, headers={"Retry-After": "1"}, json=planner_error("rate_limited"))
     rsps.add("POST", ASSIGN, body=requests.ConnectTimeout("nobody home"))
     rsps.add("POST", ASSIGN, json={"data": []})
     parro.assign("pln_1", ASSIGNMENTS)

@@ -18,7 +18,11 @@ EXAMPLES = sorted((REPO / "examples").glob("*.toml"))
 
 def connector(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "connector", *args], cwd=cwd, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "connector", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, **(env or {})},
     )
 
@@ -30,7 +34,9 @@ def test_check_config_accepts_the_default_settings():
 
 
 def test_check_config_exits_2_with_every_problem_and_no_traceback(write_settings):
-    path = write_settings(VALID_SETTINGS.replace('region = "midden"', 'region = "oost"').replace("slot_minutes = 10", "slot_minuten = 10"))
+    path = write_settings(
+        VALID_SETTINGS.replace('region = "midden"', 'region = "oost"').replace("slot_minutes = 10", "slot_minuten = 10")
+    )
     result = connector("check-config", "--settings", str(path))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
@@ -55,7 +61,12 @@ def test_settings_come_from_the_environment_variable(write_settings, tmp_path):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_plan_as_ics_is_a_calendar_with_every_round_window(path: Path):
-    result = subprocess.run([sys.executable, "-m", "connector", "plan", "--settings", str(path), "--format", "ics"], cwd=REPO, capture_output=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "connector", "plan", "--settings", str(path), "--format", "ics"],
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     calendar = Calendar.from_ical(result.stdout)
     events = calendar.walk("VEVENT")

@@ -13,7 +13,9 @@ ZONE = ZoneInfo("Europe/Amsterdam")
 
 
 def rnd(**extra) -> Round:
-    return Round.model_validate({"id": "rapport-jun", "name": "Rapportgesprekken", "kind": "rapport", "window": {"month": "juni"}, **extra})
+    return Round.model_validate(
+        {"id": "rapport-jun", "name": "Rapportgesprekken", "kind": "rapport", "window": {"month": "juni"}, **extra}
+    )
 
 
 def test_dates_are_written_in_dutch_whatever_the_locale():
@@ -23,9 +25,19 @@ def test_dates_are_written_in_dutch_whatever_the_locale():
 
 def test_the_invitation_states_purpose_duration_form_and_who_attends():
     text = messages.invitation(
-        rnd(attendance={"child_from_leerjaar": 5, "ib_from_ondersteuningsniveau": 3}, purpose="Het rapport.", participation="optional", mandatory_groups=[7]),
-        Path("."), group_name="Groep 6/7", leerjaren=[6, 7], days=(date(2027, 6, 21), date(2027, 7, 9)),
-        closes=datetime(2027, 6, 20, 17, 0, tzinfo=ZONE), school="De Regenboog")
+        rnd(
+            attendance={"child_from_leerjaar": 5, "ib_from_ondersteuningsniveau": 3},
+            purpose="Het rapport.",
+            participation="optional",
+            mandatory_groups=[7],
+        ),
+        Path("."),
+        group_name="Groep 6/7",
+        leerjaren=[6, 7],
+        days=(date(2027, 6, 21), date(2027, 7, 9)),
+        closes=datetime(2027, 6, 20, 17, 0, tzinfo=ZONE),
+        school="De Regenboog",
+    )
     assert "Doel: Het rapport." in text and "Duur: 15 minuten" in text and "Vorm: op school" in text
     assert "uw kind en de leerkracht" in text  # every leerjaar of this group is 5 or higher
     assert "intern begeleider" in text and "dat hoort u altijd vooraf" in text
@@ -35,16 +47,32 @@ def test_the_invitation_states_purpose_duration_form_and_who_attends():
 
 def test_a_reminder_names_every_child_and_how_soon_the_planner_closes():
     closes = datetime(2027, 6, 20, 17, 0, tzinfo=ZONE)
-    text = messages.reminder(rnd(), Path("."), children=["Noor", "Daan"], now=datetime(2027, 6, 17, 17, 0, tzinfo=ZONE), closes=closes, school="X")
+    text = messages.reminder(
+        rnd(),
+        Path("."),
+        children=["Noor", "Daan"],
+        now=datetime(2027, 6, 17, 17, 0, tzinfo=ZONE),
+        closes=closes,
+        school="X",
+    )
     assert "Noor en Daan" in text and "sluit over 3 dagen" in text
-    tomorrow = messages.reminder(rnd(), Path("."), children=["Noor"], now=datetime(2027, 6, 19, 17, 0, tzinfo=ZONE), closes=closes, school="X")
+    tomorrow = messages.reminder(
+        rnd(), Path("."), children=["Noor"], now=datetime(2027, 6, 19, 17, 0, tzinfo=ZONE), closes=closes, school="X"
+    )
     assert "sluit morgen" in tomorrow
 
 
 def test_a_school_can_write_its_own_reminder(tmp_path):
     (tmp_path / "herinnering.txt").write_text("Nog even: ${kinderen}, ${ronde}.", encoding="utf-8")
     own = rnd(templates={"reminder": {"file": "herinnering.txt"}})
-    text = messages.reminder(own, tmp_path, children=["Zoë"], now=datetime(2027, 6, 17, tzinfo=ZONE), closes=datetime(2027, 6, 20, tzinfo=ZONE), school="X")
+    text = messages.reminder(
+        own,
+        tmp_path,
+        children=["Zoë"],
+        now=datetime(2027, 6, 17, tzinfo=ZONE),
+        closes=datetime(2027, 6, 20, tzinfo=ZONE),
+        school="X",
+    )
     assert text == "Nog even: Zoë, rapportgesprekken."
 
 

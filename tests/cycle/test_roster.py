@@ -36,11 +36,26 @@ class FakePas:
         return Sweep([{"id": "g1", "name": "Groep 3", "leerjaren": [3], "teacher_ids": ["s1"]}], self.now)
 
     def staff(self, brin, *, schoolyear=None):
-        return Sweep([{"id": "s1", "roles": ["leerkracht"], "group_ids": ["g1"], "werkdagen": ["ma", "di"], "email": "juf@school.nl"}], self.now)
+        return Sweep(
+            [
+                {
+                    "id": "s1",
+                    "roles": ["leerkracht"],
+                    "group_ids": ["g1"],
+                    "werkdagen": ["ma", "di"],
+                    "email": "juf@school.nl",
+                }
+            ],
+            self.now,
+        )
 
     def pupils(self, brin, *, schoolyear=None, changed_since=None):
         self.asked_since.append(changed_since)
-        items = [p for p in self.pupils_by_id.values() if changed_since is None or datetime.fromisoformat(p["changed_at"]) >= changed_since]
+        items = [
+            p
+            for p in self.pupils_by_id.values()
+            if changed_since is None or datetime.fromisoformat(p["changed_at"]) >= changed_since
+        ]
         return Sweep(items, self.now)
 
 
@@ -62,10 +77,26 @@ class FakePlanner:
 
 
 def pupil(pas_id: str, status: str = "ingeschreven", changed: datetime = T0 - timedelta(days=30)) -> dict:
-    return {"id": pas_id, "group_id": "g1", "leerjaar": 3, "status": status, "uitschrijfdatum": None if status == "ingeschreven" else "2026-09-01",
-            "ondersteuningsniveau": 1, "handelingsplan": False, "ontwikkelingsperspectief": False,
-            "guardians": [{"id": f"v{pas_id}", "huishouden_id": f"h{pas_id}", "gezag": True, "ontvangt_informatie": True, "email": None}],
-            "changed_at": changed.isoformat()}
+    return {
+        "id": pas_id,
+        "group_id": "g1",
+        "leerjaar": 3,
+        "status": status,
+        "uitschrijfdatum": None if status == "ingeschreven" else "2026-09-01",
+        "ondersteuningsniveau": 1,
+        "handelingsplan": False,
+        "ontwikkelingsperspectief": False,
+        "guardians": [
+            {
+                "id": f"v{pas_id}",
+                "huishouden_id": f"h{pas_id}",
+                "gezag": True,
+                "ontvangt_informatie": True,
+                "email": None,
+            }
+        ],
+        "changed_at": changed.isoformat(),
+    }
 
 
 @pytest.fixture

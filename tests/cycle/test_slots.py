@@ -16,10 +16,16 @@ SPANS = ((time(15, 0), time(16, 0)), (time(19, 0), time(20, 0)))
 
 
 def test_duo_teachers_each_get_slots_on_their_own_days():
-    pool, missing = slot_pool(days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ("ma", "di"), "stf_b": ("wo", "do")})
+    pool, missing = slot_pool(
+        days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ("ma", "di"), "stf_b": ("wo", "do")}
+    )
     assert missing == ()
     by_day = {(s.start.date(), s.staff_ids) for s in pool}
-    assert by_day == {(date(2026, 11, 9), ("stf_a",)), (date(2026, 11, 10), ("stf_a",)), (date(2026, 11, 12), ("stf_b",))}
+    assert by_day == {
+        (date(2026, 11, 9), ("stf_a",)),
+        (date(2026, 11, 10), ("stf_a",)),
+        (date(2026, 11, 12), ("stf_b",)),
+    }
     assert len(pool) == 3 * 8  # two one-hour spans of four 15-minute slots a day
 
 
@@ -53,4 +59,8 @@ def test_slots_never_overlap_and_fit_the_spans(minutes, invitees):
         assert a.end <= b.start
     for slot in taken:
         assert (slot.end - slot.start).total_seconds() == minutes * 60
-        assert any(datetime.combine(slot.start.date(), s, tzinfo=ZONE) <= slot.start and slot.end <= datetime.combine(slot.start.date(), e, tzinfo=ZONE) for s, e in SPANS)
+        assert any(
+            datetime.combine(slot.start.date(), s, tzinfo=ZONE) <= slot.start
+            and slot.end <= datetime.combine(slot.start.date(), e, tzinfo=ZONE)
+            for s, e in SPANS
+        )

@@ -15,9 +15,9 @@ def settings_copy(folder: Path, base_url: str = "http://127.0.0.1:9") -> Path:
     """settings.toml with absolute secret paths, its database and log in `folder`."""
     text = (REPO / "settings.toml").read_text(encoding="utf-8")
     text = text.replace('"dev-secrets/', f'"{REPO}/dev-secrets/')
-    text = re.sub(r'(?m)^base_url = .*$', f'base_url = "{base_url}"', text)
-    text = re.sub(r'(?m)^url = .*$', f'url = "{folder}/var/connector.db"', text)
-    text = re.sub(r'(?m)^file = .*$', f'file = "{folder}/var/log/connector.jsonl"', text)
+    text = re.sub(r"(?m)^base_url = .*$", f'base_url = "{base_url}"', text)
+    text = re.sub(r"(?m)^url = .*$", f'url = "{folder}/var/connector.db"', text)
+    text = re.sub(r"(?m)^file = .*$", f'file = "{folder}/var/log/connector.jsonl"', text)
     path = folder / "settings.toml"
     path.write_text(text, encoding="utf-8")
     return path

@@ -43,8 +43,10 @@ def sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Simulator]:
     """The simulator; `indirect` parametrization gives a latency per request in ms."""
     latency = getattr(request, "param", 0)
     loaded = load_settings(settings_copy(tmp_path))
-    config = replace(simulator_config(loaded, start=START, pupils_per_school=60, faults=FaultConfig(latency_ms=(latency, latency))),
-                     clock_rate=1.0)
+    config = replace(
+        simulator_config(loaded, start=START, pupils_per_school=60, faults=FaultConfig(latency_ms=(latency, latency))),
+        clock_rate=1.0,
+    )
     simulator = Simulator(config)
     simulator.start(port=0)
     try:
@@ -73,8 +75,14 @@ class Daemon:
         self.out = settings.parent / f"{name}.out"
         self.err = settings.parent / f"{name}.err"
         with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.proc = subprocess.Popen(command("daemon", "--settings", str(settings), "--now", START.isoformat(), "--tick-seconds", "2"),
-                                         cwd=REPO, env=env(), stdout=out, stderr=err, text=True)
+            self.proc = subprocess.Popen(
+                command("daemon", "--settings", str(settings), "--now", START.isoformat(), "--tick-seconds", "2"),
+                cwd=REPO,
+                env=env(),
+                stdout=out,
+                stderr=err,
+                text=True,
+            )
 
     def stderr(self) -> str:
         return self.err.read_text()
@@ -107,8 +115,14 @@ def daemon(settings: Path) -> Iterator[Daemon]:
 
 
 def health(settings: Path, *extra: str) -> tuple[int, dict]:
-    done = subprocess.run(command("health", "--settings", str(settings), "--json", "--now", START.isoformat(), *extra),
-                          cwd=REPO, env=env(), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        command("health", "--settings", str(settings), "--json", "--now", START.isoformat(), *extra),
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return done.returncode, json.loads(done.stdout)
 
 
@@ -139,9 +153,16 @@ def store_url_of(settings: Path) -> str:
 
 # --- one daemon per database -------------------------------------------------------------------
 
+
 def test_a_second_daemon_on_the_same_database_refuses_to_start_with_exit_3(settings, daemon):
-    second = subprocess.run(command("daemon", "--settings", str(settings), "--tick-seconds", "2"),
-                            cwd=REPO, env=env(), capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        command("daemon", "--settings", str(settings), "--tick-seconds", "2"),
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert second.returncode == 3
     assert f"the daemon (pid {daemon.proc.pid}" in second.stderr
@@ -152,14 +173,21 @@ def test_a_second_daemon_on_the_same_database_refuses_to_start_with_exit_3(setti
 
 # --- a manual sync meanwhile ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("sim", [300], indirect=True)  # slow vendors: the daemon's first tick takes seconds
 def test_a_manual_sync_during_the_daemon_run_duplicates_nothing(settings, sim, daemon):
-    sync = subprocess.run(command("sync", "--settings", str(settings), "--now", (START + timedelta(seconds=30)).isoformat()),
-                          cwd=REPO, env=env(), capture_output=True, text=True, timeout=300)
+    sync = subprocess.run(
+        command("sync", "--settings", str(settings), "--now", (START + timedelta(seconds=30)).isoformat()),
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert sync.returncode == 0, sync.stderr
     # They met: the sync waited for the daemon's tick, or a tick gave way to the sync.
     assert "waiting up to" in sync.stderr or "tick skipped" in daemon.stderr()
-    wait_for(lambda: f"open:12AB00:2026-2027:advies-8" in marks(settings), what="the planners opened")
+    wait_for(lambda: "open:12AB00:2026-2027:advies-8" in marks(settings), what="the planners opened")
     wait_for(lambda: health(settings)[0] == 0, what="a healthy daemon after the sync")  # a few more ticks ran
 
     with sim.world.lock:
@@ -174,6 +202,7 @@ def test_a_manual_sync_during_the_daemon_run_duplicates_nothing(settings, sim, d
 
 
 # --- stopping ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_daemon_cleanly_with_exit_0_within_seconds(settings, daemon, signum):
@@ -199,6 +228,7 @@ def test_a_tick_that_does_not_end_within_the_grace_is_cut_off_and_the_exit_is_st
 
 # --- health -------------------------------------------------------------------------------------
 
+
 def test_health_is_0_while_the_daemon_ticks_and_1_when_its_heartbeat_is_stale(settings, daemon):
     code, report = wait_for(lambda: (r := health(settings))[0] == 0 and r, what="a healthy report")
     assert report["healthy"] is True and report["problems"] == []
@@ -218,13 +248,20 @@ def test_health_is_0_while_the_daemon_ticks_and_1_when_its_heartbeat_is_stale(se
 
 
 def test_health_reports_a_missing_database_as_unhealthy_in_plain_text(tmp_path):
-    done = subprocess.run(command("health", "--settings", str(settings_copy(tmp_path))), cwd=REPO, env=env(),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        command("health", "--settings", str(settings_copy(tmp_path))),
+        cwd=REPO,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "UNHEALTHY" in done.stdout and "no database" in done.stdout
 
 
 # --- the health rule, in process ----------------------------------------------------------------
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[tuple[object, Store]]:
@@ -252,20 +289,35 @@ def rule(loaded) -> dict:
 
 def test_health_rule_fresh_heartbeat_and_ok_runs_are_healthy_partial_runs_only_listed(store):
     loaded, s = store
-    put(s, JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(minutes=2)),
+    put(
+        s,
+        JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(minutes=2)),
         SyncRun(id="run-1", trigger="daemon", started_at=NOW - timedelta(hours=1), outcome="partial"),
-        SyncRun(id="run-2", trigger="daemon", started_at=NOW - timedelta(minutes=3), outcome="ok"))
+        SyncRun(id="run-2", trigger="daemon", started_at=NOW - timedelta(minutes=3), outcome="ok"),
+    )
     report = rule(loaded)
     assert report["healthy"] is True
     assert report["failures"]["count"] == 1 and report["failures"]["recent"][0]["run_id"] == "run-1"
 
 
-@pytest.mark.parametrize("rows, problem", [
-    ([], "no daemon heartbeat"),
-    ([JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(minutes=6))], "6 min old"),
-    ([JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(minutes=1)),
-      SyncRun(id="run-9", trigger="daemon", started_at=NOW - timedelta(minutes=1), outcome="failed")], "the last run run-9 failed"),
-], ids=["no-heartbeat", "stale-heartbeat", "last-run-failed"])
+@pytest.mark.parametrize(
+    "rows, problem",
+    [
+        ([], "no daemon heartbeat"),
+        (
+            [JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(minutes=6))],
+            "6 min old",
+        ),
+        (
+            [
+                JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(minutes=1)),
+                SyncRun(id="run-9", trigger="daemon", started_at=NOW - timedelta(minutes=1), outcome="failed"),
+            ],
+            "the last run run-9 failed",
+        ),
+    ],
+    ids=["no-heartbeat", "stale-heartbeat", "last-run-failed"],
+)
 def test_health_rule_unhealthy(store, rows, problem):
     loaded, s = store
     put(s, *rows)

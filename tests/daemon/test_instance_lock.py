@@ -101,9 +101,8 @@ def start_holder() -> Iterator:
 
 def test_a_second_daemon_is_refused_with_a_message_naming_the_first(db_url: str, start_holder) -> None:
     first = start_holder(db_url, "daemon", "the daemon")
-    with pytest.raises(LockHeld) as refused:
-        with daemon_lock(db_url):
-            pytest.fail("two daemons hold the lock")
+    with pytest.raises(LockHeld) as refused, daemon_lock(db_url):
+        pytest.fail("two daemons hold the lock")
     message = str(refused.value)
     assert isinstance(refused.value, UserError)
     since = r"since \d{4}-\d\d-\d\d \d\d:\d\d UTC"
@@ -114,9 +113,8 @@ def test_a_second_daemon_is_refused_with_a_message_naming_the_first(db_url: str,
 
 def test_after_the_holder_is_killed_the_lock_is_free_again(db_url: str, start_holder) -> None:
     first = start_holder(db_url, "daemon")
-    with pytest.raises(LockHeld):
-        with daemon_lock(db_url):
-            pass
+    with pytest.raises(LockHeld), daemon_lock(db_url):
+        pass
     first.kill()
     # The kernel frees a flock as the process exits; a PostgreSQL backend notices the closed
     # socket a moment later, hence a short bounded wait.
@@ -169,10 +167,9 @@ def test_the_daemon_lock_and_the_run_lock_are_independent(db_url: str, start_hol
 
 
 def test_a_lock_is_exclusive_within_one_process_too(db_url: str) -> None:
-    with run_lock(db_url, holder="the daemon"):
-        with pytest.raises(LockHeld, match=rf"pid {os.getpid()}"):
-            with run_lock(db_url, holder="a manual sync"):
-                pass
+    with run_lock(db_url, holder="the daemon"), pytest.raises(LockHeld, match=rf"pid {os.getpid()}"):
+        with run_lock(db_url, holder="a manual sync"):
+            pass
     with run_lock(db_url, holder="a manual sync"):  # released after the block
         pass
 

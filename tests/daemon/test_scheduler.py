@@ -103,12 +103,12 @@ def test_downtime_does_each_missed_item_once_in_order_and_the_missed_opening_lat
         daemon.tick()
 
     assert performed.keys(known=True) == [
-        f"roster:{BRIN}:2026-10-23",            # first, what the rest works on: five missed nights collapse into today's one
-        f"open:{ADVIES}",                       # due Monday 08:00: done late, not skipped
-        f"verslagen:{BRIN}:2026-10-23",         # likewise the daily verslag check
-        f"remind:{ADVIES}:20261023T1700",       # the reminder whose moment passed, once
-        f"bookings:{ADVIES}:82",                # the polls missed collapse into the current one
-        f"overview:{BRIN}:2026-W43",            # Monday 08:00 weekly: the week's one, late, after the check it reports on
+        f"roster:{BRIN}:2026-10-23",  # first, what the rest works on: five missed nights collapse into today's one
+        f"open:{ADVIES}",  # due Monday 08:00: done late, not skipped
+        f"verslagen:{BRIN}:2026-10-23",  # likewise the daily verslag check
+        f"remind:{ADVIES}:20261023T1700",  # the reminder whose moment passed, once
+        f"bookings:{ADVIES}:82",  # the polls missed collapse into the current one
+        f"overview:{BRIN}:2026-W43",  # Monday 08:00 weekly: the week's one, late, after the check it reports on
     ]
     late = {entry["key"]: entry for entry in logs if entry["event"] == "done late"}
     assert late[f"open:{ADVIES}"]["due_at"] == "2026-10-19T08:00:00+02:00"
@@ -187,7 +187,7 @@ def test_a_changed_settings_file_is_reloaded_and_an_invalid_one_kept_out(runtime
     assert any("chatty" in line or "level" in line for line in warning["problems"])
     assert daemon.engine.settings.sync.roster_at.hour == 6
 
-    settings_file.write_text(text.replace("[pas]", "[sync]\nroster_at = \"05:00\"\n\n[pas]"))
+    settings_file.write_text(text.replace("[pas]", '[sync]\nroster_at = "05:00"\n\n[pas]'))
     clock.now = local(2026, 11, 24, 5, 0)
     daemon.tick()
     assert daemon.engine.settings.sync.roster_at.hour == 5
@@ -230,8 +230,12 @@ def test_the_catch_up_on_the_simulator_opens_the_missed_planners_once_and_remind
     with Simulator(config) as sim:
         loaded = load_settings(settings_copy(tmp_path, sim.base_url))
         runtime = Runtime(loaded, store_url(loaded))
-        daemon = scheduler.Daemon(runtime, clock=FakeClock(back), wall=FakeClock(back),
-                                  engine_factory=lambda rt: build_engine(rt, throttle=False))
+        daemon = scheduler.Daemon(
+            runtime,
+            clock=FakeClock(back),
+            wall=FakeClock(back),
+            engine_factory=lambda rt: build_engine(rt, throttle=False),
+        )
         reports = daemon.tick()
         done = [key for report in reports for key in report.done]
         assert {f"open:{ADVIES}", f"roster:{BRIN}:2026-10-23", f"remind:{ADVIES}:20261023T1700"} <= set(done)

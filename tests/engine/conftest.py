@@ -91,7 +91,9 @@ def copy_database(source: Path, target: Path) -> None:
 def is_write(method: str, path: str) -> bool:
     """A write call to either vendor: anything but GET under the planner or PAS API
     (PAS's token request is authentication, not a change to the administration)."""
-    return method != "GET" and (path.startswith("/v1/") or (path.startswith("/api/v1/") and not path.endswith("/oauth/token")))
+    return method != "GET" and (
+        path.startswith("/v1/") or (path.startswith("/api/v1/") and not path.endswith("/oauth/token"))
+    )
 
 
 @dataclass
@@ -148,8 +150,23 @@ class Env:
         log = self.folder / f"run-{number}.out"
         env = {k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"}
         with log.open("w", encoding="utf-8") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "connector", "run-due", "--now", moment.isoformat(), "--settings", str(self.settings)],
-                                    cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "connector",
+                    "run-due",
+                    "--now",
+                    moment.isoformat(),
+                    "--settings",
+                    str(self.settings),
+                ],
+                cwd=self.folder,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 if started is not None:
                     started(proc)
@@ -166,8 +183,14 @@ class Env:
         self.sim.stop()
 
 
-def new_env(folder: Path, *, start: datetime, on_request: RequestHook | None = None, world: World | None = None,
-            database: Path | None = None) -> Env:
+def new_env(
+    folder: Path,
+    *,
+    start: datetime,
+    on_request: RequestHook | None = None,
+    world: World | None = None,
+    database: Path | None = None,
+) -> Env:
     """A simulator for the default settings (seed SEED), serving on a free port, and its settings.
 
     `world`/`database`: start from a copy of these (a Snapshot) instead of a fresh world and an
@@ -207,14 +230,25 @@ def take_snapshot(env: Env, folder: Path) -> Snapshot:
 
 # --- what the vendors and the database hold -------------------------------------------------
 
+
 def planners_at_vendor(sim: Simulator) -> list[dict[str, Any]]:
     """Every planner of the school, as comparable facts (no vendor ids: those differ per run)."""
     world = sim.world
     with world.lock:
         now = world.now()
-        return sorted(({"external_ref": p.external_ref, "status": p.status(now), "released": p.released_at is not None,
-                        "invitees": sorted(p.invitee_child_ids), "slots": [(s.start.isoformat(), s.end.isoformat(), tuple(s.staff_ids)) for s in p.slots]}
-                       for p in world.schools[BRIN].planners.values()), key=lambda p: p["external_ref"])
+        return sorted(
+            (
+                {
+                    "external_ref": p.external_ref,
+                    "status": p.status(now),
+                    "released": p.released_at is not None,
+                    "invitees": sorted(p.invitee_child_ids),
+                    "slots": [(s.start.isoformat(), s.end.isoformat(), tuple(s.staff_ids)) for s in p.slots],
+                }
+                for p in world.schools[BRIN].planners.values()
+            ),
+            key=lambda p: p["external_ref"],
+        )
 
 
 def messages_at_vendor(sim: Simulator) -> list[tuple[str, str, str, str]]:
@@ -222,8 +256,11 @@ def messages_at_vendor(sim: Simulator) -> list[tuple[str, str, str, str]]:
     (recipients, subject, body, simulated send time)."""
     world = sim.world
     with world.lock:
-        return sorted((json.dumps(m.recipients, sort_keys=True), m.subject, m.body, m.created_at.isoformat())
-                      for m in world.messages if m.kind == "message")
+        return sorted(
+            (json.dumps(m.recipients, sort_keys=True), m.subject, m.body, m.created_at.isoformat())
+            for m in world.messages
+            if m.kind == "message"
+        )
 
 
 def intent_states(db: Path) -> dict[str, str]:

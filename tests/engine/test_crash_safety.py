@@ -42,8 +42,20 @@ import pytest
 from adapters.simulator.server import DropRequest
 from connector.engine.due import run_due
 
-from .conftest import (CliRun, Snapshot, intent_states, is_write, local, messages_at_vendor, new_env, planner_rows, planners_at_vendor,
-                       repeated, take_snapshot, vendor_ids_by_ref)
+from .conftest import (
+    CliRun,
+    Snapshot,
+    intent_states,
+    is_write,
+    local,
+    messages_at_vendor,
+    new_env,
+    planner_rows,
+    planners_at_vendor,
+    repeated,
+    take_snapshot,
+    vendor_ids_by_ref,
+)
 
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 KILLED = -signal.SIGKILL
@@ -121,7 +133,9 @@ class Result:
         return "reference" if self.point is None else f"write {self.point[0]} {self.point[1]}"
 
     def log(self) -> str:
-        return "\n".join(f"--- run-due --now {r.moment.isoformat()}: exit {r.returncode}\n{r.output[-1500:]}" for r in self.runs)
+        return "\n".join(
+            f"--- run-due --now {r.moment.isoformat()}: exit {r.returncode}\n{r.output[-1500:]}" for r in self.runs
+        )
 
 
 def play(scenario: Scenario, folder: Path, point: tuple[int, str] | None) -> Result:
@@ -143,9 +157,19 @@ def play(scenario: Scenario, folder: Path, point: tuple[int, str] | None) -> Res
             later = run_due(engine, scenario.later, trigger="run-due")
         finally:
             engine.store.dispose()
-        return Result(point, killer.writes, killer.fired, env.runs, [key for r in later for key in r.postponed],
-                      planners_at_vendor(env.sim), vendor_ids_by_ref(env.sim), messages_at_vendor(env.sim), env.counters(),
-                      intent_states(env.db), planner_rows(env.db))
+        return Result(
+            point,
+            killer.writes,
+            killer.fired,
+            env.runs,
+            [key for r in later for key in r.postponed],
+            planners_at_vendor(env.sim),
+            vendor_ids_by_ref(env.sim),
+            messages_at_vendor(env.sim),
+            env.counters(),
+            intent_states(env.db),
+            planner_rows(env.db),
+        )
     finally:
         env.stop()
 
@@ -181,8 +205,11 @@ def planner_campaign(tmp_path_factory) -> tuple[Result, list[Result]]:
     scenario = Scenario("planners", snapshot, RELEASE, local("2026-08-31 08:30"), parents_act_later=False)
     # every write "after" (the vendor did it, the answer was lost); every 3rd "before" and the last
     # (creates and releases interleave, so both kinds)
-    return campaign(scenario, folder, lambda writes: [(k, "after") for k in every(1, len(writes))]
-                    + [(k, "before") for k in every(3, len(writes))])
+    return campaign(
+        scenario,
+        folder,
+        lambda writes: [(k, "after") for k in every(1, len(writes))] + [(k, "before") for k in every(3, len(writes))],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -205,11 +232,15 @@ def reminder_campaign(tmp_path_factory) -> tuple[Result, list[Result]]:
     snapshot = take_snapshot(env, folder / "snapshot")
     env.stop()
     scenario = Scenario("reminders", snapshot, REMIND, local("2026-09-06 17:00"), parents_act_later=True)
-    return campaign(scenario, folder, lambda writes: [(k, "after") for k in every(1, len(writes))]
-                    + [(k, "before") for k in every(3, len(writes))])
+    return campaign(
+        scenario,
+        folder,
+        lambda writes: [(k, "after") for k in every(1, len(writes))] + [(k, "before") for k in every(3, len(writes))],
+    )
 
 
 # --- checks ---------------------------------------------------------------------------------
+
 
 def crashed_as_planned(result: Result) -> list[str]:
     runs = result.runs
@@ -231,7 +262,9 @@ def duplicates(result: Result) -> list[str]:
         problems.append(f"planners created twice: {twice}")
     writes = result.counters["writes"]
     if writes.get("POST /v1/planners/{planner_id}/open", 0) > len(result.planners):
-        problems.append(f"more releases ({writes['POST /v1/planners/{planner_id}/open']}) than planners ({len(result.planners)})")
+        problems.append(
+            f"more releases ({writes['POST /v1/planners/{planner_id}/open']}) than planners ({len(result.planners)})"
+        )
     if result.counters["duplicate_messages"]:
         problems.append(f"duplicate_messages = {result.counters['duplicate_messages']}")
     # one message per family (recipients) per subject per moment (the simulated send time)
@@ -251,18 +284,26 @@ def differences(result: Result, reference: Result) -> list[str]:
         problems.append(f"planners the reference does not have: {extra}")
     for ref in sorted(set(refs) & set(expected)):
         if refs[ref] != expected[ref]:
-            diff = {k: (refs[ref][k], expected[ref][k]) for k in refs[ref] if refs[ref][k] != expected[ref][k] and k != "slots"}
+            diff = {
+                k: (refs[ref][k], expected[ref][k])
+                for k in refs[ref]
+                if refs[ref][k] != expected[ref][k] and k != "slots"
+            }
             problems.append(f"planner {ref} differs from the reference: {diff or 'slots'}")
     if len(result.messages) != len(reference.messages) or result.messages != reference.messages:
         lost = sorted(set(reference.messages) - set(result.messages))
         more = sorted(set(result.messages) - set(reference.messages))
-        problems.append(f"messages: {len(result.messages)} sent, reference {len(reference.messages)}; "
-                        f"{len(lost)} of the reference's not sent, {len(more)} not in the reference")
+        problems.append(
+            f"messages: {len(result.messages)} sent, reference {len(reference.messages)}; "
+            f"{len(lost)} of the reference's not sent, {len(more)} not in the reference"
+        )
     unsettled = {key: state for key, state in result.intents.items() if state != "confirmed"}
     if unsettled:
         problems.append(f"intents left unsettled: {unsettled}")
     ids = {ref: ids[0] for ref, ids in result.vendor_ids.items()}
-    stale = {ref: (vendor_id, ids.get(ref)) for ref, vendor_id in result.planner_rows.items() if vendor_id != ids.get(ref)}
+    stale = {
+        ref: (vendor_id, ids.get(ref)) for ref, vendor_id in result.planner_rows.items() if vendor_id != ids.get(ref)
+    }
     if stale:
         problems.append(f"database planner rows whose vendor id is not the vendor's (row, vendor): {stale}")
     return problems
@@ -278,6 +319,7 @@ def report(results: list[Result], check, *args) -> str:
 
 
 # --- planner opening ------------------------------------------------------------------------
+
 
 def test_the_planner_reference_run_creates_and_releases_each_planner_once(planner_campaign):
     reference, results = planner_campaign
@@ -304,6 +346,7 @@ def test_a_planner_run_killed_at_any_write_ends_with_exactly_the_reference_plann
 
 
 # --- reminders ------------------------------------------------------------------------------
+
 
 def test_the_reminder_reference_run_sends_one_message_per_family(reminder_campaign):
     reference, results = reminder_campaign

@@ -23,20 +23,37 @@ YEAR = "2026-2027"
 
 # (label, local moment, parents act first, work the first run must do, the first run writes)
 MOMENTS = [
-    ("start round released", "2026-08-30 08:00", False,
-     [f"roster:{BRIN}:2026-08-30", f"open:{BRIN}:{YEAR}:start"], True),
-    ("start round open, first bookings", "2026-08-31 12:00", True,
-     [f"roster:{BRIN}:2026-08-31", f"bookings:{BRIN}:{YEAR}:start:4"], False),
-    ("first reminder, 17:00, some families not booked", "2026-09-03 17:00", True,
-     [f"remind:{BRIN}:{YEAR}:start:20260903T1700"], True),
-    ("second reminder, 17:00", "2026-09-05 17:00", True,
-     [f"remind:{BRIN}:{YEAR}:start:20260905T1700"], True),
-    ("start round planners close", "2026-09-06 17:00", False,
-     [f"close:{BRIN}:{YEAR}:start"], True),
-    ("verslag check after the conversations", "2026-09-14 07:00", False,
-     [f"verslagen:{BRIN}:2026-09-14"], None),
-    ("advies-8 round released (after the arrival of a pupil)", "2026-10-19 08:00", False,
-     [f"open:{BRIN}:{YEAR}:advies-8"], True),
+    (
+        "start round released",
+        "2026-08-30 08:00",
+        False,
+        [f"roster:{BRIN}:2026-08-30", f"open:{BRIN}:{YEAR}:start"],
+        True,
+    ),
+    (
+        "start round open, first bookings",
+        "2026-08-31 12:00",
+        True,
+        [f"roster:{BRIN}:2026-08-31", f"bookings:{BRIN}:{YEAR}:start:4"],
+        False,
+    ),
+    (
+        "first reminder, 17:00, some families not booked",
+        "2026-09-03 17:00",
+        True,
+        [f"remind:{BRIN}:{YEAR}:start:20260903T1700"],
+        True,
+    ),
+    ("second reminder, 17:00", "2026-09-05 17:00", True, [f"remind:{BRIN}:{YEAR}:start:20260905T1700"], True),
+    ("start round planners close", "2026-09-06 17:00", False, [f"close:{BRIN}:{YEAR}:start"], True),
+    ("verslag check after the conversations", "2026-09-14 07:00", False, [f"verslagen:{BRIN}:2026-09-14"], None),
+    (
+        "advies-8 round released (after the arrival of a pupil)",
+        "2026-10-19 08:00",
+        False,
+        [f"open:{BRIN}:{YEAR}:advies-8"],
+        True,
+    ),
 ]
 
 
@@ -78,7 +95,9 @@ def test_run_due_twice_at_the_same_moment_writes_nothing_the_second_time(env):
             assert [(r.brin, r.done, r.postponed, r.outcome) for r in second] == [(BRIN, [], [], "nothing due")], label
             assert after_second["writes_total"] == after_first["writes_total"], label
             assert after_second["messages_sent"] == after_first["messages_sent"], label
-            assert write_requests(after_second) == write_requests(after_first), f"{label}: the repeat made a write request"
+            assert write_requests(after_second) == write_requests(after_first), (
+                f"{label}: the repeat made a write request"
+            )
             assert after_second["duplicate_messages"] == 0, label
             if writes is not None:
                 assert (after_first["writes_total"] > writes_before) is writes, f"{label}: writes of the first run"

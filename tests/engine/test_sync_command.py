@@ -21,8 +21,23 @@ def test_a_dry_run_sync_says_what_it_would_do_and_changes_nothing(tmp_path):
     try:
         before = env.counters()["writes_total"]
         result = subprocess.run(
-            [sys.executable, "-m", "connector", "sync", "--dry-run", "--now", local("2026-08-30 08:00").isoformat(), "--settings", str(env.settings)],
-            cwd=env.folder, capture_output=True, text=True, timeout=120, env={k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"})
+            [
+                sys.executable,
+                "-m",
+                "connector",
+                "sync",
+                "--dry-run",
+                "--now",
+                local("2026-08-30 08:00").isoformat(),
+                "--settings",
+                str(env.settings),
+            ],
+            cwd=env.folder,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"},
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"dry run: would do open:{BRIN}:2026-2027:start" in result.stdout
         assert env.counters()["writes_total"] == before and planners_at_vendor(env.sim) == []
@@ -45,7 +60,9 @@ def test_a_pupil_who_arrives_while_planners_are_open_gets_a_planner_of_their_own
         env.set_clock(local("2026-08-31 07:00"))
         run_due(engine, local("2026-08-31 07:00"), trigger="test")  # the nightly roster sees the new pupil
         late = [p for p in planners_at_vendor(env.sim) if p["external_ref"] not in opened]
-        assert [p["external_ref"] for p in late] == [f"sync:{BRIN}:2026-2027:start:{group['id']}:{arrived['pupil']['id']}"]
+        assert [p["external_ref"] for p in late] == [
+            f"sync:{BRIN}:2026-2027:start:{group['id']}:{arrived['pupil']['id']}"
+        ]
         assert late[0]["invitees"] == [arrived["child_id"]] and late[0]["released"]
         run_due(engine, local("2026-09-01 07:00"), trigger="test")
         assert len(planners_at_vendor(env.sim)) == len(opened) + 1  # once, not again the next night

@@ -27,8 +27,15 @@ def no_real_sleeping() -> None:
 
 def connector(*args: str, **kw) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"}
-    return subprocess.Popen([sys.executable, "-m", "connector", *args], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "connector", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def first_stderr_line(process: subprocess.Popen, timeout: float) -> str:
@@ -63,12 +70,16 @@ def test_it_serves_the_default_settings_and_exits_cleanly_on_sigterm(served):
     assert datetime.fromisoformat(clock.json()["now"]).utcoffset() is not None
 
     secret = (REPO / "dev-secrets" / "pas-client-secret").read_text().strip()
-    token = requests.post(f"{url}/api/v1/oauth/token", timeout=5, data={
-        "grant_type": "client_credentials", "client_id": "connector-dev", "client_secret": secret})
+    token = requests.post(
+        f"{url}/api/v1/oauth/token",
+        timeout=5,
+        data={"grant_type": "client_credentials", "client_id": "connector-dev", "client_secret": secret},
+    )
     assert token.status_code == 200, token.text
     assert token.json()["token_type"] == "Bearer" and token.json()["access_token"]
-    school = requests.get(f"{url}/api/v1/schools/12AB00", timeout=5,
-                          headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    school = requests.get(
+        f"{url}/api/v1/schools/12AB00", timeout=5, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+    )
     assert school.status_code == 200 and school.json()["brin"] == "12AB00"
     api_key = (REPO / "dev-secrets" / "planner-key-12AB00").read_text().strip()
     groups = requests.get(f"{url}/v1/groups", timeout=5, headers={"Authorization": f"Bearer {api_key}"})

@@ -13,10 +13,10 @@ from adapters.simulator.config import AMS
 
 from .conftest import (
     KEYS,
-    as_json,
     PAS_PAGE,
     PLANNER_PAGE,
     FakeClock,
+    as_json,
     by_id,
     control,
     counters,
@@ -47,8 +47,7 @@ def board() -> Iterator[tuple[Simulator, dict[str, str]]]:
         planners: dict[str, str] = {}
         for brin in KEYS:
             with parro_client(sim, clock, brin) as parro:
-                body = planner_body(parro, brin, linked_groups(parro)[0],
-                                    opens_at=BOOKABLE - timedelta(hours=1))
+                body = planner_body(parro, brin, linked_groups(parro)[0], opens_at=BOOKABLE - timedelta(hours=1))
                 planners[brin] = parro.create_planner(body, idempotency_key=f"it:{body.external_ref}").id
                 parro.open_planner(planners[brin])
         set_clock(sim, BOOKABLE)
@@ -65,8 +64,12 @@ def test_it_reads_every_pas_resource_exactly_as_the_simulator_holds_it_despite_f
     control(sim, "POST", "/counters/reset")
     clock = FakeClock()
     with pas_client(sim, clock) as pas:
-        sweeps = {"groups": pas.groups(brin), "staff": pas.staff(brin), "pupils": pas.pupils(brin),
-                  "notes": pas.notes(brin)}
+        sweeps = {
+            "groups": pas.groups(brin),
+            "staff": pas.staff(brin),
+            "pupils": pas.pupils(brin),
+            "notes": pas.notes(brin),
+        }
         read = {resource: list(sweep) for resource, sweep in sweeps.items()}
         years = list(pas.schoolyears(brin, limit=1))
         last_years_groups = list(pas.groups(brin, schoolyear="2025-2026"))
@@ -95,9 +98,13 @@ def test_it_reads_every_planner_resource_exactly_as_the_simulator_holds_it_despi
     control(sim, "POST", "/counters/reset")
     clock = FakeClock()
     with parro_client(sim, clock, brin) as parro:
-        pagers = {"groups": parro.groups(), "children": parro.children(),
-                  "guardians": parro.guardians(), "staff": parro.staff(),
-                  "planners": parro.planners()}
+        pagers = {
+            "groups": parro.groups(),
+            "children": parro.children(),
+            "guardians": parro.guardians(),
+            "staff": parro.staff(),
+            "planners": parro.planners(),
+        }
         read = {resource: list(pager) for resource, pager in pagers.items()}
         bookings_pager = parro.bookings(planners[brin], limit=3)
         bookings = list(bookings_pager)
@@ -135,8 +142,7 @@ def test_it_reads_only_the_pupils_changed_since_the_watermark_of_the_previous_sw
             records = list(changed)
 
         everything = world_pas(sim, "12AB00")["pupils"]
-        expected = {i: p for i, p in everything.items()
-                    if datetime.fromisoformat(p["changed_at"]) >= watermark}
+        expected = {i: p for i, p in everything.items() if datetime.fromisoformat(p["changed_at"]) >= watermark}
         assert by_id(records) == expected
         assert {enrolled, leaving} <= expected.keys() and len(expected) < len(everything)
         assert everything[leaving]["status"] == "uitgeschreven"

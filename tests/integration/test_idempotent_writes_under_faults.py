@@ -33,14 +33,17 @@ def sim() -> Iterator[Simulator]:
 
 def fail_next(sim: Simulator, status: int, method: str, path: str, **extra: Any) -> None:
     """The next matching request runs, and then the client only sees the gateway error."""
-    control(sim, "POST", "/faults/next",
-            {"status": status, "executed": True, "method": method, "path": path, **extra})
+    control(sim, "POST", "/faults/next", {"status": status, "executed": True, "method": method, "path": path, **extra})
 
 
 def message_to(children: list[str], subject: str) -> MessageCreate:
-    return MessageCreate.model_validate({
-        "recipients": {"child_ids": children}, "subject": subject,
-        "body": "Plan via de app een gesprek met de leerkracht."})
+    return MessageCreate.model_validate(
+        {
+            "recipients": {"child_ids": children},
+            "subject": subject,
+            "body": "Plan via de app een gesprek met de leerkracht.",
+        }
+    )
 
 
 def test_it_creates_a_planner_once_when_the_gateway_fails_after_executing_it(sim, clock):
@@ -56,8 +59,7 @@ def test_it_creates_a_planner_once_when_the_gateway_fails_after_executing_it(sim
             parro.create_planner(body, idempotency_key=f"{key}:another-attempt")
         existing = parro.get_existing_planner(duplicate.value)
         with pytest.raises(IdempotencyMismatch):
-            parro.create_planner(body.model_copy(update={"title": "Ander gesprek"}),
-                                 idempotency_key=key)
+            parro.create_planner(body.model_copy(update={"title": "Ander gesprek"}), idempotency_key=key)
         listed = list(parro.planners(external_ref=body.external_ref))
 
     # The first attempt created it; the retries after the 502 and the 504 were replays.
@@ -123,11 +125,12 @@ def test_it_keeps_every_write_single_under_random_faults_that_hit_after_executio
                 with parro_client(sim, clock, brin) as parro:
                     for group in linked_groups(parro):
                         body = planner_body(parro, brin, group)
-                        planner_id = parro.create_planner(
-                            body, idempotency_key=f"create:{body.external_ref}").id
+                        planner_id = parro.create_planner(body, idempotency_key=f"create:{body.external_ref}").id
                         parro.open_planner(planner_id)
-                        parro.send_message(message_to(list(body.invitee_child_ids), body.title),
-                                           idempotency_key=f"announce:{body.external_ref}")
+                        parro.send_message(
+                            message_to(list(body.invitee_child_ids), body.title),
+                            idempotency_key=f"announce:{body.external_ref}",
+                        )
                         intents += 1
 
         one_tick()
@@ -139,8 +142,7 @@ def test_it_keeps_every_write_single_under_random_faults_that_hit_after_executio
             refs = [p.external_ref for s in sim.world.schools.values() for p in s.planners.values()]
 
     assert n >= 18  # nine or more groups per school
-    assert seen["writes"] == {"POST /v1/planners": n, "POST /v1/planners/{planner_id}/open": n,
-                              "POST /v1/messages": n}
+    assert seen["writes"] == {"POST /v1/planners": n, "POST /v1/planners/{planner_id}/open": n, "POST /v1/messages": n}
     assert len(refs) == len(set(refs)) == n
     assert len(sent) == seen["messages_sent"] == n and seen["duplicate_messages"] == 0
     assert sum(v for k, v in seen["faults"].items() if k.endswith("after_execution")) > 0

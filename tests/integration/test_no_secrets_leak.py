@@ -104,9 +104,12 @@ def test_it_keeps_every_secret_out_of_logs_and_exceptions_during_a_faulty_run(re
     assert any(e["event"] == "http_reauthenticate" for e in events)
     assert any(r.name.startswith("urllib3") and r.levelno == logging.DEBUG for r in caplog.records)
 
-    texts = {"structlog events": "\n".join(repr(e) for e in events),
-             "stdlib log records": caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records),
-             "exceptions": texts_of(errors), "client reprs": "\n".join(reprs)}
+    texts = {
+        "structlog events": "\n".join(repr(e) for e in events),
+        "stdlib log records": caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records),
+        "exceptions": texts_of(errors),
+        "client reprs": "\n".join(reprs),
+    }
     for where, text in texts.items():
         assert [s for s in secrets if s in text] == [], where
     assert [e.status for e in errors[:3]] == [503, 401, 401] and errors[3].status in (502, 504)

@@ -69,7 +69,7 @@ def test_it_fetches_one_new_token_for_all_threads_that_hit_the_revocation_togeth
                 barrier.wait()  # every thread has its first page
                 barrier.wait()  # the token is revoked now
                 results[brin, resource] = first + list(items)
-            except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            except BaseException as exc:
                 failures.append(exc)
                 barrier.abort()
 

@@ -35,10 +35,13 @@ def test_readable_lines_on_a_terminal() -> None:
         json.loads(stream.getvalue())
 
 
-@pytest.mark.parametrize("stream_cls, forced, expect_json", [
-    (TTYStream, True, True),
-    (io.StringIO, False, False),
-])
+@pytest.mark.parametrize(
+    "stream_cls, forced, expect_json",
+    [
+        (TTYStream, True, True),
+        (io.StringIO, False, False),
+    ],
+)
 def test_the_json_argument_overrides_detection(stream_cls, forced, expect_json) -> None:  # type: ignore[no-untyped-def]
     stream = stream_cls()
     configure_logging(stream=stream, json=forced)
@@ -94,7 +97,9 @@ def test_bound_contextvars_reach_structlog_and_stdlib_lines(json_out: Output) ->
     get_logger().info("after")
     lines = json_out.lines()
     assert [line.get("run_id") for line in lines] == [
-        "6f1c2d3e-aaaa-4bbb-8ccc-123456789abc", "6f1c2d3e-aaaa-4bbb-8ccc-123456789abc", None,
+        "6f1c2d3e-aaaa-4bbb-8ccc-123456789abc",
+        "6f1c2d3e-aaaa-4bbb-8ccc-123456789abc",
+        None,
     ]
 
 

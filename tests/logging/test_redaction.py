@@ -32,47 +32,62 @@ def test_sensitive_keys_are_masked_at_any_depth(json_out: Output) -> None:
     line = json_out.last()
     assert line["pupil_id"] == "581207"
     assert line["roepnaam"] == REDACTED
-    assert line["guardians"] == [
-        {"id": "900311", "achternaam": REDACTED, "Email": REDACTED, "telefoon": None}
-    ]
+    assert line["guardians"] == [{"id": "900311", "achternaam": REDACTED, "Email": REDACTED, "telefoon": None}]
     assert line["request"] == {"headers": {"Authorization": REDACTED}, "client_secret": REDACTED}
     assert line["pair"] == ["ok", {"access_token": REDACTED}]
 
 
-@pytest.mark.parametrize("text", [
-    "mail sanne.hof@example.nl now",
-    "call 06-12345678",
-    "call 0612345678",
-    "call 06 12 34 56 78",
-    "call 020-1234567",
-    "call +31 6 12345678",
-    "call +31 (0)6 1234 5678",
-    "call 0031 20 123 4567",
-    "call +44 20 7946 0958",
-    "Authorization: Bearer 9f2c1e7a4b0d4c55a1e3b8d2f6c9a7e1",
-    "token 9f2c1e7a4b0d4c55a1e3b8d2f6c9a7e1",
-    "jwt eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc",
-    "key sk_live_4eC39HqLyjWDarjtT1zdp7dcXyZ",
-    "url /oauth/token?client_id=my-integration&client_secret=s3cr3t-value",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mail sanne.hof@example.nl now",
+        "call 06-12345678",
+        "call 0612345678",
+        "call 06 12 34 56 78",
+        "call 020-1234567",
+        "call +31 6 12345678",
+        "call +31 (0)6 1234 5678",
+        "call 0031 20 123 4567",
+        "call +44 20 7946 0958",
+        "Authorization: Bearer 9f2c1e7a4b0d4c55a1e3b8d2f6c9a7e1",
+        "token 9f2c1e7a4b0d4c55a1e3b8d2f6c9a7e1",
+        "jwt eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc",
+        "key sk_live_4eC39HqLyjWDarjtT1zdp7dcXyZ",
+        "url /oauth/token?client_id=my-integration&client_secret=s3cr3t-value",
+    ],
+)
 def test_sensitive_values_are_masked_by_pattern(text: str) -> None:
     cleaned = redact_text(text)
-    for secret in ("sanne.hof", "12345678", "1234 5678", "1234567", "123 4567",
-                   "7946 0958", "9f2c1e7a", "eyJhbGci", "4eC39Hq", "s3cr3t", "my-integration"):
+    for secret in (
+        "sanne.hof",
+        "12345678",
+        "1234 5678",
+        "1234567",
+        "123 4567",
+        "7946 0958",
+        "9f2c1e7a",
+        "eyJhbGci",
+        "4eC39Hq",
+        "s3cr3t",
+        "my-integration",
+    ):
         assert secret not in cleaned, cleaned
 
 
-@pytest.mark.parametrize("text", [
-    "2026-11-20T09:00:00+01:00",
-    "2026-11-23T13:30:00.012345Z",
-    "run 6f1c2d3e-aaaa-4bbb-8ccc-123456789abc",
-    "sync:12AB00:2026-2027:najaar:71003",
-    "pupil 581207 leerlingnummer 1207 group 71003",
-    "pln_3f8s0k2m9xqa slt_0a9s8d7f6g5h",
-    'File "/work/main/.venv/lib/python3.11/site-packages/sqlalchemy/engine/base.py", line 1967',
-    "counts {'created': 12, 'updated': 3}",
-    "date 01-02-2026, 10 minutes",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-20T09:00:00+01:00",
+        "2026-11-23T13:30:00.012345Z",
+        "run 6f1c2d3e-aaaa-4bbb-8ccc-123456789abc",
+        "sync:12AB00:2026-2027:najaar:71003",
+        "pupil 581207 leerlingnummer 1207 group 71003",
+        "pln_3f8s0k2m9xqa slt_0a9s8d7f6g5h",
+        'File "/work/main/.venv/lib/python3.11/site-packages/sqlalchemy/engine/base.py", line 1967',
+        "counts {'created': 12, 'updated': 3}",
+        "date 01-02-2026, 10 minutes",
+    ],
+)
 def test_ordinary_values_are_left_alone(text: str) -> None:
     assert redact_text(text) == text
 
@@ -141,7 +156,9 @@ def test_console_tracebacks_are_plain_redacted_and_without_locals() -> None:
 def test_stdlib_records_are_redacted_too(json_out: Output) -> None:
     register_secret("plannerkey-123")
     logging.getLogger("apscheduler.executors").warning(
-        "job failed for %s with key %s", "sanne@example.nl", "plannerkey-123",
+        "job failed for %s with key %s",
+        "sanne@example.nl",
+        "plannerkey-123",
         extra={"telefoon": "06-12345678"},
     )
     try:
@@ -155,10 +172,16 @@ def test_stdlib_records_are_redacted_too(json_out: Output) -> None:
 
 
 def test_redact_processor_on_a_plain_event_dict() -> None:
-    event = {"event": "hi 06-12345678", "email": "a@b.nl", "nested": ({"token": "x"},),
-             "exception": [{"frames": [{"name": "fn"}]}]}
+    event = {
+        "event": "hi 06-12345678",
+        "email": "a@b.nl",
+        "nested": ({"token": "x"},),
+        "exception": [{"frames": [{"name": "fn"}]}],
+    }
     assert redact(None, "info", event) == {
-        "event": "hi [phone]", "email": REDACTED, "nested": ({"token": REDACTED},),
+        "event": "hi [phone]",
+        "email": REDACTED,
+        "nested": ({"token": REDACTED},),
         "exception": [{"frames": [{"name": "fn"}]}],
     }
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from connector.domain import Group, PlannerChild, PlannerGroup, PlannerStaff, Pupil, PupilStatus, StaffMember
 from mappings.identity import match_children, match_groups, match_staff
 
-NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def pupil(pas_id: str, status=PupilStatus.ENROLLED, guardians=()) -> Pupil:
@@ -27,7 +27,9 @@ def test_groups_link_by_external_id_and_the_rest_is_reported():
 
 
 def test_two_planner_children_claiming_one_pupil_link_neither():
-    result = match_children([pupil("1")], [PlannerChild("chd_a", "1", "grp", ()), PlannerChild("chd_b", "1", "grp", ())])
+    result = match_children(
+        [pupil("1")], [PlannerChild("chd_a", "1", "grp", ()), PlannerChild("chd_b", "1", "grp", ())]
+    )
     assert result.links == []
     assert {u.record_id for u in result.unmatched} == {"chd_a", "chd_b", "1"}
 
@@ -38,9 +40,19 @@ def test_a_pupil_who_left_needs_no_planner_child():
 
 
 def test_staff_link_by_external_id_then_by_unique_e_mail():
-    staff = [StaffMember("31", frozenset({"leerkracht"}), (), (), "a@x.nl"), StaffMember("32", frozenset({"leerkracht"}), (), (), "b@x.nl"),
-             StaffMember("33", frozenset({"intern_begeleider"}), (), (), "c@x.nl")]
-    planner = [PlannerStaff("stf_1", "31", "other@x.nl"), PlannerStaff("stf_2", None, "b@x.nl"), PlannerStaff("stf_3", None, None)]
+    staff = [
+        StaffMember("31", frozenset({"leerkracht"}), (), (), "a@x.nl"),
+        StaffMember("32", frozenset({"leerkracht"}), (), (), "b@x.nl"),
+        StaffMember("33", frozenset({"intern_begeleider"}), (), (), "c@x.nl"),
+    ]
+    planner = [
+        PlannerStaff("stf_1", "31", "other@x.nl"),
+        PlannerStaff("stf_2", None, "b@x.nl"),
+        PlannerStaff("stf_3", None, None),
+    ]
     result = match_staff(staff, planner)
-    assert {(l.pas_id, l.planner_id, l.matched_by) for l in result.links} == {("31", "stf_1", "external_id"), ("32", "stf_2", "email")}
+    assert {(l.pas_id, l.planner_id, l.matched_by) for l in result.links} == {
+        ("31", "stf_1", "external_id"),
+        ("32", "stf_2", "email"),
+    }
     assert {(u.system, u.record_id) for u in result.unmatched} == {("planner", "stf_3"), ("pas", "33")}

@@ -19,11 +19,33 @@ from mappings.payloads import (
 )
 
 PUPIL = {
-    "id": "581207", "leerlingnummer": 1207, "roepnaam": "Noor", "tussenvoegsel": "van 't", "achternaam": "Hof",
-    "geboortedatum": "2019-03-14", "group_id": "71003", "leerjaar": 4, "status": "uitgeschreven",
-    "uitschrijfdatum": "2026-11-06", "ondersteuningsniveau": 3, "handelingsplan": True, "ontwikkelingsperspectief": False,
-    "guardians": [{"id": "900311", "roepnaam": "Sanne", "tussenvoegsel": "van 't", "achternaam": "Hof", "email": None,
-                   "telefoon": "06-12345678", "relatie": "moeder", "gezag": True, "ontvangt_informatie": True, "huishouden_id": "HH-4411"}],
+    "id": "581207",
+    "leerlingnummer": 1207,
+    "roepnaam": "Noor",
+    "tussenvoegsel": "van 't",
+    "achternaam": "Hof",
+    "geboortedatum": "2019-03-14",
+    "group_id": "71003",
+    "leerjaar": 4,
+    "status": "uitgeschreven",
+    "uitschrijfdatum": "2026-11-06",
+    "ondersteuningsniveau": 3,
+    "handelingsplan": True,
+    "ontwikkelingsperspectief": False,
+    "guardians": [
+        {
+            "id": "900311",
+            "roepnaam": "Sanne",
+            "tussenvoegsel": "van 't",
+            "achternaam": "Hof",
+            "email": None,
+            "telefoon": "06-12345678",
+            "relatie": "moeder",
+            "gezag": True,
+            "ontvangt_informatie": True,
+            "huishouden_id": "HH-4411",
+        }
+    ],
     "changed_at": "2026-11-06T15:40:00+01:00",
 }
 
@@ -60,25 +82,64 @@ def test_one_bad_record_does_not_stop_the_page():
 
 
 def test_staff_e_mail_is_normalised_for_matching_and_unknown_weekdays_ignored():
-    staff = staff_from_pas({"id": "3106", "roepnaam": "M", "tussenvoegsel": None, "achternaam": "L", "email": " M.Linden@School.example ",
-                            "roles": ["leerkracht"], "group_ids": ["71005"], "werkdagen": ["ma", "di", "za"]})
+    staff = staff_from_pas(
+        {
+            "id": "3106",
+            "roepnaam": "M",
+            "tussenvoegsel": None,
+            "achternaam": "L",
+            "email": " M.Linden@School.example ",
+            "roles": ["leerkracht"],
+            "group_ids": ["71005"],
+            "werkdagen": ["ma", "di", "za"],
+        }
+    )
     assert staff.email == "m.linden@school.example" and staff.werkdagen == ("ma", "di")
     assert "linden" not in repr(staff).lower()
 
 
 def test_a_note_never_carries_its_body():
-    note = note_from_pas({"id": "N-1", "pupil_id": "581207", "category": "Oudergesprek", "title": "Gesprek", "author_id": "3106",
-                          "created_at": "2026-11-10T16:00:00+01:00", "gespreksdatum": None, "zichtbaar_ouderportaal": True,
-                          "changed_at": "2026-11-10T16:00:00+01:00", "body": "vertrouwelijk"})
+    note = note_from_pas(
+        {
+            "id": "N-1",
+            "pupil_id": "581207",
+            "category": "Oudergesprek",
+            "title": "Gesprek",
+            "author_id": "3106",
+            "created_at": "2026-11-10T16:00:00+01:00",
+            "gespreksdatum": None,
+            "zichtbaar_ouderportaal": True,
+            "changed_at": "2026-11-10T16:00:00+01:00",
+            "body": "vertrouwelijk",
+        }
+    )
     assert note.visible_to_parents and note.gespreksdatum is None
     assert "vertrouwelijk" not in repr(note) and not hasattr(note, "body")
 
 
 def test_planner_nulls_are_accepted():
-    child = child_from_planner({"id": "chd_1", "first_name": "Zoë", "last_name": "de Vries", "external_id": None, "group_id": "grp_1", "guardian_ids": []})
+    child = child_from_planner(
+        {
+            "id": "chd_1",
+            "first_name": "Zoë",
+            "last_name": "de Vries",
+            "external_id": None,
+            "group_id": "grp_1",
+            "guardian_ids": [],
+        }
+    )
     assert child.external_id is None
-    booking = booking_from_planner({"id": "bkg_1", "slot_id": "slt_1", "child_id": "chd_1", "guardian_id": None, "status": "booked",
-                                    "created_at": "2026-11-10T16:00:00+01:00", "updated_at": "2026-11-10T16:00:00+01:00"})
+    booking = booking_from_planner(
+        {
+            "id": "bkg_1",
+            "slot_id": "slt_1",
+            "child_id": "chd_1",
+            "guardian_id": None,
+            "status": "booked",
+            "created_at": "2026-11-10T16:00:00+01:00",
+            "updated_at": "2026-11-10T16:00:00+01:00",
+        }
+    )
     assert booking.active and booking.guardian_id is None
 
 

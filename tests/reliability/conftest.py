@@ -30,9 +30,9 @@ from adapters.parro import ParroClient
 from connector.engine.context import Engine
 from connector.engine.due import SchoolReport, run_due
 from connector.engine.planners import release_at
+from connector.runtime import store_url
 from connector.settings import load_settings
 from connector.store import Store, upgrade_to_head
-from connector.runtime import store_url
 from connector.yearplan import plan_school
 from tests.engine.conftest import BRIN, Env, local
 
@@ -56,23 +56,35 @@ class SleepRecorder:
             self.waits.append(seconds)
 
 
-def make_engine(env: Env, *, sleep: SleepRecorder | None = None, pas_page: int = 250, planner_page: int = 200,
-                planner_policy=None) -> Engine:
+def make_engine(
+    env: Env, *, sleep: SleepRecorder | None = None, pas_page: int = 250, planner_page: int = 200, planner_policy=None
+) -> Engine:
     """The engine of `env`'s settings with clients whose sleep is `sleep` (a recorder)."""
     loaded = load_settings(str(env.settings))
     s = loaded.settings
     sleep = sleep or SleepRecorder()
-    pas = PasClient(s.pas.base_url, s.pas.client_id, loaded.read_secret(s.pas.client_secret), requests_per_minute=UNLIMITED,
-                    page_size=pas_page, sleep=sleep)
+    pas = PasClient(
+        s.pas.base_url,
+        s.pas.client_id,
+        loaded.read_secret(s.pas.client_secret),
+        requests_per_minute=UNLIMITED,
+        page_size=pas_page,
+        sleep=sleep,
+    )
     planners: dict[str, ParroClient] = {}
     lock = threading.Lock()
 
     def planner_for(brin: str) -> ParroClient:
         with lock:
             if brin not in planners:
-                planners[brin] = ParroClient(s.planner.base_url, loaded.read_secret(s.school(brin).planner_api_key),
-                                             requests_per_minute=UNLIMITED, page_size=planner_page, sleep=sleep,
-                                             policy=planner_policy)
+                planners[brin] = ParroClient(
+                    s.planner.base_url,
+                    loaded.read_secret(s.school(brin).planner_api_key),
+                    requests_per_minute=UNLIMITED,
+                    page_size=planner_page,
+                    sleep=sleep,
+                    policy=planner_policy,
+                )
             return planners[brin]
 
     url = store_url(loaded)
@@ -98,17 +110,23 @@ def start_round_moments(env: Env) -> list[Moment]:
     zone = rp.planner_opens.tzinfo
     before = settings.sync.verslag_reminder_days_before
     deadline = rp.verslag_deadline
-    moments = [Moment(release_at(rp), False, "release"),
-               Moment(rp.planner_opens + timedelta(hours=4), True, "open, first bookings"),
-               *(Moment(m, True, f"reminder {m:%m-%d %H:%M}") for m in rp.reminders),
-               Moment(rp.planner_closes, False, "close, teacher notices")]
+    moments = [
+        Moment(release_at(rp), False, "release"),
+        Moment(rp.planner_opens + timedelta(hours=4), True, "open, first bookings"),
+        *(Moment(m, True, f"reminder {m:%m-%d %H:%M}") for m in rp.reminders),
+        Moment(rp.planner_closes, False, "close, teacher notices"),
+    ]
     monday = rp.planner_closes.date() + timedelta(days=(7 - rp.planner_closes.weekday()) % 7 or 7)
     moments.append(Moment(datetime.combine(monday, time(8, 0), tzinfo=zone), False, "first monday, conversation week"))
     monday += timedelta(days=7)
-    moments.append(Moment(datetime.combine(monday, time(7, 0), tzinfo=zone), False, "verslag check after the conversation week"))
+    moments.append(
+        Moment(datetime.combine(monday, time(7, 0), tzinfo=zone), False, "verslag check after the conversation week")
+    )
     moments.append(Moment(datetime.combine(monday, time(8, 0), tzinfo=zone), False, "weekly overview"))
-    for day, label in ((deadline - timedelta(days=before), "verslag reminder before the deadline"),
-                       (deadline + timedelta(days=1), "verslag check after the deadline")):
+    for day, label in (
+        (deadline - timedelta(days=before), "verslag reminder before the deadline"),
+        (deadline + timedelta(days=1), "verslag check after the deadline"),
+    ):
         moments.append(Moment(datetime.combine(day, time(7, 30), tzinfo=zone), False, label))
     moments.sort(key=lambda m: m.at)
     return moments
@@ -127,7 +145,9 @@ class Walk:
         return [key for _, reports in self.reports for r in reports for key in r.postponed]
 
 
-def tick(env: Env, engine: Engine, moment: datetime, walk: Walk, label: str, *, drain: bool = True) -> list[SchoolReport]:
+def tick(
+    env: Env, engine: Engine, moment: datetime, walk: Walk, label: str, *, drain: bool = True
+) -> list[SchoolReport]:
     """run_due at `moment`; with `drain`, repeated at the same moment while anything was
     postponed (a fault outlasting the retries leaves an intent in flight, looked up next time),
     at most DRAIN times. Returns the last run's reports."""
@@ -164,6 +184,7 @@ def walk_year(env: Env, engine: Engine, moments: list[Moment], *, drain: bool = 
 
 # --- what the vendors and the database hold --------------------------------------------------
 
+
 def planner_facts(env: Env, brins: tuple[str, ...] = (BRIN,)) -> dict[str, Any]:
     """external_ref -> facts, and external_ref -> vendor ids (to find doubles)."""
     world = env.sim.world
@@ -174,9 +195,12 @@ def planner_facts(env: Env, brins: tuple[str, ...] = (BRIN,)) -> dict[str, Any]:
         for brin in brins:
             for p in world.schools[brin].planners.values():
                 ids.setdefault(p.external_ref, []).append(p.id)
-                facts[p.external_ref] = {"status": p.status(now), "released": p.released_at is not None,
-                                         "invitees": sorted(p.invitee_child_ids),
-                                         "slots": sorted((s.start.isoformat(), s.end.isoformat(), tuple(s.staff_ids)) for s in p.slots)}
+                facts[p.external_ref] = {
+                    "status": p.status(now),
+                    "released": p.released_at is not None,
+                    "invitees": sorted(p.invitee_child_ids),
+                    "slots": sorted((s.start.isoformat(), s.end.isoformat(), tuple(s.staff_ids)) for s in p.slots),
+                }
     return {"facts": facts, "ids": ids}
 
 
@@ -184,7 +208,9 @@ def message_counts(env: Env) -> Counter:
     """(recipients, subject) -> number of messages sent (kind "message")."""
     world = env.sim.world
     with world.lock:
-        return Counter((json.dumps(m.recipients, sort_keys=True), m.subject) for m in world.messages if m.kind == "message")
+        return Counter(
+            (json.dumps(m.recipients, sort_keys=True), m.subject) for m in world.messages if m.kind == "message"
+        )
 
 
 @dataclass
@@ -203,8 +229,11 @@ class Outcome:
 def outcome(env: Env, brins: tuple[str, ...] = (BRIN,)) -> Outcome:
     with sqlite3.connect(f"file:{env.db}?mode=ro", uri=True) as conn:
         intents = dict(conn.execute("SELECT natural_key, state FROM intents").fetchall())
-        failed = {i for (ids,) in conn.execute("SELECT vendor_ids FROM sync_events WHERE action = 'record failed'")
-                  for i in json.loads(ids or "[]")}
+        failed = {
+            i
+            for (ids,) in conn.execute("SELECT vendor_ids FROM sync_events WHERE action = 'record failed'")
+            for i in json.loads(ids or "[]")
+        }
     conn.close()
     return Outcome(planner_facts(env, brins), message_counts(env), env.counters(), intents, failed)
 
@@ -233,8 +262,10 @@ def problems(result: Outcome, reference: Outcome) -> list[str]:
     if result.messages != reference.messages:
         lost = reference.messages - result.messages
         more = result.messages - reference.messages
-        out.append(f"messages differ from the reference: {sum(lost.values())} lost (subjects {sorted(Counter(s for r, s in lost.elements()).items())}), "
-                   f"{sum(more.values())} extra (subjects {sorted(Counter(s for r, s in more.elements()).items())})")
+        out.append(
+            f"messages differ from the reference: {sum(lost.values())} lost (subjects {sorted(Counter(s for r, s in lost.elements()).items())}), "
+            f"{sum(more.values())} extra (subjects {sorted(Counter(s for r, s in more.elements()).items())})"
+        )
     unsettled = {k: v for k, v in result.intents.items() if v != "confirmed"}
     expected_unsettled = {k: v for k, v in reference.intents.items() if v != "confirmed"}
     if unsettled != expected_unsettled:
@@ -262,7 +293,10 @@ def new_board_env(folder: Path, brins: tuple[str, ...], *, start: datetime) -> E
         path = write_settings(folder, base_url)
         text = path.read_text(encoding="utf-8")
         block = re.search(r"^\[\[schools\]\]\n.*?(?=^\[cycles)", text, flags=re.MULTILINE | re.DOTALL).group(0)
-        extra = "".join(block.replace(brins[0], brin).replace("De Regenboog", f"De Regenboog {n}") for n, brin in enumerate(brins[1:], 2))
+        extra = "".join(
+            block.replace(brins[0], brin).replace("De Regenboog", f"De Regenboog {n}")
+            for n, brin in enumerate(brins[1:], 2)
+        )
         path.write_text(text.replace(block, block + extra), encoding="utf-8")
         return path
 

@@ -37,7 +37,9 @@ def test_with_the_connector_up_on_monday_the_weekly_overview_is_sent_once(tmp_pa
 def test_after_downtime_over_monday_the_catch_up_still_sends_that_weeks_overview(tmp_path):
     env = fresh_env(tmp_path / "env")
     try:
-        moments = [m for m in start_round_moments(env) if m.at.strftime("%m-%d") != "09-14"]  # down Mon 09-14 .. Wed 09-16 07:30
+        moments = [
+            m for m in start_round_moments(env) if m.at.strftime("%m-%d") != "09-14"
+        ]  # down Mon 09-14 .. Wed 09-16 07:30
         sent, done = overviews(moments, env)
     finally:
         env.stop()

@@ -37,8 +37,15 @@ from .conftest import Outcome, fresh_env, make_engine, outcome, problems, start_
 
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 KILLED = -signal.SIGKILL
-AFTER_POINTS = 4  # ~4 kill points "after" spread over the run's writes (always the first and the last), one "before" mid-run
-SCENARIOS = ("close, teacher notices", "weekly overview", "verslag reminder before the deadline", "verslag check after the deadline")
+AFTER_POINTS = (
+    4  # ~4 kill points "after" spread over the run's writes (always the first and the last), one "before" mid-run
+)
+SCENARIOS = (
+    "close, teacher notices",
+    "weekly overview",
+    "verslag reminder before the deadline",
+    "verslag check after the deadline",
+)
 
 
 class Killer:
@@ -122,8 +129,15 @@ def play(scenario: Scenario, folder: Path, point: tuple[int, str] | None) -> Res
         finally:
             engine.store.dispose()
         log = "\n".join(f"--- exit {r.returncode}\n{r.output[-1200:]}" for r in env.runs)
-        return Result(point, killer.writes, killer.fired, [r.returncode for r in env.runs], [k for r in later for k in r.postponed],
-                      outcome(env), log)
+        return Result(
+            point,
+            killer.writes,
+            killer.fired,
+            [r.returncode for r in env.runs],
+            [k for r in later for k in r.postponed],
+            outcome(env),
+            log,
+        )
     finally:
         env.stop()
 
@@ -152,8 +166,13 @@ def scenarios(tmp_path_factory) -> dict[str, Scenario]:
             if m.label in SCENARIOS:
                 later = moments[n + 1] if n + 1 < len(moments) else None
                 snapshot = take_snapshot(env, folder / f"snapshot-{n}")
-                out[m.label] = Scenario(m.label, snapshot, m.at, later.at if later else m.at.replace(day=m.at.day + 1),
-                                        bool(later and later.behave))
+                out[m.label] = Scenario(
+                    m.label,
+                    snapshot,
+                    m.at,
+                    later.at if later else m.at.replace(day=m.at.day + 1),
+                    bool(later and later.behave),
+                )
             reports = run_due(engine, m.at, trigger="run-due")
             assert not any(r.postponed for r in reports), reports
         engine.store.dispose()
@@ -187,4 +206,6 @@ def test_a_run_killed_at_any_of_its_writes_and_restarted_ends_as_the_uncrashed_r
         if found:
             failing.append(f"{result.label}: " + "; ".join(found))
     kinds = sorted(set(writes))
-    assert failing == [], f"{name} ({len(writes)} writes: {kinds}), {len(failing)} of {len(results)} kill points:\n" + "\n".join(failing)
+    assert failing == [], (
+        f"{name} ({len(writes)} writes: {kinds}), {len(failing)} of {len(results)} kill points:\n" + "\n".join(failing)
+    )

@@ -49,14 +49,35 @@ PLANNER_LISTS = ("/v1/children", "/v1/guardians", "/v1/groups", "/v1/staff", "/v
 
 # --- strategies ----------------------------------------------------------------------------------
 
-ODD = ["\u200f", "\u202e", "\u200d", "\ufeff", "\u0301", "\x00", "\U0001f9d1\u200d\U0001f91d\u200d\U0001f9d1", "\u00a0", "\u2028", "\"'<>&\\"]
+ODD = [
+    "\u200f",
+    "\u202e",
+    "\u200d",
+    "\ufeff",
+    "\u0301",
+    "\x00",
+    "\U0001f9d1\u200d\U0001f91d\u200d\U0001f9d1",
+    "\u00a0",
+    "\u2028",
+    "\"'<>&\\",
+]
 _chars = st.characters(blacklist_categories=("Cs",))  # any code point JSON in UTF-8 can carry
 unusual = st.lists(st.one_of(st.text(_chars, max_size=6), st.sampled_from(ODD)), max_size=8).map("".join)
-huge = st.builds(lambda piece, n: piece * n, st.lists(st.one_of(_chars, st.sampled_from(ODD)), min_size=1, max_size=4).map("".join),
-                 st.integers(2_000, 10_000))
+huge = st.builds(
+    lambda piece, n: piece * n,
+    st.lists(st.one_of(_chars, st.sampled_from(ODD)), min_size=1, max_size=4).map("".join),
+    st.integers(2_000, 10_000),
+)
 name = st.one_of(unusual, huge)
-json_value = st.recursive(st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.floats(allow_nan=False, allow_infinity=False) | unusual,
-                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(unusual, inner, max_size=3), max_leaves=6)
+json_value = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | unusual,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(unusual, inner, max_size=3),
+    max_leaves=6,
+)
 extra_fields = st.dictionaries(st.text(min_size=1, max_size=12).map(lambda k: f"x_{k}"), json_value, max_size=3)
 
 PUPIL_BREAKS = {
@@ -66,7 +87,9 @@ PUPIL_BREAKS = {
     "guardians null": lambda r: r.update(guardians=None),
     "group_id null": lambda r: r.update(group_id=None),
     "handelingsplan null": lambda r: r.update(handelingsplan=None),
-    "guardian gezag null": lambda r: [g.update(gezag=None) for g in r["guardians"][:1]] or r.update(guardians=[{"id": "g?", "gezag": None}]),
+    "guardian gezag null": lambda r: (
+        [g.update(gezag=None) for g in r["guardians"][:1]] or r.update(guardians=[{"id": "g?", "gezag": None}])
+    ),
 }
 
 
@@ -76,18 +99,32 @@ def poison(draw, pupil_ids: list[str], child_ids: list[str], guardian_ids: list[
     n_pupils = len(pupil_ids)
     touched = draw(st.lists(st.integers(0, n_pupils - 1), min_size=1, max_size=12, unique=True))
     return {
-        "pupils": {pupil_ids[i]: {"extra": draw(extra_fields), "roepnaam": draw(name), "achternaam": draw(name),
-                                  "nulls": draw(st.booleans()), "guardian_extra": draw(extra_fields), "guardian_name": draw(name)}
-                   for i in touched},
-        "broken_pupils": draw(st.dictionaries(st.sampled_from(pupil_ids), st.sampled_from(sorted(PUPIL_BREAKS)), max_size=4)),
+        "pupils": {
+            pupil_ids[i]: {
+                "extra": draw(extra_fields),
+                "roepnaam": draw(name),
+                "achternaam": draw(name),
+                "nulls": draw(st.booleans()),
+                "guardian_extra": draw(extra_fields),
+                "guardian_name": draw(name),
+            }
+            for i in touched
+        },
+        "broken_pupils": draw(
+            st.dictionaries(st.sampled_from(pupil_ids), st.sampled_from(sorted(PUPIL_BREAKS)), max_size=4)
+        ),
         "children": {c: draw(name) for c in draw(st.lists(st.sampled_from(child_ids), max_size=8, unique=True))},
-        "guardians": {g: (draw(name), draw(st.booleans())) for g in draw(st.lists(st.sampled_from(guardian_ids), max_size=8, unique=True))},
+        "guardians": {
+            g: (draw(name), draw(st.booleans()))
+            for g in draw(st.lists(st.sampled_from(guardian_ids), max_size=8, unique=True))
+        },
         "broken_children": draw(st.lists(st.sampled_from(child_ids), max_size=2, unique=True)),
         "item_extra": draw(extra_fields),
     }
 
 
 # --- the simulator side ----------------------------------------------------------------------
+
 
 def apply(world, plan: dict[str, Any]) -> None:
     with world.lock:
@@ -146,23 +183,32 @@ class Hostile:
         if follow_up and previous is not None and items:
             data[key] = [previous, *items]
             self.repeated += 1
-        return Response.json(response.status, data, headers={k: v for k, v in response.headers.items() if k != "Content-Type"})
+        return Response.json(
+            response.status, data, headers={k: v for k, v in response.headers.items() if k != "Content-Type"}
+        )
 
 
 # --- the test ------------------------------------------------------------------------------------
+
 
 def facts(env) -> dict[str, Any]:
     world = env.sim.world
     with world.lock:
         planners = list(world.schools[BRIN].planners.values())
-        return {"refs": Counter(p.external_ref for p in planners), "released": {p.external_ref for p in planners if p.released_at},
-                "invitees": Counter(c for p in planners for c in p.invitee_child_ids)}
+        return {
+            "refs": Counter(p.external_ref for p in planners),
+            "released": {p.external_ref for p in planners if p.released_at},
+            "invitees": Counter(c for p in planners for c in p.invitee_child_ids),
+        }
 
 
 def stored(db: Path) -> dict[str, Any]:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         pupils = [pid for (pid,) in conn.execute("SELECT pas_id FROM pupils")]
-        failed = [json.loads(ids) for (ids,) in conn.execute("SELECT vendor_ids FROM sync_events WHERE action = 'record failed'")]
+        failed = [
+            json.loads(ids)
+            for (ids,) in conn.execute("SELECT vendor_ids FROM sync_events WHERE action = 'record failed'")
+        ]
     conn.close()
     return {"pupils": Counter(pupils), "failed": failed}
 
@@ -204,8 +250,17 @@ def test_hostile_payloads_lose_and_double_nothing_and_every_failed_record_is_nam
         assert len(reference["refs"]) >= 8 and hostile.repeated >= 5  # small pages: the repeats happened
         examples = []
 
-        @settings(max_examples=8, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+        @settings(
+            max_examples=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[
+                HealthCheck.function_scoped_fixture,
+                HealthCheck.too_slow,
+                HealthCheck.data_too_large,
+            ],
+        )
         @given(plan=poison(pupil_ids, linked, guardian_ids))
         def example(plan: dict[str, Any]) -> None:
             result = release(plan)
@@ -230,7 +285,10 @@ def test_hostile_payloads_lose_and_double_nothing_and_every_failed_record_is_nam
         example()
         # the examples did take the hostile paths: broken records of both kinds, huge names
         assert len(examples) >= 8 and hostile.repeated >= 40
-        assert sum(len(p["broken_pupils"]) for p in examples) >= 3 and sum(len(p["broken_children"]) for p in examples) >= 2
+        assert (
+            sum(len(p["broken_pupils"]) for p in examples) >= 3
+            and sum(len(p["broken_children"]) for p in examples) >= 2
+        )
         assert any(len(c["roepnaam"]) >= 2_000 for p in examples for c in p["pupils"].values())
     finally:
         env.stop()

@@ -20,11 +20,26 @@ from adapters.simulator import FaultConfig
 from connector.store import Store
 from connector.store.models import SyncEvent, SyncRun
 
-from .conftest import (BOARD, Moment, SleepRecorder, Walk, fresh_env, local, make_engine, new_board_env, outcome, problems,
-                       start_round_moments, tick, walk_year)
+from .conftest import (
+    BOARD,
+    Moment,
+    SleepRecorder,
+    Walk,
+    fresh_env,
+    local,
+    make_engine,
+    new_board_env,
+    outcome,
+    problems,
+    start_round_moments,
+    tick,
+    walk_year,
+)
 
 
-def test_a_board_of_three_schools_under_20_percent_429_502_503_ends_exactly_as_without_faults(tmp_path, board_reference):
+def test_a_board_of_three_schools_under_20_percent_429_502_503_ends_exactly_as_without_faults(
+    tmp_path, board_reference
+):
     """20% of all API requests of both vendors fail with 429/502/503 and Retry-After: 1; half of
     the failing writes are executed before the 502 (outcome unknown to the client)."""
     env = new_board_env(tmp_path / "env", BOARD, start=local("2026-08-29 07:00"))
@@ -47,8 +62,11 @@ def test_a_board_of_three_schools_under_20_percent_429_502_503_ends_exactly_as_w
     last = {}
     for label, reports in walk.reports:
         last[label.rsplit(" #", 1)[0]] = reports
-    assert {label: [r.postponed for r in reports if r.postponed] for label, reports in last.items()
-            if any(r.postponed for r in reports)} == {}
+    assert {
+        label: [r.postponed for r in reports if r.postponed]
+        for label, reports in last.items()
+        if any(r.postponed for r in reports)
+    } == {}
 
 
 def test_latency_spikes_longer_than_the_planner_read_timeout_lose_and_double_nothing(tmp_path, school_reference):
@@ -68,7 +86,9 @@ def test_latency_spikes_longer_than_the_planner_read_timeout_lose_and_double_not
     assert walk.done(), walk.reports
     assert problems(result, school_reference) == []
     # the spikes did bite: some planner calls were repeated after a read timeout
-    assert result.counters["events"].get("idempotent_replays", 0) + len(unknown) + len(walk.postponed()) >= 1, result.counters["events"]
+    assert result.counters["events"].get("idempotent_replays", 0) + len(unknown) + len(walk.postponed()) >= 1, (
+        result.counters["events"]
+    )
 
 
 def test_pas_tokens_revoked_again_and_again_mid_run_cost_nothing(tmp_path, school_reference):

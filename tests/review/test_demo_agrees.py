@@ -113,7 +113,18 @@ def test_the_verslag_report_adds_up_to_the_demos_outcomes_in_json_and_csv(demo):
 
 def test_one_round_and_one_school_can_be_chosen_and_unknown_ones_are_refused(demo):
     summary, settings = demo
-    code, out, _ = cli("report", "verslagen", "--settings", str(settings), "--format", "json", "--round", "kind-okt", "--school", "12ab00")
+    code, out, _ = cli(
+        "report",
+        "verslagen",
+        "--settings",
+        str(settings),
+        "--format",
+        "json",
+        "--round",
+        "kind-okt",
+        "--school",
+        "12ab00",
+    )
     assert code == 0
     rows = json.loads(out)["rows"]
     kind = next(r for r in summary["rounds"] if r["round"] == "kind-okt")

@@ -36,10 +36,10 @@ PAS_SECRET = "pas-secret-Hq7Lm29xVb4Rt8KwPz"
 API_KEY = "pk-hostile-Zx81Qa5Tn3Yc6Wd"
 AMS = "Europe/Amsterdam"
 
-NAME_EMAIL = "fenna.hostile@ouders-example.nl"        # a first name that is an e-mail address
-NAME_PHONE = "+31 6 4455 6677"                         # a surname that is a phone number
-NAME_SCRIPT = "<script>alert('Fennaxx')</script>"      # markup
-NAME_BIG = "Van-Oosterhout-Hostilia " * 420           # 10 kB
+NAME_EMAIL = "fenna.hostile@ouders-example.nl"  # a first name that is an e-mail address
+NAME_PHONE = "+31 6 4455 6677"  # a surname that is a phone number
+NAME_SCRIPT = "<script>alert('Fennaxx')</script>"  # markup
+NAME_BIG = "Van-Oosterhout-Hostilia " * 420  # 10 kB
 GUARDIAN_EMAIL = "papa.hostile+geheim@gezin-example.org"
 GUARDIAN_PHONE = "06-19283746"
 STAFF_NAME = "Meester Hostilius <img src=x onerror=alert(2)>"
@@ -98,7 +98,9 @@ def poison_world(sim: Simulator) -> None:
                 record["roepnaam"] = (NAME_EMAIL, NAME_SCRIPT, NAME_BIG)[n % 3]
                 record["achternaam"] = NAME_PHONE
                 for guardian in record.get("guardians", []):
-                    guardian.update(roepnaam=NAME_SCRIPT, achternaam=NAME_BIG, email=GUARDIAN_EMAIL, telefoon=GUARDIAN_PHONE)
+                    guardian.update(
+                        roepnaam=NAME_SCRIPT, achternaam=NAME_BIG, email=GUARDIAN_EMAIL, telefoon=GUARDIAN_PHONE
+                    )
         for member in school.staff:
             member.update(roepnaam=STAFF_NAME, achternaam=NAME_PHONE)
         for n, child in enumerate(school.p_children.values()):
@@ -117,16 +119,35 @@ def hostile_errors(sim: Simulator, tokens: list[str], hits: dict[str, int]) -> N
     def serve(req):
         if req.method == "GET" and req.path.endswith("/notes"):
             hits["pas"] += 1
-            detail = (f"Invalid request for client_secret={PAS_SECRET} with token {tokens[-1] if tokens else ''}: "
-                      f"pupil {ERROR_NAME} ({NAME_EMAIL}, {NAME_PHONE}) " + "Errorbody " * 1200)
-            return Response.json(400, {"type": "https://pas.example/problems/bad-request", "title": "Bad request", "status": 400,
-                                       "detail": detail, "secret": PAS_SECRET}, "application/problem+json")
+            detail = (
+                f"Invalid request for client_secret={PAS_SECRET} with token {tokens[-1] if tokens else ''}: "
+                f"pupil {ERROR_NAME} ({NAME_EMAIL}, {NAME_PHONE}) " + "Errorbody " * 1200
+            )
+            return Response.json(
+                400,
+                {
+                    "type": "https://pas.example/problems/bad-request",
+                    "title": "Bad request",
+                    "status": 400,
+                    "detail": detail,
+                    "secret": PAS_SECRET,
+                },
+                "application/problem+json",
+            )
         if req.method == "POST" and req.path == "/v1/messages":
             hits["planner"] += 1
             hits["names in message bodies"] += "Fennaxx" in req.body.decode("utf-8", "replace")
             message = f"recipient {ERROR_NAME} <{GUARDIAN_EMAIL}> {GUARDIAN_PHONE} refused for key {API_KEY}"
-            return Response.json(422, {"error": {"code": "validation_error", "message": message,
-                                                 "details": [{"field": "body", "issue": f"names {ERROR_NAME} " + "Errorbody " * 1200}]}})
+            return Response.json(
+                422,
+                {
+                    "error": {
+                        "code": "validation_error",
+                        "message": message,
+                        "details": [{"field": "body", "issue": f"names {ERROR_NAME} " + "Errorbody " * 1200}],
+                    }
+                },
+            )
         return handle(req)
 
     sim.app.handle = serve
@@ -135,9 +156,15 @@ def hostile_errors(sim: Simulator, tokens: list[str], hits: dict[str, int]) -> N
 def moments(settings) -> list[datetime]:
     """Release, open (bookings), each reminder, closing, and a verslag check after the deadline."""
     rp = next(r for r in plan_school(settings, settings.schools[0]).rounds if r.round_id == "start")
-    return [release_at(rp) + timedelta(hours=1), rp.planner_opens + timedelta(hours=2), *(m + timedelta(minutes=5) for m in rp.reminders),
-            rp.planner_closes + timedelta(minutes=30), datetime.combine(rp.verslag_deadline + timedelta(days=1), datetime.min.time(),
-                                                                        tzinfo=rp.planner_opens.tzinfo).replace(hour=8)]
+    return [
+        release_at(rp) + timedelta(hours=1),
+        rp.planner_opens + timedelta(hours=2),
+        *(m + timedelta(minutes=5) for m in rp.reminders),
+        rp.planner_closes + timedelta(minutes=30),
+        datetime.combine(
+            rp.verslag_deadline + timedelta(days=1), datetime.min.time(), tzinfo=rp.planner_opens.tzinfo
+        ).replace(hour=8),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -148,9 +175,15 @@ def hostile_run(tmp_path_factory) -> dict:
     tmp_path = tmp_path_factory.mktemp("hostile")
     (tmp_path / "pas-secret").write_text(PAS_SECRET + "\n")
     (tmp_path / "planner-key").write_text(API_KEY + "\n")
-    config = SimConfig(schools=(SimSchool(BRIN, "Basisschool De Test", "midden", API_KEY),), pas_client_id=PAS_CLIENT,
-                       pas_client_secret=PAS_SECRET, seed=7, start_time=datetime.fromisoformat("2026-08-29T06:00:00+02:00"),
-                       pupils_per_school=30, faults=FaultConfig(latency_ms=(0, 0)))
+    config = SimConfig(
+        schools=(SimSchool(BRIN, "Basisschool De Test", "midden", API_KEY),),
+        pas_client_id=PAS_CLIENT,
+        pas_client_secret=PAS_SECRET,
+        seed=7,
+        start_time=datetime.fromisoformat("2026-08-29T06:00:00+02:00"),
+        pupils_per_school=30,
+        faults=FaultConfig(latency_ms=(0, 0)),
+    )
     log_file = tmp_path / "log" / "connector.jsonl"
     with pytest.MonkeyPatch.context() as monkeypatch, capture_fds() as console, Simulator(config) as sim:
         monkeypatch.setattr(time, "sleep", _no_sleep)  # retries would sleep: none may happen here
@@ -166,7 +199,9 @@ def hostile_run(tmp_path_factory) -> dict:
         hits = {"pas": 0, "planner": 0, "names in message bodies": 0}
         hostile_errors(sim, tokens, hits)
         settings_path = tmp_path / "settings.toml"
-        settings_path.write_text(SETTINGS.format(db=tmp_path / "connector.db", log=log_file, url=sim.base_url, client=PAS_CLIENT, brin=BRIN))
+        settings_path.write_text(
+            SETTINGS.format(db=tmp_path / "connector.db", log=log_file, url=sim.base_url, client=PAS_CLIENT, brin=BRIN)
+        )
         runtime = start(str(settings_path))
         engine = build_engine(runtime, throttle=False)
         control = requests.Session()
@@ -183,8 +218,14 @@ def hostile_run(tmp_path_factory) -> dict:
         reports += run_due(engine, crash_at, trigger="schedule")
         engine.store.dispose()
         review = [cli("logs", "--settings", str(settings_path), "--limit", "0", *flag) for flag in ((), ("--json",))]
-        review += [cli("status", "--settings", str(settings_path), *flag, "--now", steps[-1].isoformat()) for flag in ((), ("--json",))]
-        review += [cli("report", "verslagen", "--settings", str(settings_path), "--format", f) for f in ("table", "csv", "json")]
+        review += [
+            cli("status", "--settings", str(settings_path), *flag, "--now", steps[-1].isoformat())
+            for flag in ((), ("--json",))
+        ]
+        review += [
+            cli("report", "verslagen", "--settings", str(settings_path), "--format", f)
+            for f in ("table", "csv", "json")
+        ]
 
     store = Store(tmp_path / "connector.db")
     with store.read() as session:
@@ -193,7 +234,11 @@ def hostile_run(tmp_path_factory) -> dict:
     store.dispose()
     stored = [text for e in events for text in (e.action, e.message, json.dumps(e.vendor_ids))]
     return {
-        "reports": reports, "hits": hits, "tokens": tokens, "events": events, "intents": intents,
+        "reports": reports,
+        "hits": hits,
+        "tokens": tokens,
+        "events": events,
+        "intents": intents,
         "texts": {
             "log file": log_file.read_text(encoding="utf-8"),
             "console": console.read(),
@@ -216,7 +261,7 @@ class capture_fds:
     """Everything written to file descriptors 1 and 2 meanwhile (the console log handler
     writes to whatever sys.stderr was when logging was configured)."""
 
-    def __enter__(self) -> "capture_fds":
+    def __enter__(self) -> capture_fds:
         import os
         import sys
         import tempfile
@@ -228,8 +273,8 @@ class capture_fds:
         self._streams = (sys.stdout, sys.stderr)
         os.dup2(self.file.fileno(), 1)
         os.dup2(self.file.fileno(), 2)
-        sys.stdout = open(os.dup(1), "w", encoding="utf-8", closefd=True)  # noqa: SIM115
-        sys.stderr = open(os.dup(2), "w", encoding="utf-8", closefd=True)  # noqa: SIM115
+        sys.stdout = open(os.dup(1), "w", encoding="utf-8", closefd=True)
+        sys.stderr = open(os.dup(2), "w", encoding="utf-8", closefd=True)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -255,16 +300,25 @@ def leaks(run: dict, needles: dict[str, str]) -> list[tuple[str, str]]:
 
 def secrets_and_contacts(run: dict) -> dict[str, str]:
     return {
-        "e-mail-like name": NAME_EMAIL, "phone-like name": NAME_PHONE, "script name": "alert('Fennaxx')",
-        "10 kB name": "Oosterhout-Hostilia", "guardian e-mail": GUARDIAN_EMAIL, "guardian phone": GUARDIAN_PHONE,
-        "staff name": "Hostilius", "staff markup": "onerror=alert", "PAS client secret": PAS_SECRET, "planner API key": API_KEY,
+        "e-mail-like name": NAME_EMAIL,
+        "phone-like name": NAME_PHONE,
+        "script name": "alert('Fennaxx')",
+        "10 kB name": "Oosterhout-Hostilia",
+        "guardian e-mail": GUARDIAN_EMAIL,
+        "guardian phone": GUARDIAN_PHONE,
+        "staff name": "Hostilius",
+        "staff markup": "onerror=alert",
+        "PAS client secret": PAS_SECRET,
+        "planner API key": API_KEY,
         **{f"token {n}": token for n, token in enumerate(run["tokens"])},
     }
 
 
 def test_the_hostile_paths_were_taken(hostile_run):
     done = [key for r in hostile_run["reports"] for key in r.done]
-    assert any(k.startswith("open:") for k in done) and any(k.startswith("close:") for k in done), hostile_run["reports"]
+    assert any(k.startswith("open:") for k in done) and any(k.startswith("close:") for k in done), hostile_run[
+        "reports"
+    ]
     assert hostile_run["hits"]["pas"] >= 1 and hostile_run["hits"]["planner"] >= 1 and hostile_run["tokens"]
     assert hostile_run["hits"]["names in message bodies"] >= 1  # the hostile names did pass through the connector
     actions = {e.action for e in hostile_run["events"]}
@@ -274,7 +328,9 @@ def test_the_hostile_paths_were_taken(hostile_run):
     assert "send_message failed" in texts["log file"] and "send_message failed" in texts["console"]
     assert "not linked" in texts["review commands"] and "failed for good" in texts["review commands"]
     crash = [json.loads(line) for line in texts["log file"].splitlines() if '"task crashed"' in line]
-    assert "verslagen failed" in actions and crash and crash[0]["exception"][0]["frames"]  # the traceback is there, without locals
+    assert (
+        "verslagen failed" in actions and crash and crash[0]["exception"][0]["frames"]
+    )  # the traceback is there, without locals
 
 
 def test_no_name_contact_detail_token_or_secret_reaches_a_log_line_an_event_or_the_review_output(hostile_run):
@@ -287,4 +343,14 @@ def test_a_stored_intent_error_holds_no_contact_detail_or_secret(hostile_run):
 
 
 def test_a_name_echoed_in_a_vendor_error_reaches_no_log_line_or_event(hostile_run):
-    assert leaks(hostile_run, {"echoed name": "alert('Echoxx')", "echoed surname": "Echo-Berghuis", "10 kB error text": "Errorbody Errorbody"}) == []
+    assert (
+        leaks(
+            hostile_run,
+            {
+                "echoed name": "alert('Echoxx')",
+                "echoed surname": "Echo-Berghuis",
+                "10 kB error text": "Errorbody Errorbody",
+            },
+        )
+        == []
+    )

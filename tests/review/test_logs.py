@@ -3,7 +3,7 @@ a table for people, JSON lines for programs; bad filters get a clear message."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from connector.store.models import JobMark, SyncEvent, SyncRun
 
 from .conftest import cli, json_lines, settings_copy
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -27,22 +27,61 @@ def logged(tmp_path: Path) -> tuple[str, dict[str, str]]:
     store = Store(database)
     ids = {}
     with store.write() as s:
+
         def run(name: str, age: timedelta, outcome: str, trigger: str = "schedule", events=()):
-            row = SyncRun(trigger=trigger, started_at=NOW - age, ended_at=NOW - age, outcome=outcome, counts={"not linked": 1} if name == "partial" else {})
+            row = SyncRun(
+                trigger=trigger,
+                started_at=NOW - age,
+                ended_at=NOW - age,
+                outcome=outcome,
+                counts={"not linked": 1} if name == "partial" else {},
+            )
             s.add(row)
             s.flush()
             ids[name] = row.id
             for level, action, message, vendor_ids in events:
-                s.add(SyncEvent(run_id=row.id, at=row.started_at, level=level, action=action, message=message, vendor_ids=vendor_ids))
+                s.add(
+                    SyncEvent(
+                        run_id=row.id,
+                        at=row.started_at,
+                        level=level,
+                        action=action,
+                        message=message,
+                        vendor_ids=vendor_ids,
+                    )
+                )
             return row
 
-        old = run("old", timedelta(days=5), "ok", events=[("info", "planner opened", "sync:12AB00:2026-2027:start:71001", ["pln_1"])])
+        old = run(
+            "old",
+            timedelta(days=5),
+            "ok",
+            events=[("info", "planner opened", "sync:12AB00:2026-2027:start:71001", ["pln_1"])],
+        )
         s.add(JobMark(key="roster:12AB00:2026-11-18", job="roster", done_at=old.started_at, run_id=old.id))
-        partial = run("partial", timedelta(hours=20), "partial", events=[("warning", "not linked", "child chd_x (planner): [not linked]", ["chd_x"]),
-                                                                         ("info", "roster", "3 groups", [])])
+        partial = run(
+            "partial",
+            timedelta(hours=20),
+            "partial",
+            events=[
+                ("warning", "not linked", "child chd_x (planner): [not linked]", ["chd_x"]),
+                ("info", "roster", "3 groups", []),
+            ],
+        )
         s.add(JobMark(key="roster:12AB00:2026-11-22", job="roster", done_at=partial.started_at, run_id=partial.id))
-        run("failed", timedelta(hours=2), "failed", events=[("error", "roster failed", "roster:12AB00:2026-11-23: RuntimeError", [])])
-        run("retention", timedelta(minutes=10), "ok", trigger="retention", events=[("info", "retention", "purged: 0 pupils", [])])
+        run(
+            "failed",
+            timedelta(hours=2),
+            "failed",
+            events=[("error", "roster failed", "roster:12AB00:2026-11-23: RuntimeError", [])],
+        )
+        run(
+            "retention",
+            timedelta(minutes=10),
+            "ok",
+            trigger="retention",
+            events=[("info", "retention", "purged: 0 pupils", [])],
+        )
     store.dispose()
     return str(settings_copy(tmp_path, database)), ids
 
@@ -58,11 +97,26 @@ def test_runs_come_newest_first_each_followed_by_its_events(logged):
     lines = json_lines(out)
     assert [r["run_id"] for r in runs_of(out)] == [ids["retention"], ids["failed"], ids["partial"], ids["old"]]
     partial_at = next(n for n, line in enumerate(lines) if line.get("run_id") == ids["partial"])
-    assert [line["action"] for line in lines[partial_at + 1:partial_at + 3]] == ["not linked", "roster"]
-    assert {r["run_id"]: r["school"] for r in runs_of(out)} == {ids["retention"]: None, ids["failed"]: "12AB00", ids["partial"]: "12AB00",
-                                                              ids["old"]: "12AB00"}
+    assert [line["action"] for line in lines[partial_at + 1 : partial_at + 3]] == ["not linked", "roster"]
+    assert {r["run_id"]: r["school"] for r in runs_of(out)} == {
+        ids["retention"]: None,
+        ids["failed"]: "12AB00",
+        ids["partial"]: "12AB00",
+        ids["old"]: "12AB00",
+    }
     first = runs_of(out)[0]
-    assert set(first) == {"type", "run_id", "trigger", "school", "started_at", "ended_at", "outcome", "level", "counts", "events"}
+    assert set(first) == {
+        "type",
+        "run_id",
+        "trigger",
+        "school",
+        "started_at",
+        "ended_at",
+        "outcome",
+        "level",
+        "counts",
+        "events",
+    }
 
 
 def test_level_keeps_runs_and_events_at_that_level_or_worse(logged):
@@ -74,8 +128,15 @@ def test_level_keeps_runs_and_events_at_that_level_or_worse(logged):
     assert [r["run_id"] for r in runs_of(out)] == [ids["failed"]]
 
 
-@pytest.mark.parametrize("since, expected", [("30m", ["retention"]), ("12h", ["retention", "failed"]), ("2d", ["retention", "failed", "partial"]),
-                                             ("1w", ["retention", "failed", "partial", "old"])])
+@pytest.mark.parametrize(
+    "since, expected",
+    [
+        ("30m", ["retention"]),
+        ("12h", ["retention", "failed"]),
+        ("2d", ["retention", "failed", "partial"]),
+        ("1w", ["retention", "failed", "partial", "old"]),
+    ],
+)
 def test_since_takes_minutes_hours_days_and_weeks(logged, since, expected):
     settings, ids = logged
     _, out, _ = cli("logs", "--settings", settings, "--json", "--since", since)
@@ -98,12 +159,15 @@ def test_the_table_shows_vendor_text_as_text_not_markup(logged):
     assert "[not linked]" in out and ids["partial"][:8] in out and "run (retention)" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--since", "yesterday"), "--since: 'yesterday' is not a period such as 30m, 12h, 2d or 1w"),
-    (("--since", "2d3h"), "--since: '2d3h' is not a period"),
-    (("--run", "ffffffff"), "--run: no sync run 'ffffffff'"),
-    (("--school", "99ZZ99"), "--school: no school 99ZZ99"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--since", "yesterday"), "--since: 'yesterday' is not a period such as 30m, 12h, 2d or 1w"),
+        (("--since", "2d3h"), "--since: '2d3h' is not a period"),
+        (("--run", "ffffffff"), "--run: no sync run 'ffffffff'"),
+        (("--school", "99ZZ99"), "--school: no school 99ZZ99"),
+    ],
+)
 def test_bad_filters_get_a_clear_message(logged, args, message):
     settings, _ = logged
     code, out, err = cli("logs", "--settings", settings, *args)
@@ -112,9 +176,9 @@ def test_bad_filters_get_a_clear_message(logged, args, message):
 
 def test_since_also_takes_an_iso_date_or_moment():
     zone = ZoneInfo("Europe/Amsterdam")
-    now = datetime(2026, 11, 23, 14, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
     assert parse_since("2026-11-20", now, zone) == datetime(2026, 11, 20, tzinfo=zone)
-    assert parse_since("2026-11-20T08:00:00+00:00", now, zone) == datetime(2026, 11, 20, 8, tzinfo=timezone.utc)
+    assert parse_since("2026-11-20T08:00:00+00:00", now, zone) == datetime(2026, 11, 20, 8, tzinfo=UTC)
     assert parse_since("90M", now, zone) == now - timedelta(minutes=90)
     with pytest.raises(ValueError):
         parse_since("-2d", now, zone)

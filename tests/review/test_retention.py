@@ -4,7 +4,7 @@ A purge is itself a reviewable run (trigger "retention")."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,9 +37,9 @@ from connector.store.models import (
 
 from .conftest import cli, settings_copy
 
-NOW = datetime(2027, 9, 1, 8, 0, tzinfo=timezone.utc)
-LONG_AGO = NOW - timedelta(days=400)   # left before the 365-day period
-RECENTLY = NOW - timedelta(days=30)    # left, but within the period
+NOW = datetime(2027, 9, 1, 8, 0, tzinfo=UTC)
+LONG_AGO = NOW - timedelta(days=400)  # left before the 365-day period
+RECENTLY = NOW - timedelta(days=30)  # left, but within the period
 
 
 @pytest.fixture
@@ -54,27 +54,51 @@ def world(tmp_path: Path):
         school = School(brin="12AB00", name="De Test")
         s.add(school)
         s.flush()
-        year = SchoolYear(school_id=school.id, pas_id="2026-2027", start_date=date(2026, 8, 31), end_date=date(2027, 7, 16))
+        year = SchoolYear(
+            school_id=school.id, pas_id="2026-2027", start_date=date(2026, 8, 31), end_date=date(2027, 7, 16)
+        )
         s.add(year)
         s.flush()
         group = Group(school_id=school.id, school_year_id=year.id, pas_id="71001", name="5", leerjaren=[5])
-        rnd = Round(school_id=school.id, school_year_id=year.id, round_key="start", kind="start", window_start=date(2026, 9, 7), window_end=date(2026, 9, 11))
+        rnd = Round(
+            school_id=school.id,
+            school_year_id=year.id,
+            round_key="start",
+            kind="start",
+            window_start=date(2026, 9, 7),
+            window_end=date(2026, 9, 11),
+        )
         s.add_all([group, rnd])
         s.flush()
-        planner = Planner(external_ref="sync:12AB00:2026-2027:start:71001", school_id=school.id, round_id=rnd.id, group_id=group.id,
-                          opens_at=NOW - timedelta(days=370), closes_at=NOW - timedelta(days=365))
+        planner = Planner(
+            external_ref="sync:12AB00:2026-2027:start:71001",
+            school_id=school.id,
+            round_id=rnd.id,
+            group_id=group.id,
+            opens_at=NOW - timedelta(days=370),
+            closes_at=NOW - timedelta(days=365),
+        )
         s.add(planner)
         s.flush()
         pupils = {}
         for key, archived in (("gone", LONG_AGO), ("recent", RECENTLY), ("gone-sibling", LONG_AGO), ("stays", None)):
-            pupil = Pupil(school_id=school.id, pas_id=f"p-{key}", planner_id=f"chd_{key}", group_id=group.id, leerjaar=5, archived_at=archived,
-                          status="uitgeschreven" if archived else "ingeschreven")
+            pupil = Pupil(
+                school_id=school.id,
+                pas_id=f"p-{key}",
+                planner_id=f"chd_{key}",
+                group_id=group.id,
+                leerjaar=5,
+                archived_at=archived,
+                status="uitgeschreven" if archived else "ingeschreven",
+            )
             s.add(pupil)
             s.flush()
             pupils[key] = pupil
         guardians = {}
         for key in ("gone", "recent", "family"):
-            guardian = Guardian(school_id=school.id, pas_id=f"g-{key}", huishouden_id=f"hh-{key}", planner_id=f"gdn_{key}")
+            guardian = Guardian(
+                school_id=school.id, pas_id=f"g-{key}", huishouden_id=f"hh-{key}", planner_id=f"gdn_{key}"
+            )
             s.add(guardian)
             s.flush()
             guardians[key] = guardian
@@ -82,32 +106,94 @@ def world(tmp_path: Path):
         links = (("gone", "gone"), ("recent", "recent"), ("gone-sibling", "family"), ("stays", "family"))
         for pupil_key, guardian_key in links:
             s.add(PupilGuardian(pupil_id=pupils[pupil_key].id, guardian_id=guardians[guardian_key].id))
-            s.add(IdentityLink(school_id=school.id, kind="child", pas_id=f"p-{pupil_key}", planner_id=f"chd_{pupil_key}", matched_by="external_id"))
+            s.add(
+                IdentityLink(
+                    school_id=school.id,
+                    kind="child",
+                    pas_id=f"p-{pupil_key}",
+                    planner_id=f"chd_{pupil_key}",
+                    matched_by="external_id",
+                )
+            )
         for key in guardians:
-            s.add(IdentityLink(school_id=school.id, kind="guardian", pas_id=f"g-{key}", planner_id=f"gdn_{key}", matched_by="external_id"))
-        s.add(IdentityLink(school_id=school.id, kind="guardian", pas_id="g-orphan", planner_id="gdn_orphan", matched_by="external_id"))
+            s.add(
+                IdentityLink(
+                    school_id=school.id,
+                    kind="guardian",
+                    pas_id=f"g-{key}",
+                    planner_id=f"gdn_{key}",
+                    matched_by="external_id",
+                )
+            )
+        s.add(
+            IdentityLink(
+                school_id=school.id,
+                kind="guardian",
+                pas_id="g-orphan",
+                planner_id="gdn_orphan",
+                matched_by="external_id",
+            )
+        )
         for key, pupil in pupils.items():
             s.add(PlannerInvitee(planner_id=planner.id, pupil_id=pupil.id, child_planner_id=f"chd_{key}"))
-            booking = Booking(vendor_id=f"bkg_{key}", planner_id=planner.id, slot_vendor_id="slt_1", child_planner_id=f"chd_{key}", pupil_id=pupil.id,
-                              guardian_id=guardians["family" if key in ("stays", "gone-sibling") else key].id)
+            booking = Booking(
+                vendor_id=f"bkg_{key}",
+                planner_id=planner.id,
+                slot_vendor_id="slt_1",
+                child_planner_id=f"chd_{key}",
+                pupil_id=pupil.id,
+                guardian_id=guardians["family" if key in ("stays", "gone-sibling") else key].id,
+            )
             s.add(booking)
             s.flush()
-            conversation = Conversation(school_id=school.id, round_id=rnd.id, pupil_id=pupil.id, booking_id=booking.id, category="Oudergesprek",
-                                        held_on=date(2026, 9, 8), verslag_due_on=date(2026, 9, 15))
+            conversation = Conversation(
+                school_id=school.id,
+                round_id=rnd.id,
+                pupil_id=pupil.id,
+                booking_id=booking.id,
+                category="Oudergesprek",
+                held_on=date(2026, 9, 8),
+                verslag_due_on=date(2026, 9, 15),
+            )
             s.add(conversation)
             s.flush()
             s.add(VerslagCheck(conversation_id=conversation.id, outcome="on_time", checked_at=LONG_AGO))
-            s.add(Note(school_id=school.id, pas_id=f"n-{key}", pupil_pas_id=f"p-{key}", category="Oudergesprek", author_pas_id="3101",
-                       note_created_at=LONG_AGO, visible=True))
-        old_run = SyncRun(trigger="schedule", started_at=NOW - timedelta(days=200), ended_at=NOW - timedelta(days=200), outcome="ok")
-        new_run = SyncRun(trigger="schedule", started_at=NOW - timedelta(days=10), ended_at=NOW - timedelta(days=10), outcome="ok")
+            s.add(
+                Note(
+                    school_id=school.id,
+                    pas_id=f"n-{key}",
+                    pupil_pas_id=f"p-{key}",
+                    category="Oudergesprek",
+                    author_pas_id="3101",
+                    note_created_at=LONG_AGO,
+                    visible=True,
+                )
+            )
+        old_run = SyncRun(
+            trigger="schedule", started_at=NOW - timedelta(days=200), ended_at=NOW - timedelta(days=200), outcome="ok"
+        )
+        new_run = SyncRun(
+            trigger="schedule", started_at=NOW - timedelta(days=10), ended_at=NOW - timedelta(days=10), outcome="ok"
+        )
         s.add_all([old_run, new_run])
         s.flush()
-        s.add_all([SyncEvent(run_id=old_run.id, at=old_run.started_at, action="not linked", vendor_ids=["p-gone"]),
-                   SyncEvent(run_id=old_run.id, at=old_run.started_at, action="planner opened"),
-                   SyncEvent(run_id=new_run.id, at=new_run.started_at, action="planner opened")])
+        s.add_all(
+            [
+                SyncEvent(run_id=old_run.id, at=old_run.started_at, action="not linked", vendor_ids=["p-gone"]),
+                SyncEvent(run_id=old_run.id, at=old_run.started_at, action="planner opened"),
+                SyncEvent(run_id=new_run.id, at=new_run.started_at, action="planner opened"),
+            ]
+        )
         s.add(JobMark(key="roster:12AB00:2027-02-19", job="roster", done_at=old_run.started_at, run_id=old_run.id))
-        s.add(Intent(natural_key="open_planner:12AB00:x", kind="open_planner", payload_hash="0", state="confirmed", run_id=old_run.id))
+        s.add(
+            Intent(
+                natural_key="open_planner:12AB00:x",
+                kind="open_planner",
+                payload_hash="0",
+                state="confirmed",
+                run_id=old_run.id,
+            )
+        )
     yield store, settings
     store.dispose()
 
@@ -127,7 +213,10 @@ def test_a_pupil_who_left_long_ago_is_purged_with_all_that_hangs_off_it(world):
     remaining = {p.id for p in rows(store, Pupil)}
     for model in (Conversation, PlannerInvitee, PupilGuardian):
         assert {r.pupil_id for r in rows(store, model)} == remaining, model
-    assert len(rows(store, VerslagCheck)) == 2 and {n.pupil_pas_id for n in rows(store, Note)} == {"p-recent", "p-stays"}
+    assert len(rows(store, VerslagCheck)) == 2 and {n.pupil_pas_id for n in rows(store, Note)} == {
+        "p-recent",
+        "p-stays",
+    }
     assert {b.vendor_id for b in rows(store, Booking)} == {"bkg_recent", "bkg_stays"}
     assert sorted(link.pas_id for link in rows(store, IdentityLink) if link.kind == "child") == ["p-recent", "p-stays"]
 
@@ -137,7 +226,10 @@ def test_guardians_nobody_links_to_are_purged_and_a_sibling_keeps_the_family(wor
     counts = purge(store, loaded.settings, NOW)
     assert sorted(g.pas_id for g in rows(store, Guardian)) == ["g-family", "g-recent"]
     assert counts["guardians"] == 2  # the gone family's guardian and the one nobody linked to
-    assert sorted(link.pas_id for link in rows(store, IdentityLink) if link.kind == "guardian") == ["g-family", "g-recent"]
+    assert sorted(link.pas_id for link in rows(store, IdentityLink) if link.kind == "guardian") == [
+        "g-family",
+        "g-recent",
+    ]
 
 
 def test_the_sync_log_is_kept_for_sync_events_days_and_references_are_cleared(world):
@@ -154,7 +246,12 @@ def test_a_purge_is_a_run_with_counts_and_no_pupil_ids(world):
     [run] = [r for r in rows(store, SyncRun) if r.trigger == "retention"]
     assert run.outcome == "ok" and run.counts["purged pupils"] == 2 and run.counts["purged guardians"] == 2
     [event] = [e for e in rows(store, SyncEvent) if e.run_id == run.id]
-    assert event.action == "retention" and "2 pupils" in event.message and "p-gone" not in event.message and event.vendor_ids == []
+    assert (
+        event.action == "retention"
+        and "2 pupils" in event.message
+        and "p-gone" not in event.message
+        and event.vendor_ids == []
+    )
 
 
 def test_a_dry_run_counts_the_same_and_changes_nothing(world):
@@ -170,12 +267,19 @@ def test_a_second_purge_finds_nothing_more(world):
     purge(store, loaded.settings, NOW)
     again = purge(store, loaded.settings, NOW)
     assert {k: v for k, v in again.items() if k not in ("sync_events", "sync_runs")} == dict.fromkeys(
-        [k for k in again if k not in ("sync_events", "sync_runs")], 0)
+        [k for k in again if k not in ("sync_events", "sync_runs")], 0
+    )
 
 
 def test_the_periods_come_from_the_settings(tmp_path: Path, world):
     store, _ = world
-    short = load_settings(str(settings_copy(tmp_path, tmp_path / "connector.db", extra="\n[retention]\nleft_pupils_days = 7\nsync_events_days = 1\n")))
+    short = load_settings(
+        str(
+            settings_copy(
+                tmp_path, tmp_path / "connector.db", extra="\n[retention]\nleft_pupils_days = 7\nsync_events_days = 1\n"
+            )
+        )
+    )
     assert short.settings.retention.left_pupils_days == 7
     counts = purge(store, short.settings, NOW)
     assert counts["pupils"] == 3 and counts["sync_events"] == 3

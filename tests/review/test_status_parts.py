@@ -41,14 +41,16 @@ def test_before_a_round_its_planner_is_next_due_at_release_and_its_reminders_aft
     assert due["planners"] == release_at(start)
     assert due["reminders"] == start.reminders[0]
     assert due["close"] == start.planner_closes
-    assert due["roster"] == datetime.combine(now.astimezone(AMS).date() + timedelta(days=1), source.settings.sync.roster_at, tzinfo=AMS)
+    assert due["roster"] == datetime.combine(
+        now.astimezone(AMS).date() + timedelta(days=1), source.settings.sync.roster_at, tzinfo=AMS
+    )
 
 
 def test_work_that_is_due_and_not_done_keeps_the_moment_it_became_due(source):
     school = source.settings.schools[0]
     start = rounds(source)["start"]
     now = start.planner_opens + timedelta(hours=5, minutes=30)
-    done = {f"open:12AB00:2026-2027:start"}
+    done = {"open:12AB00:2026-2027:start"}
     due = next_due(source, school, now, done)
     assert due["roster"] <= now and due["bookings"] <= now
     assert due["planners"] == release_at(rounds(source)["advies-8"])
@@ -58,7 +60,11 @@ def test_next_due_agrees_with_due_tasks_at_that_moment(source):
     school = source.settings.schools[0]
     feb = rounds(source)["rapport-feb"]
     now = feb.planner_opens + timedelta(days=1, minutes=7)
-    done = {f"open:12AB00:2026-2027:rapport-feb", f"roster:12AB00:{now.astimezone(AMS).date()}", f"verslagen:12AB00:{now.astimezone(AMS).date()}"}
+    done = {
+        "open:12AB00:2026-2027:rapport-feb",
+        f"roster:12AB00:{now.astimezone(AMS).date()}",
+        f"verslagen:12AB00:{now.astimezone(AMS).date()}",
+    }
     done |= {t.key for t in due_tasks(source, school, now, done)}  # all that is due now is done
     due = next_due(source, school, now, done)
     for job, moment in due.items():
@@ -72,22 +78,45 @@ def test_next_due_agrees_with_due_tasks_at_that_moment(source):
 def test_after_the_last_round_no_planner_work_is_left(source):
     school = source.settings.schools[0]
     now = datetime(2027, 7, 30, 12, 0, tzinfo=AMS)
-    done = {f"open:12AB00:2026-2027:{r}" for r in rounds(source)} | {f"close:12AB00:2026-2027:{r}" for r in rounds(source)}
+    done = {f"open:12AB00:2026-2027:{r}" for r in rounds(source)} | {
+        f"close:12AB00:2026-2027:{r}" for r in rounds(source)
+    }
     due = next_due(source, school, now, done)
     assert "planners" not in due and "reminders" not in due and "close" not in due and "roster" in due
 
 
 def test_the_csv_opens_in_a_dutch_excel_and_cannot_run_a_formula():
-    row = {"brin": "12AB00", "school_year": "2026-2027", "round": "start", "kind": "start", "teacher": "=HYPERLINK(\"x\")", "conversations": 3,
-           "on_time": 1, "late": 0, "missing": 2, "not_visible": 0, "pending": 0,
-           "pupils": {"on_time": ["580001"], "late": [], "missing": ["580002", "580003"], "not_visible": [], "pending": []}}
+    row = {
+        "brin": "12AB00",
+        "school_year": "2026-2027",
+        "round": "start",
+        "kind": "start",
+        "teacher": '=HYPERLINK("x")',
+        "conversations": 3,
+        "on_time": 1,
+        "late": 0,
+        "missing": 2,
+        "not_visible": 0,
+        "pending": 0,
+        "pupils": {
+            "on_time": ["580001"],
+            "late": [],
+            "missing": ["580002", "580003"],
+            "not_visible": [],
+            "pending": [],
+        },
+    }
     data = verslagen_csv([row])
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
     [header, line] = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
     assert header[:4] == ["school", "school year", "round", "teacher (PAS id)"]
     record = dict(zip(header, line))
-    assert record["teacher (PAS id)"] == "'=HYPERLINK(\"x\")"
-    assert record["missing"] == "2" and record["pupils missing"] == "580002, 580003" and record["pupils on time"] == "580001"
+    assert record["teacher (PAS id)"] == '\'=HYPERLINK("x")'
+    assert (
+        record["missing"] == "2"
+        and record["pupils missing"] == "580002, 580003"
+        and record["pupils on time"] == "580001"
+    )
 
 
 class Terminal(io.StringIO):

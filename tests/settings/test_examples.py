@@ -39,7 +39,9 @@ def test_every_example_is_valid_and_every_round_lands_on_school_days(path: Path)
             assert rnd.conversation_days, rnd.round.id
             assert all(plan.calendar.is_school_day(d) for d in rnd.conversation_days)
             if rnd.planner_opens:
-                first_slot = datetime.combine(rnd.first_conversation_day, rnd.hours[0][0], tzinfo=rnd.planner_closes.tzinfo)
+                first_slot = datetime.combine(
+                    rnd.first_conversation_day, rnd.hours[0][0], tzinfo=rnd.planner_closes.tzinfo
+                )
                 assert rnd.planner_opens < rnd.planner_closes <= first_slot
 
 
@@ -90,7 +92,11 @@ def test_school_001_contact_evenings_tuesday_and_thursday_in_november_and_februa
 def test_school_002_cycle_start_two_vervolg_and_afronding_with_groep_8_deviating():
     plan = plan_of("002")
     kinds = [r.round.kind for r in plan.rounds]
-    assert kinds.count(RoundKind.START) == 1 and kinds.count(RoundKind.VERVOLG) == 2 and kinds.count(RoundKind.AFRONDING) == 1
+    assert (
+        kinds.count(RoundKind.START) == 1
+        and kinds.count(RoundKind.VERVOLG) == 2
+        and kinds.count(RoundKind.AFRONDING) == 1
+    )
     (afronding,) = rounds_of(plan, RoundKind.AFRONDING)
     assert 8 not in afronding.round.groups
     (advies,) = rounds_of(plan, RoundKind.ADVIES)

@@ -15,7 +15,14 @@ REGIONS = ("noord", "midden", "zuid")
 
 def school(region: str, year: str = "2025-2026", **extra) -> School:
     return School.model_validate(
-        {"brin": "12AB00", "name": "Test", "region": region, "school_year": {"year": year}, "planner_api_key": {"env": "X"}, **extra}
+        {
+            "brin": "12AB00",
+            "name": "Test",
+            "region": region,
+            "school_year": {"year": year},
+            "planner_api_key": {"env": "X"},
+            **extra,
+        }
     )
 
 
@@ -32,7 +39,10 @@ def rijksoverheid_spans(shared, year: str) -> dict[tuple[str, str], tuple[date, 
                 for region in vacation["regions"]:
                     targets = REGIONS if region["region"] == "heel Nederland" else (region["region"],)
                     for target in targets:
-                        spans[(target, name)] = (date.fromisoformat(region["startdate"][:10]), date.fromisoformat(region["enddate"][:10]))
+                        spans[(target, name)] = (
+                            date.fromisoformat(region["startdate"][:10]),
+                            date.fromisoformat(region["enddate"][:10]),
+                        )
     return spans
 
 

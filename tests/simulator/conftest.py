@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -20,9 +21,15 @@ START = datetime(2026, 10, 1, 9, 0, tzinfo=AMS)
 
 
 def make_config(**overrides: Any) -> SimConfig:
-    values: dict[str, Any] = dict(schools=SCHOOLS, pas_client_id="client", pas_client_secret="secret",
-                                  seed=7, start_time=START, pupils_per_school=80,
-                                  faults=FaultConfig(maintenance=None))
+    values: dict[str, Any] = dict(
+        schools=SCHOOLS,
+        pas_client_id="client",
+        pas_client_secret="secret",
+        seed=7,
+        start_time=START,
+        pupils_per_school=80,
+        faults=FaultConfig(maintenance=None),
+    )
     values.update(overrides)
     return SimConfig(**values)
 
@@ -48,14 +55,15 @@ class Pas:
         self.token = self.new_token()
 
     def new_token(self) -> str:
-        r = self.http.post(f"{self.base}/oauth/token", data={
-            "grant_type": "client_credentials", "client_id": "client", "client_secret": "secret"})
+        r = self.http.post(
+            f"{self.base}/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "client", "client_secret": "secret"},
+        )
         assert r.status_code == 200, r.text
         return r.json()["access_token"]
 
     def get(self, path: str, **params: Any) -> requests.Response:
-        return self.http.get(f"{self.base}{path}", params=params,
-                             headers={"Authorization": f"Bearer {self.token}"})
+        return self.http.get(f"{self.base}{path}", params=params, headers={"Authorization": f"Bearer {self.token}"})
 
     def sweep(self, path: str, limit: int = 100, **params: Any) -> tuple[list[dict[str, Any]], str]:
         """All items (de-duplicated by id) and the server_time of the first page."""
@@ -128,15 +136,27 @@ def planner_body(planner: Planner, group_index: int = 3, **overrides: Any) -> di
     group = sorted(groups, key=lambda g: g["external_id"])[group_index]
     children, _ = planner.sweep("/children", group_id=group["id"])
     staff = group["teacher_ids"][0]
-    body = {"external_ref": f"sync:12AB00:2026-2027:najaar:{group['external_id']}",
-            "group_id": group["id"], "title": f"Voortgangsgesprekken {group['name']}",
-            "description": "Gesprek van 10 minuten.", "location": None, "kind": "parent_meeting",
-            "mode": "self_select", "sibling_head_start_hours": 24,
-            "opens_at": "2026-10-26T08:00:00+01:00", "closes_at": "2026-11-02T17:00:00+01:00",
-            "invitee_child_ids": [c["id"] for c in children],
-            "slots": [{"start": f"2026-11-10T{13 + n // 6:02d}:{(n % 6) * 10:02d}:00+01:00",
-                       "end": f"2026-11-10T{13 + (n + 1) // 6:02d}:{((n + 1) % 6) * 10:02d}:00+01:00",
-                       "staff_ids": [staff]} for n in range(len(children) + 4)]}
+    body = {
+        "external_ref": f"sync:12AB00:2026-2027:najaar:{group['external_id']}",
+        "group_id": group["id"],
+        "title": f"Voortgangsgesprekken {group['name']}",
+        "description": "Gesprek van 10 minuten.",
+        "location": None,
+        "kind": "parent_meeting",
+        "mode": "self_select",
+        "sibling_head_start_hours": 24,
+        "opens_at": "2026-10-26T08:00:00+01:00",
+        "closes_at": "2026-11-02T17:00:00+01:00",
+        "invitee_child_ids": [c["id"] for c in children],
+        "slots": [
+            {
+                "start": f"2026-11-10T{13 + n // 6:02d}:{(n % 6) * 10:02d}:00+01:00",
+                "end": f"2026-11-10T{13 + (n + 1) // 6:02d}:{((n + 1) % 6) * 10:02d}:00+01:00",
+                "staff_ids": [staff],
+            }
+            for n in range(len(children) + 4)
+        ],
+    }
     body.update(overrides)
     return body
 

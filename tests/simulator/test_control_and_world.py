@@ -36,7 +36,12 @@ def test_parents_book_cancel_and_cannot_without_app(sim, planner):
     assert booked.status_code == 200 and booked.json()["status"] == "booked"
     again = control(sim, "POST", f"/planners/{pid}/book", {"child_id": child})
     assert again.json()["error"]["code"] == "already_booked"
-    taken = control(sim, "POST", f"/planners/{pid}/book", {"child_id": body["invitee_child_ids"][2], "slot_id": booked.json()["slot_id"]})
+    taken = control(
+        sim,
+        "POST",
+        f"/planners/{pid}/book",
+        {"child_id": body["invitee_child_ids"][2], "slot_id": booked.json()["slot_id"]},
+    )
     assert taken.json()["error"]["code"] == "slot_unavailable"
     assert control(sim, "POST", f"/planners/{pid}/book", {"child_id": no_app}).json()["error"]["code"] == "app_inactive"
     control(sim, "POST", f"/planners/{pid}/cancel-booking", {"child_id": child})
@@ -67,8 +72,9 @@ def test_parents_behave_is_deterministic_and_mixed():
     assert first["counts"]["booked"] > first["counts"]["never"] > 0
     assert first["counts"]["late_waiting"] > 0 and second["counts"]["booked"] == first["counts"]["late_waiting"]
     assert second["counts"]["never"] == first["counts"]["never"]
-    assert first["counts"]["cannot"] + first["counts"]["never"] + first["counts"]["booked"] + first["counts"]["late_waiting"] \
-        == sum(first["counts"].values())
+    assert first["counts"]["cannot"] + first["counts"]["never"] + first["counts"]["booked"] + first["counts"][
+        "late_waiting"
+    ] == sum(first["counts"].values())
 
 
 def test_siblings_book_during_head_start_only(sim, planner):
@@ -90,7 +96,9 @@ def test_siblings_book_during_head_start_only(sim, planner):
 def test_enrol_and_deregister_reach_both_systems(sim, http, planner):
     pas = Pas(sim, http)
     groups = pas.get("/schools/12AB00/groups").json()["items"]
-    enrolled = control(sim, "POST", "/schools/12AB00/pupils", {"group_id": groups[0]["id"], "planner_delay_hours": 48}).json()
+    enrolled = control(
+        sim, "POST", "/schools/12AB00/pupils", {"group_id": groups[0]["id"], "planner_delay_hours": 48}
+    ).json()
     pupil = enrolled["pupil"]
     assert pupil["status"] == "ingeschreven"
     assert pupil["id"] in {p["id"] for p in pas.sweep("/schools/12AB00/pupils", changed_since=pupil["changed_at"])[0]}
@@ -98,7 +106,9 @@ def test_enrol_and_deregister_reach_both_systems(sim, http, planner):
     control(sim, "POST", "/clock", {"advance_seconds": 48 * 3600})
     child = next(c for c in planner.sweep("/children")[0] if c["id"] == enrolled["child_id"])
     assert child["external_id"] == pupil["id"]
-    left = control(sim, "POST", f"/schools/12AB00/pupils/{pupil['id']}/deregister", {"planner_delay_hours": 1}).json()["pupil"]
+    left = control(sim, "POST", f"/schools/12AB00/pupils/{pupil['id']}/deregister", {"planner_delay_hours": 1}).json()[
+        "pupil"
+    ]
     assert left["status"] == "uitgeschreven" and left["uitschrijfdatum"] == "2026-10-03"
     control(sim, "POST", "/clock", {"advance_seconds": 3600})
     assert enrolled["child_id"] not in {c["id"] for c in planner.sweep("/children")[0]}
@@ -124,6 +134,7 @@ def test_world_is_deterministic_from_the_seed():
     def fingerprint(config: SimConfig) -> list:
         world = build_world(config)
         return [(s.brin, [p.latest() for p in s.pupils.values()], sorted(s.p_children)) for s in world.schools.values()]
+
     assert fingerprint(make_config(seed=5)) == fingerprint(make_config(seed=5))
     assert fingerprint(make_config(seed=5)) != fingerprint(make_config(seed=6))
 
@@ -146,9 +157,16 @@ def test_concurrent_creates_with_one_external_ref_make_one_planner(sim, planner)
 
     body = planner_body(planner)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda _: requests.post(
-            f"{planner.base}/planners", json=body, headers={**planner.auth, "Idempotency-Key": new_key()}).status_code,
-            range(16)))
+        statuses = list(
+            pool.map(
+                lambda _: (
+                    requests.post(
+                        f"{planner.base}/planners", json=body, headers={**planner.auth, "Idempotency-Key": new_key()}
+                    ).status_code
+                ),
+                range(16),
+            )
+        )
     assert sorted(statuses) == [201] + [409] * 15
 
 

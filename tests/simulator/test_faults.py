@@ -13,8 +13,10 @@ from .conftest import Pas, Planner, control, make_config, new_key, planner_body,
 
 
 def test_fault_spec_parses_every_key():
-    cfg = parse_fault_spec("rate=0.2,latency=20-200ms,revoke_token_after=30,maintenance=01:00-01:30,"
-                           "kinds=502/504,executed_share=1,html_share=0,retry_after=3,apis=planner,rate_limits=on")
+    cfg = parse_fault_spec(
+        "rate=0.2,latency=20-200ms,revoke_token_after=30,maintenance=01:00-01:30,"
+        "kinds=502/504,executed_share=1,html_share=0,retry_after=3,apis=planner,rate_limits=on"
+    )
     assert cfg.rate == 0.2 and cfg.latency_ms == (20, 200) and cfg.revoke_token_after == 30
     assert cfg.maintenance == (time(1, 0), time(1, 30)) and cfg.kinds == (502, 504)
     assert cfg.executed_share == 1 and cfg.html_share == 0 and cfg.retry_after == 3
@@ -35,8 +37,10 @@ def test_bad_fault_specs_name_every_problem():
 def _statuses(seed: int) -> list[int]:
     faults = FaultConfig(rate=0.3, maintenance=None, kinds=(429, 502, 503))
     with Simulator(make_config(seed=seed, faults=faults)) as sim:
-        return [requests.get(f"{sim.base_url}/v1/groups", headers={"Authorization": "Bearer key-regenboog"}).status_code
-                for _ in range(40)]
+        return [
+            requests.get(f"{sim.base_url}/v1/groups", headers={"Authorization": "Bearer key-regenboog"}).status_code
+            for _ in range(40)
+        ]
 
 
 def test_faults_are_deterministic_per_seed():
@@ -60,7 +64,12 @@ def test_fault_responses_carry_retry_after_and_sometimes_html():
 
 def test_write_executed_then_502_is_recovered_by_replay(sim, planner):
     body, key = planner_body(planner), new_key()
-    control(sim, "POST", "/faults/next", {"status": 502, "executed": True, "method": "POST", "path": "/v1/planners", "html": True})
+    control(
+        sim,
+        "POST",
+        "/faults/next",
+        {"status": 502, "executed": True, "method": "POST", "path": "/v1/planners", "html": True},
+    )
     lost = planner.post("/planners", body, key=key)
     assert lost.status_code == 502 and lost.headers["Content-Type"].startswith("text/html")
     retry = planner.post("/planners", body, key=key)
@@ -87,8 +96,11 @@ def test_random_write_faults_come_in_both_flavours():
         auth = {"Authorization": "Bearer key-regenboog"}
         staff = sim.world.schools["12AB00"].p_staff
         for n in range(16):
-            http.post(f"{sim.base_url}/v1/messages", headers={**auth, "Idempotency-Key": f"k{n}"},
-                      json={"recipients": {"staff_ids": [next(iter(staff))]}, "subject": "s", "body": f"b{n}"})
+            http.post(
+                f"{sim.base_url}/v1/messages",
+                headers={**auth, "Idempotency-Key": f"k{n}"},
+                json={"recipients": {"staff_ids": [next(iter(staff))]}, "subject": "s", "body": f"b{n}"},
+            )
         counts = control(sim, "GET", "/counters").json()["faults"]
         assert counts["502 rejected"] > 0 and counts["502 after_execution"] > 0
         assert control(sim, "GET", "/counters").json()["messages_sent"] == counts["502 after_execution"]
@@ -120,7 +132,10 @@ def test_faults_can_be_changed_at_runtime(sim, planner):
 
 
 def test_real_time_rate_limit_when_enforced():
-    with Simulator(make_config(faults=FaultConfig(maintenance=None, enforce_rate_limits=True))) as sim, requests.Session() as http:
+    with (
+        Simulator(make_config(faults=FaultConfig(maintenance=None, enforce_rate_limits=True))) as sim,
+        requests.Session() as http,
+    ):
         planner = Planner(sim, http)
         statuses = [planner.get("/staff", limit=1).status_code for _ in range(121)]
         assert statuses[:120] == [200] * 120 and statuses[120] == 429
@@ -133,5 +148,6 @@ def test_latency_is_drawn_deterministically_within_the_range():
     def draws(seed: int) -> list[float]:
         injector = FaultInjector(FaultConfig(latency_ms=(20, 200)), seed)
         return [injector.latency("pas", Request("GET", "/api/v1/schools/12AB00", {}, {})) for _ in range(5)]
+
     assert draws(1) == draws(1) and all(0.02 <= d <= 0.2 for d in draws(1))
     assert FaultInjector(FaultConfig(), 1).latency("pas", Request("GET", "/x", {}, {})) == 0.0

@@ -12,8 +12,10 @@ from .conftest import Pas, control, make_config, set_clock
 
 
 def test_token_is_issued_with_no_store(sim, http):
-    r = http.post(f"{sim.base_url}/api/v1/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": "client", "client_secret": "secret"})
+    r = http.post(
+        f"{sim.base_url}/api/v1/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "client", "client_secret": "secret"},
+    )
     assert r.status_code == 200
     assert r.headers["Cache-Control"] == "no-store"
     assert r.json()["token_type"] == "Bearer" and r.json()["expires_in"] == 3600
@@ -28,7 +30,9 @@ def test_token_errors_follow_the_contract(sim, http):
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
     missing = http.post(url, data={"grant_type": "client_credentials", "client_id": "client"})
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
-    as_json = http.post(url, json={"grant_type": "client_credentials", "client_id": "client", "client_secret": "secret"})
+    as_json = http.post(
+        url, json={"grant_type": "client_credentials", "client_id": "client", "client_secret": "secret"}
+    )
     assert as_json.status_code == 415
 
 
@@ -58,7 +62,10 @@ def test_revoked_token_needs_a_new_one(sim, pas):
 
 
 def test_injected_revocation_after_n_requests():
-    with Simulator(make_config(faults=FaultConfig(maintenance=None, revoke_token_after=3))) as sim, requests.Session() as http:
+    with (
+        Simulator(make_config(faults=FaultConfig(maintenance=None, revoke_token_after=3))) as sim,
+        requests.Session() as http,
+    ):
         pas = Pas(sim, http)
         assert [pas.get("/schools/12AB00").status_code for _ in range(4)] == [200, 200, 200, 401]
         pas.token = pas.new_token()
@@ -68,7 +75,11 @@ def test_injected_revocation_after_n_requests():
 def test_school_errors(pas):
     assert pas.get("/schools/99ZZ00").status_code == 404
     assert pas.get("/schools/bad").status_code == 400
-    assert pas.get("/schools/12AB00").json() == {"brin": "12AB00", "name": "Basisschool De Regenboog", "region": "midden"}
+    assert pas.get("/schools/12AB00").json() == {
+        "brin": "12AB00",
+        "name": "Basisschool De Regenboog",
+        "region": "midden",
+    }
 
 
 def test_offset_pagination_limits_and_envelope(pas):
@@ -143,16 +154,26 @@ def test_changed_since_sweep_picks_up_leaver_and_arrival(sim, pas):
 def test_changed_since_needs_an_offset(pas, http):
     assert pas.get("/schools/12AB00/pupils", changed_since="2026-10-01T08:00:00").status_code == 400
     # a '+' that was not URL-encoded arrives as a space and is rejected
-    raw = http.get(f"{pas.base}/schools/12AB00/pupils?changed_since=2026-10-01T08:00:00+02:00",
-                   headers={"Authorization": f"Bearer {pas.token}"})
+    raw = http.get(
+        f"{pas.base}/schools/12AB00/pupils?changed_since=2026-10-01T08:00:00+02:00",
+        headers={"Authorization": f"Bearer {pas.token}"},
+    )
     assert raw.status_code == 400
 
 
 def test_notes_filters_and_body_minimisation(sim, pas):
     pupil = pas.get("/schools/12AB00/pupils", limit=1).json()["items"][0]
-    written = control(sim, "POST", "/schools/12AB00/notes", {
-        "pupil_id": pupil["id"], "category": "Oudergesprek", "gespreksdatum": "2026-09-29",
-        "zichtbaar_ouderportaal": False}).json()
+    written = control(
+        sim,
+        "POST",
+        "/schools/12AB00/notes",
+        {
+            "pupil_id": pupil["id"],
+            "category": "Oudergesprek",
+            "gespreksdatum": "2026-09-29",
+            "zichtbaar_ouderportaal": False,
+        },
+    ).json()
     watermark = "2026-10-01T09:00:00+02:00"
     new = pas.get("/schools/12AB00/notes", created_since=watermark).json()
     assert [n["id"] for n in new["items"]] == [written["id"]]

@@ -10,7 +10,9 @@ from .conftest import Planner, control, new_key, planner_body, set_clock
 
 
 def test_api_key_identifies_the_school(sim, http, planner):
-    assert http.get(f"{sim.base_url}/v1/groups").json() == {"error": {"code": "unauthorized", "message": "Missing or invalid API key."}}
+    assert http.get(f"{sim.base_url}/v1/groups").json() == {
+        "error": {"code": "unauthorized", "message": "Missing or invalid API key."}
+    }
     assert http.get(f"{sim.base_url}/v1/groups", headers={"Authorization": "Bearer wrong"}).status_code == 401
     other = Planner(sim, http, key="key-klavertje")
     mine = {c["id"] for c in planner.sweep("/children")[0]}
@@ -40,8 +42,12 @@ def test_cursor_misuse_is_rejected(planner):
     children = planner.get("/children", limit=2).json()
     cursor = children["next_cursor"]
     altered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
-    for path, params in (("/children", {"cursor": altered}), ("/guardians", {"cursor": cursor}),
-                         ("/children", {"cursor": cursor, "group_id": "grp_x"}), ("/children", {"cursor": "!!"})):
+    for path, params in (
+        ("/children", {"cursor": altered}),
+        ("/guardians", {"cursor": cursor}),
+        ("/children", {"cursor": cursor, "group_id": "grp_x"}),
+        ("/children", {"cursor": "!!"}),
+    ):
         r = planner.get(path, **params)
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor", (path, params)
     for limit in (0, 201, "ten"):
@@ -70,8 +76,11 @@ def test_create_replay_mismatch_and_duplicate_ref(sim, planner):
     assert created.json()["opens_at"] == "2026-10-26T08:00:00+01:00"
     # same key, same JSON value (other member order and whitespace) => replay
     reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
-    replay = requests.post(f"{planner.base}/planners", data=reordered, headers={
-        **planner.auth, "Idempotency-Key": key, "Content-Type": "application/json"})
+    replay = requests.post(
+        f"{planner.base}/planners",
+        data=reordered,
+        headers={**planner.auth, "Idempotency-Key": key, "Content-Type": "application/json"},
+    )
     assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json()["id"] == created.json()["id"]
     mismatch = planner.post("/planners", dict(body, title="Anders"), key=key)
@@ -101,11 +110,17 @@ def test_strict_request_validation(planner):
     no_key = planner.post("/planners", body)
     assert no_key.status_code == 400 and no_key.json()["error"]["code"] == "idempotency_key_required"
     assert planner.post("/planners", body, key="has space").json()["error"]["code"] == "invalid_parameter"
-    form = requests.post(f"{planner.base}/planners", data="x=1", headers={**planner.auth, "Idempotency-Key": new_key(),
-                                                                           "Content-Type": "application/x-www-form-urlencoded"})
+    form = requests.post(
+        f"{planner.base}/planners",
+        data="x=1",
+        headers={**planner.auth, "Idempotency-Key": new_key(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert form.status_code == 415
-    broken = requests.post(f"{planner.base}/planners", data="{", headers={**planner.auth, "Idempotency-Key": new_key(),
-                                                                          "Content-Type": "application/json"})
+    broken = requests.post(
+        f"{planner.base}/planners",
+        data="{",
+        headers={**planner.auth, "Idempotency-Key": new_key(), "Content-Type": "application/json"},
+    )
     assert broken.status_code == 400 and broken.json()["error"]["code"] == "invalid_json"
     cases = {
         "color": dict(body, color="red"),
@@ -149,9 +164,16 @@ def test_notifications_once_and_head_start_for_siblings(sim, planner):
     guardians = {g["id"]: g for g in planner.sweep("/guardians")[0]}
     invited = [c for c in planner.sweep("/children")[0] if c["id"] in body["invitee_child_ids"]]
     planner.post(f"/planners/{created['id']}/open")
-    siblings = {g for c in invited for g in c["guardian_ids"] if guardians[g]["app_active"] and len(guardians[g]["child_ids"]) > 1}
+    siblings = {
+        g
+        for c in invited
+        for g in c["guardian_ids"]
+        if guardians[g]["app_active"] and len(guardians[g]["child_ids"]) > 1
+    }
     everyone = {g for c in invited for g in c["guardian_ids"] if guardians[g]["app_active"]}
-    notified = lambda: [m["delivered_guardian_ids"][0] for m in control(sim, "GET", "/messages?kind=notification").json()["data"]]
+    notified = lambda: [
+        m["delivered_guardian_ids"][0] for m in control(sim, "GET", "/messages?kind=notification").json()["data"]
+    ]
     assert siblings and everyone - siblings and notified() == []
     set_clock(sim, "2026-10-25T08:00:00+01:00")  # 24 h head start
     assert set(notified()) == siblings
@@ -164,8 +186,10 @@ def test_patch_adds_slots_idempotently_and_checks_overlap(planner):
     created = planner.post("/planners", body, key=new_key()).json()
     path, key = f"/planners/{created['id']}", new_key()
     staff = body["slots"][0]["staff_ids"]
-    extra = {"add_slots": [{"start": "2026-11-12T15:00:00+01:00", "end": "2026-11-12T15:10:00+01:00", "staff_ids": staff}],
-             "closes_at": "2026-11-04T17:00:00+01:00"}
+    extra = {
+        "add_slots": [{"start": "2026-11-12T15:00:00+01:00", "end": "2026-11-12T15:10:00+01:00", "staff_ids": staff}],
+        "closes_at": "2026-11-04T17:00:00+01:00",
+    }
     first = planner.patch(path, extra, key=key)
     again = planner.patch(path, extra, key=key)
     assert first.status_code == again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
@@ -185,11 +209,18 @@ def test_messages_reach_only_guardians_with_the_app(sim, planner):
     sent = planner.post("/messages", msg, key=key)
     assert sent.status_code == 202 and sent.json()["id"].startswith("msg_")
     replay = planner.post("/messages", msg, key=key)
-    assert replay.status_code == 202 and replay.json() == sent.json() and replay.headers["Idempotent-Replayed"] == "true"
+    assert (
+        replay.status_code == 202 and replay.json() == sent.json() and replay.headers["Idempotent-Replayed"] == "true"
+    )
     stored = control(sim, "GET", "/messages?kind=message").json()["data"]
     assert len(stored) == 1 and stored[0]["delivered_guardian_ids"] == []
     staff = planner.sweep("/staff")[0][0]["id"]
-    assert planner.post("/messages", {"recipients": {"staff_ids": [staff]}, "subject": "s", "body": "b"}, key=new_key()).status_code == 202
+    assert (
+        planner.post(
+            "/messages", {"recipients": {"staff_ids": [staff]}, "subject": "s", "body": "b"}, key=new_key()
+        ).status_code
+        == 202
+    )
     both = {"recipients": {"child_ids": [child], "staff_ids": [staff]}, "subject": "s", "body": "b"}
     assert planner.post("/messages", both, key=new_key()).status_code == 422
     assert planner.post("/messages", dict(msg, subject=""), key=new_key()).status_code == 422
@@ -204,7 +235,10 @@ def test_preferences_and_assignments(sim, planner):
     path = f"/planners/{created['id']}"
     assert planner.get(f"{path}/bookings").json() == {"data": [], "next_cursor": None}
     planner.post(f"{path}/open")
-    early = planner.post(f"{path}/assignments", {"assignments": [{"child_id": body["invitee_child_ids"][0], "slot_id": created["slots"][0]["id"]}]})
+    early = planner.post(
+        f"{path}/assignments",
+        {"assignments": [{"child_id": body["invitee_child_ids"][0], "slot_id": created["slots"][0]["id"]}]},
+    )
     assert early.status_code == 409 and early.json()["error"]["code"] == "invalid_state"
     set_clock(sim, "2026-10-27T08:00:00+01:00")
     result = control(sim, "POST", "/parents/behave", {"planner_id": created["id"]}).json()
@@ -220,7 +254,9 @@ def test_preferences_and_assignments(sim, planner):
     booking = planner.get(f"{path}/bookings").json()["data"][0]
     assert booking["guardian_id"] == pref["guardian_id"] and booking["status"] == "booked"
     other = next(c for c in body["invitee_child_ids"] if c != pref["child_id"])
-    clash = planner.post(f"{path}/assignments", {"assignments": [{"child_id": other, "slot_id": pref["available_slot_ids"][0]}]})
+    clash = planner.post(
+        f"{path}/assignments", {"assignments": [{"child_id": other, "slot_id": pref["available_slot_ids"][0]}]}
+    )
     assert clash.status_code == 409 and clash.json()["error"]["code"] == "slot_unavailable"
     self_select = planner.post("/planners", planner_body(planner, group_index=4), key=new_key()).json()
     assert planner.get(f"/planners/{self_select['id']}/preferences").json()["error"]["code"] == "invalid_mode"

@@ -20,6 +20,7 @@ def planners_of(sim: Simulator) -> list[str]:
 def test_the_hook_sees_every_request_before_and_after_it_is_executed():
     calls: list[tuple[str, str, str, int]] = []
     with Simulator(make_config()) as sim:
+
         def hook(method: str, path: str, phase: str) -> None:
             with sim.world.lock:
                 calls.append((method, path, phase, len(sim.world.schools["12AB00"].planners)))
@@ -32,8 +33,12 @@ def test_the_hook_sees_every_request_before_and_after_it_is_executed():
         assert created.status_code == 201
         assert requests.get(f"{sim.base_url}/_sim/clock", params={"x": "1"}, timeout=5).status_code == 200
         # "before": not executed yet (no planner); "after": executed (one planner); paths without query
-        assert calls == [("POST", "/v1/planners", "before", 0), ("POST", "/v1/planners", "after", 1),
-                         ("GET", "/_sim/clock", "before", 1), ("GET", "/_sim/clock", "after", 1)]
+        assert calls == [
+            ("POST", "/v1/planners", "before", 0),
+            ("POST", "/v1/planners", "after", 1),
+            ("GET", "/_sim/clock", "before", 1),
+            ("GET", "/_sim/clock", "after", 1),
+        ]
         sim.on_request = None
         assert planner.get("/groups").status_code == 200
         assert len(calls) == 4

@@ -6,7 +6,7 @@ import os
 import stat
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -88,9 +88,8 @@ def test_writes_begin_immediate_and_reads_begin_deferred(store: Store) -> None:
 def test_foreign_keys_are_enforced(store: Store) -> None:
     from connector.store.models import SyncWatermark
 
-    with pytest.raises(Exception, match="FOREIGN KEY"):
-        with store.write() as session:
-            session.add(SyncWatermark(school_id=999, resource="pas.pupils", value="x"))
+    with pytest.raises(Exception, match="FOREIGN KEY"), store.write() as session:
+        session.add(SyncWatermark(school_id=999, resource="pas.pupils", value="x"))
 
 
 def _read_then_write(engine, barrier: threading.Barrier, brin: str, errors: list) -> None:  # type: ignore[no-untyped-def]
@@ -104,9 +103,8 @@ def _read_then_write(engine, barrier: threading.Barrier, brin: str, errors: list
                 pass  # with BEGIN IMMEDIATE the other writer waits before its SELECT
             time.sleep(0.2)
             conn.execute(
-                text("INSERT INTO schools (brin, name, created_at, updated_at) "
-                     "VALUES (:b, '', :t, :t)"),
-                {"b": brin, "t": datetime.now(timezone.utc).replace(tzinfo=None)},
+                text("INSERT INTO schools (brin, name, created_at, updated_at) VALUES (:b, '', :t, :t)"),
+                {"b": brin, "t": datetime.now(UTC).replace(tzinfo=None)},
             )
     except OperationalError as exc:
         errors.append(exc)
@@ -120,8 +118,7 @@ def _run_two_writers(db_path: Path, *, deferred: bool) -> list[Exception]:
     barrier = threading.Barrier(2)
     errors: list[Exception] = []
     threads = [
-        threading.Thread(target=_read_then_write, args=(e, barrier, f"0{i}AA00", errors))
-        for i, e in enumerate(engines)
+        threading.Thread(target=_read_then_write, args=(e, barrier, f"0{i}AA00", errors)) for i, e in enumerate(engines)
     ]
     for t in threads:
         t.start()
@@ -162,26 +159,25 @@ def test_instants_round_trip_as_aware_utc(store: Store) -> None:
     with store.read() as session:
         stored = session.get(SyncRun, run.id)
         assert stored is not None
-        assert stored.started_at.tzinfo == timezone.utc
-        assert stored.started_at == local.astimezone(timezone.utc)
+        assert stored.started_at.tzinfo == UTC
+        assert stored.started_at == local.astimezone(UTC)
         assert stored.started_at.hour == 1  # 02:30 CET = 01:30 UTC
 
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
-    with pytest.raises(StatementError, match="naive datetime"):
-        with store.write() as session:
-            session.add(SyncRun(trigger="manual", started_at=datetime(2026, 11, 23, 13, 0)))
+    with pytest.raises(StatementError, match="naive datetime"), store.write() as session:
+        session.add(SyncRun(trigger="manual", started_at=datetime(2026, 11, 23, 13, 0)))
 
 
 def test_timestamps_default_to_now_in_utc(store: Store) -> None:
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     with store.write() as session:
         intent = Intent(natural_key="k", kind="open_planner", payload_hash="h")
         session.add(intent)
     with store.read() as session:
         stored = session.get(Intent, intent.id)
         assert stored is not None
-        assert before - timedelta(seconds=1) <= stored.created_at <= datetime.now(timezone.utc)
+        assert before - timedelta(seconds=1) <= stored.created_at <= datetime.now(UTC)
         assert len(stored.idempotency_key) == 36
 
 

@@ -22,11 +22,30 @@ from connector.store.migrate import SchemaTooNewError
 from .conftest import downgrade_to_base
 
 EXPECTED_TABLES = {
-    "schools", "school_years", "school_groups", "staff", "group_staff", "pupils",
-    "guardians", "pupil_guardians", "identity_map", "rounds", "planners", "slots",
-    "bookings", "reminders_sent", "teacher_notices", "conversations", "verslag_checks",
-    "sync_watermarks", "sync_runs", "sync_events", "intents",
-    "planner_invitees", "notes", "job_marks",
+    "schools",
+    "school_years",
+    "school_groups",
+    "staff",
+    "group_staff",
+    "pupils",
+    "guardians",
+    "pupil_guardians",
+    "identity_map",
+    "rounds",
+    "planners",
+    "slots",
+    "bookings",
+    "reminders_sent",
+    "teacher_notices",
+    "conversations",
+    "verslag_checks",
+    "sync_watermarks",
+    "sync_runs",
+    "sync_events",
+    "intents",
+    "planner_invitees",
+    "notes",
+    "job_marks",
 }
 
 
