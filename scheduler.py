@@ -1,8 +1,8 @@
-"""The daemon's scheduling: thin wiring of `connector.engine.due` into APScheduler (issue 5).
+"""The daemon's scheduling: thin wiring of `connector.engine.run` into APScheduler (issue 5).
 
 One job does the work: the **tick**, every `tick_seconds` (60) and once at start. A tick
 takes the run lock (skipping when a manual sync holds it), and calls `run_due` school by
-school. `due_tasks` is the reconcile step: it computes from the settings' year plan and the
+school. `schedule.due_tasks` is the reconcile step: it computes from the settings' year plan and the
 JobMark table what is due and not done, so the same tick is the schedule, the start-up
 catch-up after downtime, and the pick-up of state changed by a manual sync. What it does on
 each kind of missed item (pitfalls, APScheduler; issue 5 "Downtime"):
@@ -45,12 +45,13 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from connector.engine.due import SchoolReport, done_keys, due_tasks, run_due
+from connector.cycle.settings import load_settings
+from connector.engine.context import Engine
+from connector.engine.run import SchoolReport, next_due, run_due, tasks_due
 from connector.errors import UserError
 from connector.instance_lock import LockHeld, daemon_lock, run_lock
 from connector.logging_setup import register_secret
 from connector.runtime import Runtime, build_engine, store_url
-from connector.settings import load_settings
 from connector.store.models import JobMark
 
 log = structlog.get_logger("connector.daemon")
@@ -85,7 +86,7 @@ class Daemon:
         *,
         clock: Clock = utc_now,
         wall: Clock = utc_now,
-        engine_factory: Callable[[Runtime], object] = build_engine,
+        engine_factory: Callable[[Runtime], Engine] = build_engine,
         run: Callable[..., list[SchoolReport]] = run_due,
         lock_alive: Callable[[], bool] = lambda: True,
     ) -> None:
@@ -148,7 +149,7 @@ class Daemon:
             if self.stop.is_set():
                 log.info("stopping: the remaining schools are done by the next start's catch-up")
                 break
-            pending = {t.key: t for t in due_tasks(engine, school, now, done_keys(engine, school.brin))}
+            pending = {t.key: t for t in tasks_due(engine, school, now)}
             if not pending:
                 continue
             for report in self.run(engine, now, trigger="daemon", schools=[school]):
@@ -217,27 +218,6 @@ class Daemon:
             session.merge(JobMark(key=key, job=DAEMON_JOB, done_at=at, run_id=None))
 
 
-def next_due(
-    engine, now: datetime, *, horizon: timedelta = timedelta(days=8), step: timedelta = timedelta(minutes=15)
-) -> dict[str, dict[str, datetime]]:
-    """Per school, per job kind: when it is next due after `now` (at or before `now`: overdue).
-
-    Simulates the ticks ahead on a copy of the done keys, assuming each tick does what it
-    finds; so it shows exactly what `due_tasks` will return, whatever job kinds it has."""
-    result: dict[str, dict[str, datetime]] = {}
-    for school in engine.settings.schools:
-        done = done_keys(engine, school.brin)
-        upcoming: dict[str, datetime] = {}
-        moment = now
-        while moment <= now + horizon:
-            for task in due_tasks(engine, school, moment, done):
-                upcoming.setdefault(task.job, task.at)
-                done.add(task.key)
-            moment += step
-        result[school.brin] = dict(sorted(upcoming.items(), key=lambda item: item[1]))
-    return result
-
-
 def build_scheduler(daemon: Daemon, tick_seconds: int = TICK_SECONDS) -> BackgroundScheduler:
     """The tick (first run at once: the start-up catch-up) and the heartbeat, in memory."""
     scheduler = BackgroundScheduler(
@@ -296,10 +276,13 @@ def serve(
         _on_signals(daemon.stop)
         scheduler = build_scheduler(daemon, tick_seconds)
         scheduler.start()
-        for brin, jobs in next_due(daemon.engine, clock()).items():
-            log.info("next due", brin=brin, **{job: at.isoformat() for job, at in jobs.items()})
+        moment = clock()
+        for school in daemon.engine.settings.schools:
+            jobs = next_due(daemon.engine, school, moment)
+            log.info("next due", brin=school.brin, **{job: at.isoformat() for job, at in jobs.items()})
         ready(
-            f"daemon running: pid {os.getpid()}, database {held.target}, a tick every {tick_seconds} s; stop with SIGTERM"
+            f"daemon running: pid {os.getpid()}, database {held.target}, a tick every {tick_seconds} s; "
+            "stop with SIGTERM"
         )
         while not daemon.stop.wait(0.5):
             pass

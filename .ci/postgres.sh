@@ -11,7 +11,11 @@ chown postgres "$pg_dir"
 runuser -u postgres -- "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust >/dev/null
 runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
   -o "-c listen_addresses='' -c unix_socket_directories=$pg_dir -c fsync=off" start >/dev/null
-trap 'runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1; rm -rf "$pg_dir"' EXIT
+stop_postgres() {
+  runuser -u postgres -- "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$pg_dir"
+}
+trap stop_postgres EXIT
 runuser -u postgres -- "$pg_bin/createdb" -h "$pg_dir" connector_test
 export CONNECTOR_TEST_POSTGRES_URL="postgresql+psycopg://postgres@/connector_test?host=$pg_dir"
 echo "+ PostgreSQL running on $pg_dir"

@@ -96,7 +96,6 @@ def error_from_exception(exc: requests.RequestException, call: Call, *, redactor
     The text is redacted: the requests message holds the full URL with its query string.
     """
     text = redactor.redact(f"{type(exc).__name__}: {exc}")[:_MAX_TEXT]
-    common = {"vendor": call.vendor, "method": call.method, "path": call.path}
     if isinstance(
         exc,
         (
@@ -107,8 +106,15 @@ def error_from_exception(exc: requests.RequestException, call: Call, *, redactor
         ),
     ):
         sent = not isinstance(exc, requests.ConnectTimeout)
-        return TransportError(text, sent=sent, outcome_unknown=sent and not call.safe, **common)
-    return PermanentError(text, **common)
+        return TransportError(
+            text,
+            sent=sent,
+            outcome_unknown=sent and not call.safe,
+            vendor=call.vendor,
+            method=call.method,
+            path=call.path,
+        )
+    return PermanentError(text, vendor=call.vendor, method=call.method, path=call.path)
 
 
 def parse_error_body(

@@ -191,8 +191,9 @@ class RateLimited(TemporaryError):
 class ServerError(TemporaryError):
     """5xx. 500/502/503/504 are retried (with ``retry_after`` when the vendor sent one)."""
 
+    # The base class has a plain class attribute; here it depends on the status. Nothing assigns it.
     @property
-    def retryable(self) -> bool:  # type: ignore[override]
+    def retryable(self) -> bool:  # type: ignore[override]  # read-only property over a class attribute
         return self.status in (500, 502, 503, 504)
 
 

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.simulator import FaultConfig, Simulator
 from adapters.simulator.common import Request
 from adapters.simulator.world import World
+from connector.cycle.settings import load_settings
+from connector.cycle.yearplan import plan_school
 from connector.demo import Teachers
-from connector.settings import load_settings
 from connector.simulation import simulator_config
-from connector.yearplan import plan_school
 
 
 def clone_world(world: World) -> World:

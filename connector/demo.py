@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 import requests
 
 from adapters.simulator import Simulator
-from connector.engine.due import run_due
-from connector.engine.planners import release_at
-from connector.reporting import round_summaries
+from connector.cycle.settings import LoadedSettings
+from connector.cycle.yearplan import plan_school
+from connector.engine.run import run_due
+from connector.engine.schedule import release_at
+from connector.review.rounds import round_summaries
 from connector.runtime import Runtime, build_engine
-from connector.settings import LoadedSettings
 from connector.simulation import simulator_config
-from connector.yearplan import plan_school
 
 STEPS_ACTIVE = (time(7, 30), time(12, 30), time(17, 30))  # while planners are open or verslagen are due
 STEPS_QUIET = (time(7, 30),)

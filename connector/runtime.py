@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from connector.cycle.settings import LoadedSettings, load_settings
 from connector.logging_setup import configure_logging, register_secret
-from connector.settings import LoadedSettings, load_settings
+
+if TYPE_CHECKING:
+    from connector.engine.context import Engine
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ def start(settings: str | None, *, json_logs: bool | None = None) -> Runtime:
     return Runtime(loaded, store_url(loaded))
 
 
-def build_engine(runtime: Runtime, *, dry_run: bool = False, allow_removals: bool = False, throttle: bool = True):
+def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bool = True) -> Engine:
     """The engine with real vendor clients (one PAS client for the board, one planner client per school).
 
     `throttle=False` lifts the client-side rate limits; only for the simulator, whose clock
@@ -67,4 +71,4 @@ def build_engine(runtime: Runtime, *, dry_run: bool = False, allow_removals: boo
         return planners[brin]
 
     upgrade_to_head(runtime.store_url)
-    return Engine(loaded, Store(runtime.store_url), pas, planner_for, dry_run=dry_run, allow_removals=allow_removals)
+    return Engine(loaded, Store(runtime.store_url), pas, planner_for, allow_removals=allow_removals)

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from adapters.simulator import FaultConfig, SimConfig, SimSchool
-from connector.settings import LoadedSettings
+from connector.cycle.settings import LoadedSettings
 
 
 def simulator_config(

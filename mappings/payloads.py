@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar, overload
 
 from connector.domain import (
     Booking,
@@ -26,6 +26,7 @@ from connector.domain import (
 )
 
 T = TypeVar("T")
+JSON = dict[str, Any]  # one decoded JSON object from a vendor response
 WEEKDAYS = ("ma", "di", "wo", "do", "vr")
 
 
@@ -45,7 +46,7 @@ class Mapped(Generic[T]):
     errors: list[MappingError]
 
 
-def map_items(resource: str, items: Iterable[Any], convert: Callable[[dict], T]) -> Mapped[T]:
+def map_items(resource: str, items: Iterable[Any], convert: Callable[[JSON], T]) -> Mapped[T]:
     """Convert every item; bad ones become errors and the rest go on."""
     records: list[T] = []
     errors: list[MappingError] = []
@@ -62,7 +63,7 @@ def map_items(resource: str, items: Iterable[Any], convert: Callable[[dict], T])
 class _Reader:
     """Typed access to one item's fields, raising MappingError that names the record."""
 
-    def __init__(self, resource: str, item: dict) -> None:
+    def __init__(self, resource: str, item: JSON) -> None:
         self.resource = resource
         self.item = item
         raw_id = item.get("id")
@@ -73,6 +74,10 @@ class _Reader:
     def fail(self, name: str, what: str) -> MappingError:
         return MappingError(self.resource, self.id, f"{name}: {what}")
 
+    @overload
+    def text(self, name: str, *, nullable: Literal[False] = False) -> str: ...
+    @overload
+    def text(self, name: str, *, nullable: bool) -> str | None: ...
     def text(self, name: str, *, nullable: bool = False) -> str | None:
         value = self.item.get(name)
         if value is None and nullable:
@@ -99,6 +104,10 @@ class _Reader:
             raise self.fail(name, "expected a list of texts")
         return tuple(value)
 
+    @overload
+    def day(self, name: str, *, nullable: Literal[False] = False) -> date: ...
+    @overload
+    def day(self, name: str, *, nullable: bool) -> date | None: ...
     def day(self, name: str, *, nullable: bool = False) -> date | None:
         value = self.text(name, nullable=nullable)
         if value is None:
@@ -111,7 +120,7 @@ class _Reader:
     def instant(self, name: str) -> datetime:
         value = self.text(name)
         try:
-            parsed = datetime.fromisoformat(value)  # type: ignore[arg-type]
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             raise self.fail(name, "expected an ISO 8601 timestamp") from None
         if parsed.tzinfo is None:
@@ -126,7 +135,7 @@ def _email(value: str | None) -> str | None:
 # --- PAS ---------------------------------------------------------------------------------------
 
 
-def group_from_pas(item: dict) -> Group:
+def group_from_pas(item: JSON) -> Group:
     r = _Reader("PAS group", item)
     leerjaren = item.get("leerjaren")
     if (
@@ -135,10 +144,10 @@ def group_from_pas(item: dict) -> Group:
         or not all(isinstance(n, int) and 1 <= n <= 8 for n in leerjaren)
     ):
         raise r.fail("leerjaren", "expected a non-empty list of leerjaren 1-8")
-    return Group(r.id, r.text("name"), tuple(sorted(set(leerjaren))), r.texts("teacher_ids"))  # type: ignore[arg-type]
+    return Group(r.id, r.text("name"), tuple(sorted(set(leerjaren))), r.texts("teacher_ids"))
 
 
-def staff_from_pas(item: dict) -> StaffMember:
+def staff_from_pas(item: JSON) -> StaffMember:
     r = _Reader("PAS staff member", item)
     roles = r.texts("roles")
     if not roles:
@@ -148,18 +157,18 @@ def staff_from_pas(item: dict) -> StaffMember:
     return StaffMember(r.id, frozenset(roles), r.texts("group_ids"), werkdagen, _email(r.text("email", nullable=True)))
 
 
-def guardian_from_pas(item: dict) -> Guardian:
+def guardian_from_pas(item: JSON) -> Guardian:
     r = _Reader("PAS guardian", item)
     return Guardian(
         r.id,
-        r.text("huishouden_id"),  # type: ignore[arg-type]
+        r.text("huishouden_id"),
         r.flag("gezag"),
         r.flag("ontvangt_informatie"),
         _email(r.text("email", nullable=True)),
     )
 
 
-def pupil_from_pas(item: dict) -> Pupil:
+def pupil_from_pas(item: JSON) -> Pupil:
     r = _Reader("PAS pupil", item)
     status_text = r.text("status")
     try:
@@ -175,7 +184,7 @@ def pupil_from_pas(item: dict) -> Pupil:
         raise r.fail("guardians", str(exc)) from None
     return Pupil(
         pas_id=r.id,
-        group_id=r.text("group_id"),  # type: ignore[arg-type]
+        group_id=r.text("group_id"),
         leerjaar=r.number("leerjaar", 1, 8),
         status=status,
         uitschrijfdatum=r.day("uitschrijfdatum", nullable=True),
@@ -187,18 +196,18 @@ def pupil_from_pas(item: dict) -> Pupil:
     )
 
 
-def _not_object():
+def _not_object() -> NoReturn:
     raise MappingError("PAS guardian", "?", "expected an object")
 
 
-def note_from_pas(item: dict) -> NoteMeta:
+def note_from_pas(item: JSON) -> NoteMeta:
     """A note's metadata. A `body`, should a vendor send one anyway, is dropped here."""
     r = _Reader("PAS note", item)
     return NoteMeta(
         r.id,
-        r.text("pupil_id"),  # type: ignore[arg-type]
-        r.text("category"),  # type: ignore[arg-type]
-        r.text("author_id"),  # type: ignore[arg-type]
+        r.text("pupil_id"),
+        r.text("category"),
+        r.text("author_id"),
         r.instant("created_at"),
         r.day("gespreksdatum", nullable=True),
         r.flag("zichtbaar_ouderportaal"),
@@ -208,22 +217,22 @@ def note_from_pas(item: dict) -> NoteMeta:
 # --- planner -----------------------------------------------------------------------------------
 
 
-def group_from_planner(item: dict) -> PlannerGroup:
+def group_from_planner(item: JSON) -> PlannerGroup:
     r = _Reader("planner group", item)
     return PlannerGroup(r.id, r.text("external_id", nullable=True), r.texts("teacher_ids"))
 
 
-def child_from_planner(item: dict) -> PlannerChild:
+def child_from_planner(item: JSON) -> PlannerChild:
     r = _Reader("planner child", item)
-    return PlannerChild(r.id, r.text("external_id", nullable=True), r.text("group_id"), r.texts("guardian_ids"))  # type: ignore[arg-type]
+    return PlannerChild(r.id, r.text("external_id", nullable=True), r.text("group_id"), r.texts("guardian_ids"))
 
 
-def staff_from_planner(item: dict) -> PlannerStaff:
+def staff_from_planner(item: JSON) -> PlannerStaff:
     r = _Reader("planner staff member", item)
     return PlannerStaff(r.id, r.text("external_id", nullable=True), _email(r.text("email", nullable=True)))
 
 
-def booking_from_planner(item: dict) -> Booking:
+def booking_from_planner(item: JSON) -> Booking:
     r = _Reader("booking", item)
     status = r.text("status")
     if status not in ("booked", "cancelled"):
@@ -235,4 +244,4 @@ def booking_from_planner(item: dict) -> Booking:
         r.text("guardian_id", nullable=True),
         status,
         r.instant("updated_at"),
-    )  # type: ignore[arg-type]
+    )

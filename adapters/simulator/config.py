@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -166,7 +167,8 @@ def parse_fault_spec(spec: str | None, base: FaultConfig | None = None) -> Fault
     cfg = base or FaultConfig()
     if spec is None or spec.strip().lower() in ("", "none"):
         return cfg
-    changes: dict[str, object] = {}
+    # FaultConfig field -> parsed value; each branch below gives its field's type.
+    changes: dict[str, Any] = {}
     problems: list[str] = []
     for item in (p.strip() for p in spec.split(",")):
         if not item:
@@ -185,9 +187,10 @@ def parse_fault_spec(spec: str | None, base: FaultConfig | None = None) -> Fault
                     raise ValueError(value)
                 changes["kinds"] = kinds
             elif key == "retry_after":
-                changes["retry_after"] = int(value)
-                if changes["retry_after"] < 0:  # type: ignore[operator]
+                retry_after = int(value)
+                if retry_after < 0:
                     raise ValueError(value)
+                changes["retry_after"] = retry_after
             elif key == "latency":
                 lo, _, hi = value.partition("-")
                 lo_ms = _parse_ms(lo)
@@ -225,4 +228,4 @@ def parse_fault_spec(spec: str | None, base: FaultConfig | None = None) -> Fault
             + "; ".join(problems)
             + " (example: rate=0.2,latency=50ms,revoke_token_after=30,maintenance=01:00-01:30)"
         )
-    return replace(cfg, **changes)  # type: ignore[arg-type]
+    return replace(cfg, **changes)

@@ -160,7 +160,7 @@ def enroll(app: App, req: Request) -> Response:
     tv, last = rng.choice(N.SURNAMES)
     first = rng.choice(N.ADULT_F)
     gid = str(max(int(g["id"]) for p in s.pupils.values() for g in p.latest()["guardians"]) + 1)
-    guardian = {
+    guardian: dict[str, Any] = {
         "id": gid,
         "roepnaam": first,
         "tussenvoegsel": tv,
@@ -294,7 +294,7 @@ def revoke_tokens(app: App, req: Request) -> Response:
 
 def counters(app: App, req: Request) -> Response:
     if req.method == "POST":
-        app.world.counters.__init__()
+        app.world.counters.reset()
     return Response.json(200, app.world.counters.to_json(app.world.messages))
 
 

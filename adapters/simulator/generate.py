@@ -59,7 +59,7 @@ class _School:
     def _groups_and_staff(self) -> None:
         layout = [("Groep 1/2A", [1, 2]), ("Groep 1/2B", [1, 2])] + [(f"Groep {n}", [n]) for n in range(3, 9)]
         combo = _COMBOS[0] if self.i == 0 else self.rng.choice(_COMBOS)
-        layout.insert(next(k for k, (_, l) in enumerate(layout) if l[0] == combo[1][1]), combo)
+        layout.insert(next(k for k, (_, years) in enumerate(layout) if years[0] == combo[1][1]), combo)
         s = self.school
         staff_no = 0
 
@@ -114,7 +114,7 @@ class _School:
             if r < 0.6
             else f"+31 6 {self.rng.randint(10000000, 99999999)}"
         )
-        g = {
+        g: dict[str, Any] = {
             "id": str(900000 + self.i * 10000 + self.n_guardian),
             "roepnaam": first,
             "tussenvoegsel": tv,
@@ -215,7 +215,8 @@ class _School:
             )
             == 1
         ]
-        for days, pupil in zip((45, 75, 105), rng.sample(list(s.pupils.values()), min(3, len(s.pupils)))):
+        # A school with fewer than three pupils gets fewer of these changes: zip stops at the shorter.
+        for days, pupil in zip((45, 75, 105), rng.sample(list(s.pupils.values()), min(3, len(s.pupils))), strict=False):
             gid = pupil.latest()["guardians"][0]["id"]
             when = _at(self.sy + timedelta(days=days), 10, rng.randint(0, 59))
             for p in s.pupils.values():  # same person => every child's record changes

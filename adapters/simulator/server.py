@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import control, pas_api, planner_api, planner_writes
@@ -30,6 +30,14 @@ from .world import World
 
 Handler = Callable[["App", Request], Response]
 RequestHook = Callable[[str, str, str], None]  # (method, path, phase: "before" | "after")
+
+
+class ErrorStyle(Protocol):
+    """How one API family answers a path or a method it does not serve (`pas_api`, `planner_api`)."""
+
+    def not_found(self, path: str) -> ApiError: ...
+
+    def method_not_allowed(self, method: str) -> ApiError: ...
 
 
 class DropRequest(Exception):
@@ -83,7 +91,7 @@ class App:
         self.world: World = build_world(config)
         self.faults = FaultInjector(config.faults, config.seed)
         self.cursors = CursorCodec(f"sim-cursor-{config.seed}")
-        self.routers = {
+        self.routers: dict[str, tuple[Router, ErrorStyle]] = {
             "pas": (Router(pas_api.ROUTES), pas_api),
             "planner": (Router(_PLANNER_ROUTES), planner_api),
             "control": (Router(control.ROUTES), planner_api),
@@ -105,9 +113,9 @@ class App:
             return planner_api.not_found(path).response
         router, errors = self.routers[api]
         hit = router.match(req.method, path)
-        if hit is None or hit == "405":
+        if hit is None or isinstance(hit, str):  # unknown path, or "405"
             return (errors.not_found(path) if hit is None else errors.method_not_allowed(req.method)).response
-        template, handler, req.params = hit  # type: ignore[misc]
+        template, handler, req.params = hit
         if api == "control":
             return self._run(handler, req, tick=False)
         name = f"{req.method} {template}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from .common import parse_ts
@@ -94,7 +95,7 @@ def _join(field: str, key: str) -> str:
 
 def check_slots(c: Checker, slots: Any, field: str) -> list[dict[str, Any]]:
     """SlotInput items; returns the parsed slots (start/end as datetimes) that are well-formed."""
-    parsed = []
+    parsed: list[dict[str, Any]] = []
     if not isinstance(slots, list):
         c.add(field, "must be an array")
         return parsed
@@ -127,7 +128,7 @@ def check_overlaps(c: Checker, new: list[dict[str, Any]], existing: list[Any], k
             spans.setdefault(sid, []).append((s["start"], s["end"], s["field"]))
     for sid, items in spans.items():
         items.sort(key=lambda t: (t[0], t[1]))
-        for (s1, e1, f1), (s2, e2, f2) in zip(items, items[1:]):
+        for (_, e1, f1), (s2, _, f2) in pairwise(items):
             if s2 < e1 and (f1 or f2):
                 c.add(f"{f2 or f1}.staff_ids", f"Staff member {sid} already has an overlapping slot.")
 

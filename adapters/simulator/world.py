@@ -286,6 +286,10 @@ class Counters:
     """Request, write, fault and message counters for tests ("no write call", duplicates)."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start every counter again from zero."""
         self.requests: Counter[str] = Counter()
         self.statuses: Counter[str] = Counter()
         self.writes: Counter[str] = Counter()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
+from connector.cycle.settings import LoadedSettings
+from connector.cycle.settings.models import School
 from connector.engine.ports import Administration, PlannerApi
-from connector.engine.runlog import RunLog
-from connector.settings import LoadedSettings
-from connector.settings.models import School
+from connector.engine.runlog import Findings, RunLog
 from connector.store import Store
 
 
@@ -21,17 +22,35 @@ class Engine:
     store: Store
     pas: Administration
     planner_for: Callable[[str], PlannerApi]
-    dry_run: bool = False
     allow_removals: bool = False
     plans: dict = field(default_factory=dict)
+
+    @classmethod
+    def offline(cls, loaded: LoadedSettings, store: Store) -> Engine:
+        """An engine without vendor clients: what the query layer and `health` need (the year
+        plans, the done keys), and nothing that could call a vendor."""
+
+        def no_planner(brin: str) -> PlannerApi:
+            raise RuntimeError(f"an offline engine has no planner client (school {brin})")
+
+        return cls(loaded, store, cast(Administration, None), no_planner)
 
     @property
     def settings(self):
         return self.loaded.settings
 
+    def done_keys(self, brin: str) -> frozenset[str]:
+        """The keys of the school's work marked done (`schedule.py`)."""
+        from sqlmodel import col, select
+
+        from connector.store.models import JobMark
+
+        with self.store.read() as session:
+            return frozenset(session.exec(select(JobMark.key).where(col(JobMark.key).contains(f"{brin}:"))))
+
     def school_plan(self, school: School):
         """The school's year plan, computed once per engine."""
-        from connector.yearplan import plan_school
+        from connector.cycle.yearplan import plan_school
 
         if school.brin not in self.plans:
             self.plans[school.brin] = plan_school(self.settings, school)
@@ -40,12 +59,21 @@ class Engine:
 
 @dataclass
 class Step:
-    """One step of work for one school at one moment, with its run log."""
+    """One step of work for one school at one moment, with its run log: the run's `RunLog` when
+    executing, `Findings` when planning (planning writes nothing, not even events)."""
 
     engine: Engine
     school: School
     now: datetime
-    run: RunLog
+    run: RunLog | Findings
+    school_id: int | None = None  # the school's and its year's store ids; None: not stored yet
+    year_id: int | None = None
+
+    @property
+    def run_log(self) -> RunLog:
+        """The run's `RunLog`: what only executing does (side effects, counts) needs it."""
+        assert isinstance(self.run, RunLog), "a planning step records findings only"
+        return self.run
 
     @property
     def store(self) -> Store:

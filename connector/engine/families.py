@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from connector.store.models import Booking, Guardian, Planner, PlannerInvitee, PupilGuardian
 
@@ -26,19 +26,26 @@ class Invitee:
     booked: bool
 
 
-def invitees(session, planners: list[Planner]) -> list[Invitee]:
-    """Every invitee of these planners, with whether they hold an active booking."""
+Fresh = dict[int, dict[str, tuple[str, str]]]  # planner row id -> booking id -> (child id, status)
+
+
+def invitees(session, planners: list[Planner], fresh: Fresh | None = None) -> list[Invitee]:
+    """Every invitee of these planners, with whether they hold an active booking. `fresh` holds
+    bookings just read, which count over what is stored (as if stored already)."""
     from connector.store.models import Pupil
 
     ids = [p.id for p in planners]
-    booked = {
-        (b.planner_id, b.child_planner_id)
-        for b in session.exec(select(Booking).where(Booking.planner_id.in_(ids), Booking.status == "booked"))
-    }
+    status: dict[tuple[int, str], tuple[str, str]] = {}  # (planner, booking) -> (child, status)
+    for b in session.exec(select(Booking).where(col(Booking.planner_id).in_(ids))):
+        status[(b.planner_id, b.vendor_id)] = (b.child_planner_id, b.status)
+    for planner_id, bookings in (fresh or {}).items():
+        for vendor_id, child_and_state in bookings.items():
+            status[(planner_id, vendor_id)] = child_and_state
+    booked = {(planner_id, child) for (planner_id, _), (child, state) in status.items() if state == "booked"}
     rows = session.exec(
         select(PlannerInvitee, Pupil.pas_id)
-        .join(Pupil, Pupil.id == PlannerInvitee.pupil_id)
-        .where(PlannerInvitee.planner_id.in_(ids))
+        .join(Pupil, col(Pupil.id) == PlannerInvitee.pupil_id)
+        .where(col(PlannerInvitee.planner_id).in_(ids))
     )
     return [
         Invitee(
@@ -69,8 +76,8 @@ def families(session, pupil_ids: set[int]) -> list[set[int]]:
 
     links = session.exec(
         select(PupilGuardian.pupil_id, Guardian.id, Guardian.huishouden_id)
-        .join(Guardian, Guardian.id == PupilGuardian.guardian_id)
-        .where(PupilGuardian.pupil_id.in_(pupil_ids))
+        .join(Guardian, col(Guardian.id) == PupilGuardian.guardian_id)
+        .where(col(PupilGuardian.pupil_id).in_(pupil_ids))
     )
     for pupil_id in pupil_ids:
         find(("p", pupil_id))
@@ -86,8 +93,8 @@ def families(session, pupil_ids: set[int]) -> list[set[int]]:
 def households(session, pupil_ids: set[int]) -> set[str]:
     rows = session.exec(
         select(Guardian.huishouden_id)
-        .join(PupilGuardian, PupilGuardian.guardian_id == Guardian.id)
-        .where(PupilGuardian.pupil_id.in_(pupil_ids))
+        .join(PupilGuardian, col(PupilGuardian.guardian_id) == Guardian.id)
+        .where(col(PupilGuardian.pupil_id).in_(pupil_ids))
     )
     return set(rows)
 

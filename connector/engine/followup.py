@@ -8,16 +8,22 @@ teacher gets one message listing the families to contact personally (domain.md, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from connector.engine import messages, outbox
+from connector.cycle.yearplan import RoundPlan
+from connector.domain import Booking as BookingRecord
+from connector.engine import messages
+from connector.engine.actions import Action
 from connector.engine.context import Step
-from connector.engine.families import families, households, invitees, reachable_children
+from connector.engine.families import Fresh, Invitee, families, households, invitees, reachable_children
 from connector.engine.intents import perform
+from connector.engine.outbox import Message
 from connector.store.models import (
     Booking,
+    Group,
     GroupStaff,
     Planner,
     PlannerInvitee,
@@ -26,22 +32,28 @@ from connector.store.models import (
     Staff,
     TeacherNotice,
 )
-from connector.yearplan import RoundPlan
 from mappings.payloads import booking_from_planner, map_items
 
 
 def round_planners(step: Step, round_id: int) -> list[Planner]:
     with step.store.read() as session:
-        return list(session.exec(select(Planner).where(Planner.round_id == round_id, Planner.vendor_id.is_not(None))))
+        return list(
+            session.exec(select(Planner).where(Planner.round_id == round_id, col(Planner.vendor_id).is_not(None)))
+        )
 
 
-def pull_bookings(step: Step, planner: Planner) -> int:
-    """Store the planner's bookings as the vendor has them now; returns the number of active ones."""
+def fetch_bookings(step: Step, planner: Planner) -> list[BookingRecord]:
+    """The planner's bookings as the vendor has them now (reads only; bad records go to the run log)."""
+    assert planner.vendor_id is not None  # `round_planners`: planners at the vendor only
     mapped = map_items("booking", step.planner.bookings(planner.vendor_id), booking_from_planner)
     for error in mapped.errors:
         step.run.event("record failed", str(error), level="error", ids=[error.record_id], count="records failed")
-    if step.engine.dry_run:
-        return sum(1 for b in mapped.records if b.active)
+    return mapped.records
+
+
+def store_bookings(step: Step, planner: Planner, records: list[BookingRecord]) -> int:
+    """Store bookings read by `fetch_bookings`; returns the number of active ones."""
+    assert planner.id is not None  # read from the store
     with step.store.write() as session:
         slots = {s.vendor_id: s.id for s in session.exec(select(Slot).where(Slot.planner_id == planner.id))}
         pupils = {
@@ -49,7 +61,7 @@ def pull_bookings(step: Step, planner: Planner) -> int:
             for i in session.exec(select(PlannerInvitee).where(PlannerInvitee.planner_id == planner.id))
         }
         stored = {b.vendor_id: b for b in session.exec(select(Booking).where(Booking.planner_id == planner.id))}
-        for booking in mapped.records:
+        for booking in records:
             row = stored.get(booking.booking_id) or Booking(
                 vendor_id=booking.booking_id,
                 planner_id=planner.id,
@@ -64,36 +76,69 @@ def pull_bookings(step: Step, planner: Planner) -> int:
                 booking.updated_at,
             )
             session.add(row)
-        row = session.get(Planner, planner.id)
-        row.last_synced_at = step.now
-        session.add(row)
-    return sum(1 for b in mapped.records if b.active)
+        planner_row = session.get(Planner, planner.id)
+        assert planner_row is not None
+        planner_row.last_synced_at = step.now
+        session.add(planner_row)
+    return sum(1 for b in records if b.active)
 
 
-def send_reminders(step: Step, plan: RoundPlan, round_id: int, moment: datetime) -> int:
-    """One reminder per family that must book and has not, for this moment; returns messages sent."""
-    planners = round_planners(step, round_id)
+def pull_bookings(step: Step, planner: Planner) -> int:
+    """Read and store the planner's bookings; returns the number of active ones."""
+    return store_bookings(step, planner, fetch_bookings(step, planner))
+
+
+@dataclass
+class Reminding:
+    """One reminder moment of a round: the bookings read for it, and one message per family."""
+
+    fresh: dict[int, tuple[Planner, list[BookingRecord]]]  # planner row id -> its bookings read now
+    messages: list[tuple[Message, list[Invitee], set[str]]]  # with its invitees and their households
+    moment: datetime
+
+    def actions(self) -> list[Action]:
+        reads = [Action("store bookings", p.external_ref, f"{len(b)} read") for p, b in self.fresh.values()]
+        return reads + [message.action() for message, _, _ in self.messages]
+
+    def execute(self, step: Step) -> int:
+        for planner, records in self.fresh.values():
+            store_bookings(step, planner, records)
+        sent = 0
+        for message, members, houses in self.messages:
+            if message.send(step):
+                sent += 1
+                _record_reminders(step, members, houses, f"{self.moment:%Y%m%dT%H%M}")
+        return sent
+
+
+def plan_reminders(step: Step, plan: RoundPlan, round_id: int | None, moment: datetime) -> Reminding:
+    """One reminder per family that must book and has not, for this moment, on the bookings read now."""
+    planners = round_planners(step, round_id) if round_id is not None else []
+    fresh: dict[int, tuple[Planner, list[BookingRecord]]] = {}
     for planner in planners:
-        pull_bookings(step, planner)
+        assert planner.id is not None  # read from the store
+        fresh[planner.id] = (planner, fetch_bookings(step, planner))
+    reminding = Reminding(fresh, [], moment)
     with step.store.read() as session:
-        everyone = invitees(session, planners)
+        everyone = invitees(session, planners, _booked(fresh))
         todo = [i for i in everyone if i.mandatory and not i.booked and i.child_id]
         # Families over all invitees, not only those still to book: the key stays the same all round.
         groups = families(session, {i.pupil_id for i in everyone})
         house_of = {frozenset(f): households(session, f) for f in groups}
         pas_of = {i.pupil_id: i.pas_id for i in everyone}
     if not todo:
-        return 0
+        return reminding
     children = list(step.planner.children())
     reachable = reachable_children(children, list(step.planner.guardians()))
     first_names = {c["id"]: c.get("first_name") or "uw kind" for c in children}
-    sent = 0
     for family in groups:
         members = [i for i in todo if i.pupil_id in family and i.child_id in reachable]
         if not members:
             continue
         child_ids = sorted({i.child_id for i in members})
-        key = f"remind:{step.school.brin}:{plan.school_year}:{plan.round_id}:{min(pas_of[p] for p in family)}:{moment:%Y%m%dT%H%M}"
+        eldest = min(pas_of[p] for p in family)
+        key = f"remind:{step.school.brin}:{plan.school_year}:{plan.round_id}:{eldest}:{moment:%Y%m%dT%H%M}"
+        assert plan.planner_closes is not None  # a round with planners
         body = {
             "recipients": {"child_ids": child_ids},
             "subject": f"Herinnering: {plan.round.name.lower()}"[:200],
@@ -106,10 +151,14 @@ def send_reminders(step: Step, plan: RoundPlan, round_id: int, moment: datetime)
                 school=step.school.name,
             ),
         }
-        if outbox.send(step, key, body, what="reminder", detail=f"{len(child_ids)} child(ren)", count="reminders sent"):
-            sent += 1
-            _record_reminders(step, members, house_of[frozenset(family)], f"{moment:%Y%m%dT%H%M}")
-    return sent
+        message = Message(key, body, "reminder", f"{len(child_ids)} child(ren)", count="reminders sent")
+        reminding.messages.append((message, members, house_of[frozenset(family)]))
+    return reminding
+
+
+def _booked(fresh: dict[int, tuple[Planner, list[BookingRecord]]]) -> Fresh:
+    """The bookings just read, as `invitees` counts them over what is stored."""
+    return {pid: {b.booking_id: (b.child_id, b.status) for b in records} for pid, (_, records) in fresh.items()}
 
 
 def _record_reminders(step: Step, members, houses: set[str], moment: str) -> None:
@@ -129,31 +178,77 @@ def _record_reminders(step: Step, members, houses: set[str], moment: str) -> Non
                     )
 
 
-def close_round(step: Step, plan: RoundPlan, round_id: int, names: dict[str, str]) -> int:
-    """Close each planner (a repeat is a no-op), take the final bookings, notify the teachers.
+@dataclass
+class Closing:
+    """Closing a round: the planners still open to close, their final bookings, and one notice
+    per teacher of each group listing the families to contact."""
 
-    `names` maps PAS pupil ids to display names, read from the administration for the notices
-    only and never stored. Returns the number of families for the teachers to contact."""
-    planners = round_planners(step, round_id)
+    to_close: list[Planner]
+    fresh: dict[int, tuple[Planner, list[BookingRecord]]]
+    notices: list[tuple[Message, int, int, int]]  # message, staff row id, planner row id, families
+    contact: int  # families for the teachers to contact
+
+    def actions(self) -> list[Action]:
+        closes = [Action("close planner", p.external_ref) for p in self.to_close]
+        reads = [Action("store bookings", p.external_ref, f"{len(b)} read") for p, b in self.fresh.values()]
+        return closes + reads + [message.action() for message, _, _, _ in self.notices]
+
+    def execute(self, step: Step) -> int:
+        for planner in self.to_close:
+            _close(step, planner)
+        for planner, records in self.fresh.values():
+            store_bookings(step, planner, records)
+        for message, staff_id, planner_id, count in self.notices:
+            if message.send(step):
+                with step.store.write() as session:
+                    session.add(
+                        TeacherNotice(
+                            natural_key=message.key,
+                            kind="not_booked",
+                            staff_id=staff_id,
+                            planner_id=planner_id,
+                            detail={"families": count},
+                            sent_at=step.now,
+                        )
+                    )
+        return self.contact
+
+
+def _close(step: Step, planner: Planner) -> None:
+    vendor_id = planner.vendor_id
+    assert vendor_id is not None  # `round_planners`: planners at the vendor only
+    perform(
+        step.store,
+        step.run_log,
+        key=f"close_planner:{planner.external_ref}",
+        kind="close_planner",
+        payload={"id": vendor_id},
+        now=step.now,
+        send=lambda _k: step.planner.close_planner(vendor_id)["id"],
+    )
+
+
+def plan_close(step: Step, plan: RoundPlan, round_id: int | None) -> Closing:
+    """What closing the round does. Bookings closed at `planner_closes`, so what is read now is final;
+    a planner still open at the vendor is closed, and a repeat is a no-op."""
+    planners = round_planners(step, round_id) if round_id is not None else []
+    names = pupil_names(step)
     children = list(step.planner.children())
     reachable = reachable_children(children, list(step.planner.guardians()))
+    to_close = []
+    fresh: dict[int, tuple[Planner, list[BookingRecord]]] = {}
     for planner in planners:
-        state = step.planner.get_planner(planner.vendor_id)
-        if state["status"] in ("scheduled", "open") and not step.engine.dry_run:
-            perform(
-                step.store,
-                step.run,
-                key=f"close_planner:{planner.external_ref}",
-                kind="close_planner",
-                payload={"id": planner.vendor_id},
-                now=step.now,
-                send=lambda _k, p=planner: step.planner.close_planner(p.vendor_id)["id"],
-            )
-        pull_bookings(step, planner)
+        assert planner.id is not None and planner.vendor_id is not None  # `round_planners`: stored, at the vendor
+        if step.planner.get_planner(planner.vendor_id)["status"] in ("scheduled", "open"):
+            to_close.append(planner)
+        fresh[planner.id] = (planner, fetch_bookings(step, planner))
+    closing = Closing(to_close, fresh, [], 0)
     by_group: dict[int, list[Planner]] = {}
     for planner in sorted(planners, key=lambda p: p.external_ref):
         by_group.setdefault(planner.group_id, []).append(planner)
-    return sum(_notify_teachers(step, plan, group_planners, reachable, names) for group_planners in by_group.values())
+    for group_planners in by_group.values():
+        closing.contact += _plan_notices(step, plan, group_planners, reachable, names, _booked(fresh), closing)
+    return closing
 
 
 def pupil_names(step: Step) -> dict[str, str]:
@@ -166,11 +261,13 @@ def pupil_names(step: Step) -> dict[str, str]:
     return names
 
 
-def families_to_contact(step: Step, planners: list[Planner], reachable: set[str], names: dict[str, str]) -> list[str]:
+def families_to_contact(
+    step: Step, planners: list[Planner], reachable: set[str], names: dict[str, str], booked: Fresh
+) -> list[str]:
     """One line per child of these planners (one group's) who must be seen and has no booking."""
     extra = {p.id for p in planners if p.external_ref.endswith(":opp")}
     with step.store.read() as session:
-        rows = [i for i in invitees(session, planners) if i.mandatory and not i.booked]
+        rows = [i for i in invitees(session, planners, booked) if i.mandatory and not i.booked]
     lines = []
     for item in sorted(rows, key=lambda i: (names.get(i.pas_id, i.pas_id), i.planner_id in extra)):
         name = names.get(item.pas_id, f"leerling {item.pas_id}") + (
@@ -185,27 +282,31 @@ def families_to_contact(step: Step, planners: list[Planner], reachable: set[str]
     return lines
 
 
-def _notify_teachers(
-    step: Step, plan: RoundPlan, planners: list[Planner], reachable: set[str], names: dict[str, str]
+def _plan_notices(
+    step: Step,
+    plan: RoundPlan,
+    planners: list[Planner],
+    reachable: set[str],
+    names: dict[str, str],
+    booked: Fresh,
+    closing: Closing,
 ) -> int:
     """One message per teacher of the group for the whole round (main and extra planners together)."""
     planner = planners[0]
-    lines = families_to_contact(step, planners, reachable, names)
+    lines = families_to_contact(step, planners, reachable, names, booked)
     with step.store.read() as session:
-        from connector.store.models import Group
-
         group = session.get(Group, planner.group_id)
         teachers = list(
             session.exec(
                 select(Staff)
-                .join(GroupStaff, GroupStaff.staff_id == Staff.id)
-                .where(GroupStaff.group_id == planner.group_id, Staff.planner_id.is_not(None))
+                .join(GroupStaff, col(GroupStaff.staff_id) == Staff.id)
+                .where(GroupStaff.group_id == planner.group_id, col(Staff.planner_id).is_not(None))
             )
         )
     if not lines:
         return 0
+    assert group is not None
     for teacher in teachers:
-        key = f"notice:{planner.external_ref}:{teacher.pas_id}"
         body = {
             "recipients": {"staff_ids": [teacher.planner_id]},
             "subject": f"Nog te plannen: {plan.round.name.lower()} {group.name}"[:200],
@@ -218,25 +319,15 @@ def _notify_teachers(
                 school=step.school.name,
             ),
         }
-        if outbox.send(
-            step,
-            key,
+        message = Message(
+            f"notice:{planner.external_ref}:{teacher.pas_id}",
             body,
-            what="teacher notice",
-            detail=f"{len(lines)} families to contact",
+            "teacher notice",
+            f"{len(lines)} families to contact",
             count="teacher notices sent",
-        ):
-            with step.store.write() as session:
-                session.add(
-                    TeacherNotice(
-                        natural_key=key,
-                        kind="not_booked",
-                        staff_id=teacher.id,
-                        planner_id=planner.id,
-                        detail={"families": len(lines)},
-                        sent_at=step.now,
-                    )
-                )
+        )
+        assert teacher.id is not None and planner.id is not None  # read from the store
+        closing.notices.append((message, teacher.id, planner.id, len(lines)))
     if not teachers:
         step.run.event(
             "teacher notice failed",

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlmodel import select, update
+from sqlmodel import col, select, update
 
 from adapters.errors import IdempotencyMismatch, PermanentError, TemporaryError
 from connector.engine.runlog import RunLog
@@ -45,9 +46,9 @@ def perform(
     *,
     key: str,
     kind: str,
-    payload: object,
+    payload: dict[str, Any],
     now: datetime,
-    send: Callable[[str], str],
+    send: Callable[[str], str | None],
     lookup: Callable[[], str | None] | None = None,
     keep_payload: bool = False,
 ) -> Outcome:
@@ -59,6 +60,7 @@ def perform(
     """
     digest = payload_hash(payload)
     intent = _load_or_record(store, key, kind, digest, now, run.id, payload if keep_payload else None)
+    assert intent.id is not None  # loaded or flushed: the row has its id
     if intent.state == IntentState.CONFIRMED:
         return Outcome(True, intent.vendor_id, already=True)
     if intent.state == IntentState.FAILED_PERMANENT:
@@ -111,14 +113,14 @@ def is_confirmed(store: Store, key: str) -> bool:
     return state == IntentState.CONFIRMED
 
 
-def recorded_payload(store: Store, key: str) -> dict | None:
+def recorded_payload(store: Store, key: str) -> dict[str, Any] | None:
     """The request stored with an intent (see `keep_payload`), or None."""
     with store.read() as session:
-        return session.exec(select(Intent.payload).where(Intent.natural_key == key)).first()
+        return session.exec(select(col(Intent.payload)).where(Intent.natural_key == key)).first()
 
 
 def _load_or_record(
-    store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict | None
+    store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict[str, Any] | None
 ) -> Intent:
     with store.write() as session:
         intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
@@ -137,7 +139,7 @@ def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:
     with store.write() as session:
         result = session.exec(
             update(Intent)
-            .where(Intent.id == intent_id, Intent.state == state)
+            .where(col(Intent.id) == intent_id, col(Intent.state) == state)
             .values(state=IntentState.IN_FLIGHT.value, attempts=Intent.attempts + 1, last_attempt_at=now)
         )
         return result.rowcount == 1
@@ -147,7 +149,7 @@ def _confirm(store: Store, intent_id: int, vendor_id: str | None, now: datetime)
     with store.write() as session:
         session.exec(
             update(Intent)
-            .where(Intent.id == intent_id)
+            .where(col(Intent.id) == intent_id)
             .values(state=IntentState.CONFIRMED.value, vendor_id=vendor_id, confirmed_at=now, error=None)
         )
 
@@ -156,7 +158,7 @@ def _release(store: Store, intent_id: int, error: str, retry_at: datetime) -> No
     with store.write() as session:
         session.exec(
             update(Intent)
-            .where(Intent.id == intent_id)
+            .where(col(Intent.id) == intent_id)
             .values(state=IntentState.PENDING.value, error=redact_text(error)[:500], next_attempt_at=retry_at)
         )
 
@@ -165,6 +167,6 @@ def _fail(store: Store, intent_id: int, error: str, now: datetime) -> None:
     with store.write() as session:
         session.exec(
             update(Intent)
-            .where(Intent.id == intent_id)
+            .where(col(Intent.id) == intent_id)
             .values(state=IntentState.FAILED_PERMANENT.value, error=redact_text(error)[:500])
         )

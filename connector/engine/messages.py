@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from connector.settings.models import Participation, Round, RoundKind
-from connector.settings.templates import render
+from connector.cycle.settings.models import Participation, Round, RoundKind
+from connector.cycle.settings.templates import render
 
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 MONTHS = (
@@ -80,7 +80,8 @@ def attendance_text(rnd: Round, leerjaren: list[int]) -> str:
         text += ". Er is ook een tweede collega bij het gesprek"
     if rnd.attendance.ib_from_ondersteuningsniveau is not None:
         text += (
-            f". Krijgt uw kind extra ondersteuning (niveau {rnd.attendance.ib_from_ondersteuningsniveau} of hoger), dan kan ook "
+            ". Krijgt uw kind extra ondersteuning "
+            f"(niveau {rnd.attendance.ib_from_ondersteuningsniveau} of hoger), dan kan ook "
             "de intern begeleider of een externe deskundige aanschuiven; dat hoort u altijd vooraf"
         )
     return text

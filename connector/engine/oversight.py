@@ -12,12 +12,13 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from connector.engine import outbox
+from connector.cycle.settings.templates import render
 from connector.engine.context import Step
+from connector.engine.followup import pupil_names
 from connector.engine.messages import dutch_date
-from connector.settings.templates import render
+from connector.engine.outbox import Message
 from connector.store.models import Conversation, Pupil, Round, Staff, VerslagCheck
 
 AFTER_WINDOW = 7  # days after a deadline in which a late catch-up still sends the "after" reminder
@@ -27,25 +28,44 @@ def _today(step: Step) -> date:
     return step.now.astimezone(ZoneInfo(step.school.timezone)).date()
 
 
-def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = None) -> int:
-    """Send the verslag reminders that are due today; returns the number sent."""
+def plan_teacher_reminders(
+    step: Step,
+    school_id: int,
+    judged: dict[int, str],
+    new: list[tuple[Conversation, str | None]],
+) -> list[Message]:
+    """The verslag reminders due today, on the verdicts just made (`judged`: stored conversation id
+    -> outcome) and the conversations about to be stored (`new`, with their outcome)."""
     today = _today(step)
     before = step.engine.settings.sync.verslag_reminder_days_before
+    earliest, latest = today - timedelta(days=AFTER_WINDOW), today + timedelta(days=before)
     with step.store.read() as session:
-        rows = list(
+        stored = list(
             session.exec(
                 select(Conversation, VerslagCheck.outcome, Pupil.pas_id, Staff)
-                .join(Pupil, Pupil.id == Conversation.pupil_id)
-                .join(Staff, Staff.id == Conversation.staff_id)
-                .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+                .join(Pupil, col(Pupil.id) == Conversation.pupil_id)
+                .join(Staff, col(Staff.id) == Conversation.staff_id)
+                .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
                 .where(
                     Conversation.school_id == school_id,
-                    Conversation.verslag_due_on >= today - timedelta(days=AFTER_WINDOW),
-                    Conversation.verslag_due_on <= today + timedelta(days=before),
-                    Staff.planner_id.is_not(None),
+                    Conversation.verslag_due_on >= earliest,
+                    Conversation.verslag_due_on <= latest,
+                    col(Staff.planner_id).is_not(None),
                 )
             )
         )
+        recent = [(c, outcome) for c, outcome in new if earliest <= c.verslag_due_on <= latest and c.staff_id]
+        pupil_query = select(Pupil.id, Pupil.pas_id).where(col(Pupil.id).in_([c.pupil_id for c, _ in recent]))
+        pas_of = dict(session.exec(pupil_query).all())
+        linked = select(Staff).where(
+            col(Staff.id).in_([c.staff_id for c, _ in recent]), col(Staff.planner_id).is_not(None)
+        )
+        staff_of = {s.id: s for s in session.exec(linked)}
+    rows: list[tuple[Conversation, str | None, str, Staff]] = []
+    for conversation, checked, pas_id, teacher in stored:
+        assert conversation.id is not None  # read from the store
+        rows.append((conversation, judged.get(conversation.id, checked), pas_id, teacher))
+    rows += [(c, outcome, pas_of[c.pupil_id], staff_of[c.staff_id]) for c, outcome in recent if c.staff_id in staff_of]
     todo: dict[tuple[str, date, str], list[tuple[str, str, str]]] = defaultdict(list)  # (kind, due, staff) -> pupils
     staff_by_pas = {}
     for conversation, outcome, pupil, staff in rows:
@@ -58,9 +78,9 @@ def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = N
                 (pupil, conversation.category, "ontbreekt" if outcome == "missing" else "niet zichtbaar voor ouders")
             )
     if not todo:
-        return 0
-    names = names if names is not None else _pupil_names(step)
-    sent = 0
+        return []
+    names = pupil_names(step)
+    planned = []
     for (kind, due, staff_pas), pupils in sorted(todo.items()):
         staff = staff_by_pas[staff_pas]
         if kind == "voor":
@@ -83,30 +103,32 @@ def remind_teachers(step: Step, school_id: int, names: dict[str, str] | None = N
                 },
             ),
         }
-        key = f"verslag_{kind}:{step.school.brin}:{staff_pas}:{due.isoformat()}"
-        if outbox.send(
-            step,
-            key,
-            body,
-            what="verslag reminder",
-            detail=f"{len(pupils)} pupil(s)",
-            ids=[p for p, _, _ in pupils],
-            count="verslag reminders sent",
-        ):
-            sent += 1
-    return sent
+        planned.append(
+            Message(
+                f"verslag_{kind}:{step.school.brin}:{staff_pas}:{due.isoformat()}",
+                body,
+                "verslag reminder",
+                f"{len(pupils)} pupil(s)",
+                ids=tuple(p for p, _, _ in pupils),
+                count="verslag reminders sent",
+            )
+        )
+    return planned
 
 
-def send_overview(step: Step, school_id: int, week: str) -> bool:
-    """The weekly overview for the director and IB: every round so far, and what is overdue per teacher."""
+def plan_overview(step: Step, school_id: int | None, week: str) -> Message | None:
+    """The weekly overview for the director and IB: every round so far, and what is overdue per
+    teacher. None when there is nothing to report on, or nobody to report to (then said in the run)."""
+    if school_id is None:
+        return None
     today = _today(step)
     with step.store.read() as session:
         rows = list(
             session.exec(
                 select(Conversation, VerslagCheck.outcome, Round.round_key, Staff.planner_id)
-                .join(Round, Round.id == Conversation.round_id)
-                .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
-                .outerjoin(Staff, Staff.id == Conversation.staff_id)
+                .join(Round, col(Round.id) == Conversation.round_id)
+                .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
+                .outerjoin(Staff, col(Staff.id) == Conversation.staff_id)
                 .where(Conversation.school_id == school_id)
             )
         )
@@ -114,7 +136,7 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
             s
             for s in session.exec(
                 select(Staff).where(
-                    Staff.school_id == school_id, Staff.archived_at.is_(None), Staff.planner_id.is_not(None)
+                    Staff.school_id == school_id, col(Staff.archived_at).is_(None), col(Staff.planner_id).is_not(None)
                 )
             )
             if {"directeur", "intern_begeleider"} & set(s.roles)
@@ -126,7 +148,7 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
                 f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner",
                 level="warning",
             )
-        return False
+        return None
     per_round: dict[str, Counter] = defaultdict(Counter)
     overdue: Counter = Counter()
     for conversation, outcome, round_key, teacher in rows:
@@ -135,7 +157,8 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
             overdue[teacher] += 1
     staff_names = {s["id"]: s.get("name") or s["id"] for s in step.planner.staff()}
     rounds = "\n".join(
-        f"- {key}: {sum(c.values())} gesprekken; verslagen op tijd {c['on_time']}, te laat {c['late']}, ontbreekt {c['missing']}, "
+        f"- {key}: {sum(c.values())} gesprekken; "
+        f"verslagen op tijd {c['on_time']}, te laat {c['late']}, ontbreekt {c['missing']}, "
         f"niet zichtbaar {c['not_visible']}, nog binnen de termijn {c['open']}"
         for key, c in sorted(per_round.items())
     )
@@ -145,7 +168,8 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
         else "Er zijn geen verslagen over de termijn."
     )
     body = {
-        "recipients": {"staff_ids": sorted(s.planner_id for s in readers)},
+        # `readers` all have a planner id (see the query): the check only narrows the type.
+        "recipients": {"staff_ids": sorted(s.planner_id for s in readers if s.planner_id is not None)},
         "subject": f"Overzicht gesprekkencyclus week {week.split('-W')[-1]}",
         "body": render(
             "overview",
@@ -159,17 +183,10 @@ def send_overview(step: Step, school_id: int, week: str) -> bool:
             },
         ),
     }
-    return outbox.send(
-        step,
+    return Message(
         f"overview:{step.school.brin}:{week}",
         body,
-        what="overview",
-        detail=f"{len(rows)} conversations, {sum(overdue.values())} verslagen overdue",
+        "overview",
+        f"{len(rows)} conversations, {sum(overdue.values())} verslagen overdue",
         count="overviews sent",
     )
-
-
-def _pupil_names(step: Step) -> dict[str, str]:
-    from connector.engine.followup import pupil_names
-
-    return pupil_names(step)

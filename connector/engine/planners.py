@@ -13,19 +13,32 @@ from __future__ import annotations
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from adapters.errors import DuplicateExternalRef
+from connector.cycle.settings.models import RoundKind
+from connector.cycle.yearplan import RoundPlan
 from connector.engine import messages
+from connector.engine.actions import Action
 from connector.engine.context import Step
 from connector.engine.intents import perform, recorded_payload
+from connector.engine.roster import find_school_ids
 from connector.engine.slots import SlotSpec, slot_pool, take_slots
-from connector.settings.models import RoundKind
-from connector.store.models import Group, GroupStaff, Planner, PlannerInvitee, Pupil, Round, Slot, Staff
-from connector.yearplan import RoundPlan
+from connector.store.models import (
+    Group,
+    GroupStaff,
+    Planner,
+    PlannerInvitee,
+    Pupil,
+    Round,
+    School,
+    SchoolYear,
+    Slot,
+    Staff,
+)
 
 KIND = {
     RoundKind.RAPPORT: "report_meeting",
@@ -46,13 +59,21 @@ class PlannerPlan:
     problems: list[str]
 
 
-def release_at(plan: RoundPlan) -> datetime:
-    """When a round's planners are created and released: before opening, by the siblings' head start."""
-    return plan.planner_opens - timedelta(hours=plan.round.planner.sibling_head_start_hours)
-
-
 def external_ref(step: Step, plan: RoundPlan, group: Group, suffix: str = "") -> str:
     return f"sync:{step.school.brin}:{plan.school_year}:{plan.round_id}:{group.pas_id}{suffix}"
+
+
+def find_round(step: Step, plan: RoundPlan) -> int | None:
+    """The store id of the round in the school's current year, if stored (reads only)."""
+    with step.store.read() as session:
+        return session.exec(
+            select(Round.id)
+            .join(SchoolYear, col(SchoolYear.id) == Round.school_year_id)
+            .join(School, col(School.id) == SchoolYear.school_id)
+            .where(
+                School.brin == step.school.brin, SchoolYear.pas_id == plan.school_year, Round.round_key == plan.round_id
+            )
+        ).first()
 
 
 def ensure_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> int:
@@ -71,30 +92,37 @@ def ensure_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> i
             )
             session.add(row)
             session.flush()
+        assert row.id is not None  # loaded or flushed
         return row.id
 
 
-def plan_group_planners(step: Step, plan: RoundPlan, year_id: int) -> list[PlannerPlan]:
-    """The planners a round needs, per group of the school year that has the round's leerjaren."""
+def plan_group_planners(
+    step: Step, plan: RoundPlan, year_id: int | None, forget: frozenset[int] = frozenset()
+) -> list[PlannerPlan]:
+    """The planners a round needs, per group of the school year that has the round's leerjaren.
+    Planner rows in `forget` (recorded, never attempted: `_unfinished`) count as not there."""
     rnd = plan.round
+    kept = col(Planner.id).not_in(forget)
     zone = ZoneInfo(step.school.timezone)
     out: list[PlannerPlan] = []
     with step.store.read() as session:
         groups = [
             g
-            for g in session.exec(select(Group).where(Group.school_year_id == year_id, Group.archived_at.is_(None)))
+            for g in session.exec(
+                select(Group).where(Group.school_year_id == year_id, col(Group.archived_at).is_(None))
+            )
             if set(g.leerjaren) & set(rnd.groups)
         ]
         for group in sorted(groups, key=lambda g: g.pas_id):
             pupils = [
                 p
-                for p in session.exec(select(Pupil).where(Pupil.group_id == group.id, Pupil.archived_at.is_(None)))
+                for p in session.exec(select(Pupil).where(Pupil.group_id == group.id, col(Pupil.archived_at).is_(None)))
                 if p.leerjaar in rnd.groups
             ]
             teachers = list(
                 session.exec(
                     select(Staff)
-                    .join(GroupStaff, GroupStaff.staff_id == Staff.id)
+                    .join(GroupStaff, col(GroupStaff.staff_id) == Staff.id)
                     .where(GroupStaff.group_id == group.id)
                 )
             )
@@ -103,27 +131,31 @@ def plan_group_planners(step: Step, plan: RoundPlan, year_id: int) -> list[Plann
                 (s.starts_at.astimezone(zone), tuple(s.staff_ids))
                 for s in session.exec(
                     select(Slot)
-                    .join(Planner, Planner.id == Slot.planner_id)
-                    .where(Planner.group_id == group.id, Planner.external_ref.startswith(prefix))
+                    .join(Planner, col(Planner.id) == Slot.planner_id)
+                    .where(Planner.group_id == group.id, col(Planner.external_ref).startswith(prefix), kept)
                 )
             }
             # A planner whose creation was interrupted has no slots stored yet: its request has them.
             for ref in session.exec(
                 select(Planner.external_ref).where(
-                    Planner.group_id == group.id, Planner.external_ref.startswith(prefix), Planner.vendor_id.is_(None)
+                    Planner.group_id == group.id,
+                    col(Planner.external_ref).startswith(prefix),
+                    col(Planner.vendor_id).is_(None),
+                    kept,
                 )
             ):
                 for slot in (recorded_payload(step.store, f"create_planner:{ref}") or {}).get("slots", []):
                     used.add((datetime.fromisoformat(slot["start"]).astimezone(zone), tuple(slot["staff_ids"])))
-            existing = set(session.exec(select(Planner.external_ref).where(Planner.group_id == group.id)))
+            existing = set(session.exec(select(Planner.external_ref).where(Planner.group_id == group.id, kept)))
             invited = set(
                 session.exec(
                     select(PlannerInvitee.pupil_id)
-                    .join(Planner, Planner.id == PlannerInvitee.planner_id)
+                    .join(Planner, col(Planner.id) == PlannerInvitee.planner_id)
                     .where(
                         Planner.group_id == group.id,
-                        Planner.external_ref.startswith(external_ref(step, plan, group)),
+                        col(Planner.external_ref).startswith(external_ref(step, plan, group)),
                         PlannerInvitee.child_planner_id != "",
+                        kept,
                     )
                 )
             )
@@ -191,6 +223,7 @@ def _one(
     title = f"{prefix}{rnd.name} {group.name}".strip()[:200]
     body = None
     if invitable and taken.slots:
+        assert plan.planner_opens is not None and plan.planner_closes is not None  # a round with planners
         body = {
             "external_ref": ref,
             "group_id": group.planner_id,
@@ -221,20 +254,42 @@ def _one(
     return PlannerPlan(ref, group, title, invitees, taken.slots, body, notes)
 
 
-def open_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> dict[str, int]:
-    """Create and release every planner the round still needs; returns counts."""
-    counts = {"planners opened": 0, "invited": 0, "cannot be invited": 0}
-    round_id = ensure_round(step, plan, school_id, year_id)
-    todo: list[tuple[int, PlannerPlan]] = _unfinished(step, round_id)
-    for planned in plan_group_planners(step, plan, year_id):
+@dataclass
+class RoundOpening:
+    """What opening a round's planners will do: resume the interrupted ones, forget the rows of
+    those never attempted, record the new ones (`send` those with a request to make)."""
+
+    plan: RoundPlan
+    resume: list[tuple[int, PlannerPlan]]
+    forget: list[int]
+    record: list[PlannerPlan]
+
+    @property
+    def send(self) -> list[PlannerPlan]:
+        return [p for p in self.record if p.body is not None]
+
+    def actions(self) -> list[Action]:
+        resumed = [
+            Action("resume planner", p.external_ref, "interrupted earlier: looked up at the planner first")
+            for _, p in self.resume
+        ]
+        return resumed + [Action("create and release planner", p.external_ref, _size(p)) for p in self.send]
+
+
+def _size(planned: PlannerPlan) -> str:
+    body = planned.body or {}
+    return f"{len(body.get('invitee_child_ids', []))} invited, {len(body.get('slots', []))} slots"
+
+
+def plan_opening(step: Step, plan: RoundPlan) -> RoundOpening:
+    """Which planners the round still needs (reads only; what planning finds goes to `step.run`)."""
+    round_id = find_round(step, plan)
+    resume, forget = _unfinished(step, round_id) if round_id is not None else ([], [])
+    _, year_id = find_school_ids(step.engine, step.school)
+    record = []
+    for planned in plan_group_planners(step, plan, year_id, frozenset(forget)):
         for problem in planned.problems:
             step.run.event("planner warning", problem, level="warning", ids=[planned.external_ref])
-        if step.engine.dry_run:
-            step.run.event(
-                "planner planned",
-                f"{planned.external_ref}: {len(planned.invitees)} invitees, {len(planned.slots)} slots (dry run)",
-            )
-            continue
         if not planned.invitees:
             continue
         if planned.group.planner_id is None:
@@ -245,22 +300,39 @@ def open_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> dic
                 ids=[planned.group.pas_id],
             )
             continue
-        row_id = _record(step, planned, school_id, round_id, plan)
-        counts["cannot be invited"] += sum(1 for p, _ in planned.invitees if not p.planner_id)
+        record.append(planned)
         if planned.body is None:
             step.run.event(
                 "planner skipped", f"{planned.external_ref}: no child can be invited or no slot fits", level="warning"
             )
-            continue
-        todo.append((row_id, planned))
+    return RoundOpening(plan, resume, forget, record)
+
+
+def open_round(step: Step, opening: RoundOpening, school_id: int, year_id: int) -> dict[str, int]:
+    """Do what `plan_opening` planned: record, create and release the planners; returns counts."""
+    plan = opening.plan
+    counts = {"planners opened": 0, "invited": 0, "cannot be invited": 0}
+    round_id = ensure_round(step, plan, school_id, year_id)
+    with step.store.write() as session:
+        for row_id in opening.forget:
+            session.exec(delete(PlannerInvitee).where(col(PlannerInvitee.planner_id) == row_id))
+            session.exec(delete(Planner).where(col(Planner.id) == row_id))
+    todo = list(opening.resume)
+    for planned in opening.record:
+        row_id = _record(step, planned, school_id, round_id, plan)
+        counts["cannot be invited"] += sum(1 for p, _ in planned.invitees if not p.planner_id)
+        if planned.body is not None:
+            todo.append((row_id, planned))
+    assert plan.planner_opens is not None
     late = " (late)" if step.now > plan.planner_opens else ""
     for planned, vendor_id in _in_parallel(step, todo):
         if vendor_id:
+            body = planned.body or {}
             counts["planners opened"] += 1
-            counts["invited"] += len(planned.body["invitee_child_ids"])
+            counts["invited"] += len(body["invitee_child_ids"])
             step.run.event(
                 "planner opened",
-                f"{planned.external_ref}: {len(planned.body['invitee_child_ids'])} invited, {len(planned.body['slots'])} slots{late}",
+                f"{planned.external_ref}: {len(body['invitee_child_ids'])} invited, {len(body['slots'])} slots{late}",
                 ids=[vendor_id],
             )
     return counts
@@ -272,37 +344,46 @@ def _in_parallel(step: Step, todo: list[tuple[int, PlannerPlan]]) -> list[tuple[
     its log lines carry the run id too (pitfalls: pool threads do not inherit contextvars)."""
     workers = max(1, min(step.engine.settings.sync.concurrency, len(todo)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="planner") as pool:
-        futures = [
-            (
-                planned,
-                pool.submit(
-                    contextvars.copy_context().run, create_and_release, step, row_id, planned.external_ref, planned.body
-                ),
+        futures = []
+        for row_id, planned in todo:
+            assert planned.body is not None  # `todo` holds only planners with a request to make
+            futures.append(
+                (
+                    planned,
+                    pool.submit(
+                        contextvars.copy_context().run,
+                        create_and_release,
+                        step,
+                        row_id,
+                        planned.external_ref,
+                        planned.body,
+                    ),
+                )
             )
-            for row_id, planned in todo
-        ]
         return [(planned, future.result()) for planned, future in futures]
 
 
-def _unfinished(step: Step, round_id: int) -> list[tuple[int, PlannerPlan]]:
+def _unfinished(step: Step, round_id: int) -> tuple[list[tuple[int, PlannerPlan]], list[int]]:
     """Planners recorded by an earlier, interrupted run and not yet released: resumed with the
     request that was recorded (their intents are looked up at the vendor before anything is
-    sent again). A planner recorded but never attempted is forgotten, and planned afresh."""
+    sent again). A planner recorded but never attempted is forgotten (its row id is returned),
+    and planned afresh."""
     resume: list[tuple[int, PlannerPlan]] = []
-    with step.store.write() as session:
+    forget: list[int] = []
+    with step.store.read() as session:
         rows = session.exec(
             select(Planner, Group)
-            .join(Group, Group.id == Planner.group_id)
-            .where(Planner.round_id == round_id, Planner.status.not_in(RELEASED + ("cancelled",)))
+            .join(Group, col(Group.id) == Planner.group_id)
+            .where(Planner.round_id == round_id, col(Planner.status).not_in(RELEASED + ("cancelled",)))
         )
         for row, group in list(rows):
+            assert row.id is not None  # read from the store
             body = recorded_payload(step.store, f"create_planner:{row.external_ref}")
             if body is None:
-                session.exec(delete(PlannerInvitee).where(PlannerInvitee.planner_id == row.id))
-                session.delete(row)
+                forget.append(row.id)
                 continue
             resume.append((row.id, PlannerPlan(row.external_ref, group, body["title"], [], (), body, [])))
-    return resume
+    return resume, forget
 
 
 def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, plan: RoundPlan) -> int:
@@ -310,6 +391,8 @@ def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, pla
     with step.store.write() as session:
         row = session.exec(select(Planner).where(Planner.external_ref == planned.external_ref)).first()
         if row is None:
+            assert planned.group.id is not None  # read from the store
+            assert plan.planner_opens is not None and plan.planner_closes is not None  # a round with planners
             row = Planner(
                 external_ref=planned.external_ref,
                 school_id=school_id,
@@ -321,7 +404,9 @@ def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, pla
             )
             session.add(row)
             session.flush()
+            assert row.id is not None  # flushed
             for pupil, mandatory in planned.invitees:
+                assert pupil.id is not None  # read from the store
                 session.add(
                     PlannerInvitee(
                         planner_id=row.id,
@@ -330,6 +415,7 @@ def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, pla
                         mandatory=mandatory,
                     )
                 )
+        assert row.id is not None  # loaded or flushed
         return row.id
 
 
@@ -345,7 +431,7 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         found = planner.find_planner(ref)
         return found["id"] if found else None
 
-    def send(key: str) -> str:
+    def send(key: str) -> str | None:
         try:
             seen["created"] = planner.create_planner(body, idempotency_key=key).planner
             return seen["created"]["id"]
@@ -354,7 +440,7 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
 
     created = perform(
         step.store,
-        step.run,
+        step.run_log,
         key=f"create_planner:{ref}",
         kind="create_planner",
         payload=body,
@@ -366,12 +452,13 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
     if not created.done:
         return None
     vendor_id = created.vendor_id
+    assert vendor_id is not None  # a planner that was created has its vendor id
     state = seen.get("created") or planner.get_planner(vendor_id)
     _store_vendor_state(step, row_id, state)
     if state["status"] in RELEASED:
         opened = perform(
             step.store,
-            step.run,
+            step.run_log,
             key=f"open_planner:{ref}",
             kind="open_planner",
             payload={"id": vendor_id},
@@ -390,7 +477,7 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
 
     opened = perform(
         step.store,
-        step.run,
+        step.run_log,
         key=f"open_planner:{ref}",
         kind="open_planner",
         payload={"id": vendor_id},
@@ -407,6 +494,7 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
 def _store_vendor_state(step: Step, row_id: int, state: dict) -> None:
     with step.store.write() as session:
         row = session.get(Planner, row_id)
+        assert row is not None, row_id  # recorded before any call
         row.vendor_id, row.status, row.last_synced_at = state["id"], state["status"], step.now
         session.add(row)
         known = {s.vendor_id for s in session.exec(select(Slot).where(Slot.planner_id == row_id))}

@@ -8,7 +8,7 @@ a `PermanentError` is reported and the rest goes on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,17 +31,23 @@ class Administration(Protocol):
 
     def pupils(self, brin: str, *, schoolyear: str | None = None, changed_since: datetime | None = None) -> Sweep: ...
 
-    def notes(self, brin: str, *, categories: Iterable[str] = (), created_since: datetime | None = None) -> Sweep: ...
+    def notes(self, brin: str, *, categories: Sequence[str] = (), created_since: datetime | None = None) -> Sweep: ...
 
 
 class PlannerResult(Protocol):
-    planner: dict[str, Any]
-    replayed: bool
+    @property
+    def planner(self) -> dict[str, Any]: ...
+
+    @property
+    def replayed(self) -> bool: ...
 
 
 class MessageResult(Protocol):
-    id: str
-    replayed: bool
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def replayed(self) -> bool: ...
 
 
 class PlannerApi(Protocol):

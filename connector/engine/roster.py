@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlmodel import delete, select
+from sqlmodel import col, delete, select
 
 from connector.domain import Group as PasGroup
 from connector.domain import Pupil as PasPupil
@@ -85,10 +86,47 @@ def school_ids(engine, school_settings) -> tuple[int, int]:
         return school.id, school_year.id
 
 
-def sync_roster(step: Step) -> RosterResult:
-    """Read both systems' rosters and store them with their links; raises RemovalGuardError."""
+def find_school_ids(engine, school_settings) -> tuple[int | None, int | None]:
+    """The store ids of a school and its school year, or None where not stored yet (reads only)."""
+    with engine.store.read() as session:
+        school = session.exec(select(School.id).where(School.brin == school_settings.brin)).first()
+        if school is None:
+            return None, None
+        year = session.exec(
+            select(SchoolYear.id).where(
+                SchoolYear.school_id == school, SchoolYear.pas_id == school_settings.school_year.year
+            )
+        ).first()
+        return school, year
+
+
+@dataclass(frozen=True)
+class RosterRead:
+    """Both systems' rosters as read now, mapped, and checked against the removal guard."""
+
+    groups: list[PasGroup]
+    staff: list
+    pupils: list[PasPupil]
+    watermark: datetime
+    previous_watermark: datetime | None
+    planner_groups: list
+    children: list
+    planner_staff: list
+    archiving: int
+    restoring: int
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.groups)} groups, {len(self.staff)} staff, {len(self.pupils)} changed pupils "
+            f"({self.archiving} leaving, {self.restoring} back)"
+        )
+
+
+def read_roster(step: Step) -> RosterRead:
+    """Read both systems' rosters (reads only); raises RemovalGuardError when storing them would
+    remove too much at once."""
     brin, year = step.school.brin, step.school.school_year.year
-    school_id, year_id = school_ids(step.engine, step.school)
+    school_id, year_id = find_school_ids(step.engine, step.school)
     with step.store.read() as session:
         mark = session.exec(
             select(SyncWatermark).where(
@@ -111,31 +149,43 @@ def sync_roster(step: Step) -> RosterResult:
         stored_groups = {g.pas_id: g for g in session.exec(select(Group).where(Group.school_year_id == year_id))}
         stored_pupils = {p.pas_id: p for p in session.exec(select(Pupil).where(Pupil.school_id == school_id))}
     _guard(step, stored_groups, groups, stored_pupils, pupils)
-    if step.engine.dry_run:
-        step.run.event(
-            "roster planned",
-            f"{len(groups)} groups, {len(staff)} staff, {len(pupils)} changed pupils (dry run: nothing stored)",
-        )
-        return RosterResult(len(groups), len(staff), len(pupils), 0, 0, 0)
+    archiving = restoring = 0
+    for pupil in pupils:
+        row = stored_pupils.get(pupil.pas_id)
+        if not pupil.enrolled and (row is None or row.archived_at is None):
+            archiving += 1
+        elif pupil.enrolled and row is not None and row.archived_at is not None:
+            restoring += 1
+    return RosterRead(
+        groups, staff, pupils, watermark, since, planner_groups, children, planner_staff, archiving, restoring
+    )
 
+
+def store_roster(step: Step, read: RosterRead) -> RosterResult:
+    """Store what `read_roster` read, with the links between the two systems."""
+    year = step.school.school_year.year
+    school_id, year_id = school_ids(step.engine, step.school)
+    groups, staff, pupils = read.groups, read.staff, read.pupils
     with step.store.write() as session:
         group_rows = _store_groups(session, school_id, year_id, groups, step.now)
         staff_rows = _store_staff(session, school_id, staff, step.now)
-        session.exec(delete(GroupStaff).where(GroupStaff.group_id.in_([g.id for g in group_rows.values()])))
+        session.exec(delete(GroupStaff).where(col(GroupStaff.group_id).in_([g.id for g in group_rows.values()])))
         for group in groups:
             for teacher in group.teacher_ids:
                 if teacher in staff_rows and group.pas_id in group_rows:
-                    session.add(GroupStaff(group_id=group_rows[group.pas_id].id, staff_id=staff_rows[teacher].id))
+                    group_id, staff_id = group_rows[group.pas_id].id, staff_rows[teacher].id
+                    assert group_id is not None and staff_id is not None  # both stored (flushed) above
+                    session.add(GroupStaff(group_id=group_id, staff_id=staff_id))
         archived, restored = _store_pupils(session, school_id, group_rows, pupils, step.now)
         all_pupils = list(session.exec(select(Pupil).where(Pupil.school_id == school_id)))
         links = [
-            match_groups(groups, planner_groups),
-            match_children([_as_domain(p) for p in all_pupils], children),
-            match_staff(staff, planner_staff),
+            match_groups(groups, read.planner_groups),
+            match_children([_as_domain(p) for p in all_pupils], read.children),
+            match_staff(staff, read.planner_staff),
         ]
         _store_links(session, school_id, year, links, group_rows, staff_rows, all_pupils)
-        if mark is None or watermark >= datetime.fromisoformat(mark.value):
-            _set_watermark(session, school_id, watermark, step.now)
+        if read.previous_watermark is None or read.watermark >= read.previous_watermark:
+            _set_watermark(session, school_id, read.watermark, step.now)
     unmatched = [u for m in links for u in m.unmatched]
     for item in unmatched:
         step.run.event(
@@ -145,10 +195,15 @@ def sync_roster(step: Step) -> RosterResult:
             ids=[item.record_id],
             count="not linked",
         )
-    step.run.counts["pupils changed"] += len(pupils)
-    step.run.counts["pupils archived"] += archived
-    step.run.counts["pupils restored"] += restored
+    step.run_log.counts["pupils changed"] += len(pupils)
+    step.run_log.counts["pupils archived"] += archived
+    step.run_log.counts["pupils restored"] += restored
     return RosterResult(len(groups), len(staff), len(pupils), archived, restored, len(unmatched))
+
+
+def sync_roster(step: Step) -> RosterResult:
+    """Read both rosters and store them at once (the roster job plans the two apart)."""
+    return store_roster(step, read_roster(step))
 
 
 def _mapped(step: Step, resource: str, items, convert) -> list:
@@ -226,14 +281,14 @@ def _store_pupils(
     rows = {
         p.pas_id: p
         for p in session.exec(
-            select(Pupil).where(Pupil.school_id == school_id, Pupil.pas_id.in_([p.pas_id for p in pupils]))
+            select(Pupil).where(Pupil.school_id == school_id, col(Pupil.pas_id).in_([p.pas_id for p in pupils]))
         )
     }
     guardian_ids = {g.pas_id for p in pupils for g in p.guardians}
     guardians = {
         g.pas_id: g
         for g in session.exec(
-            select(Guardian).where(Guardian.school_id == school_id, Guardian.pas_id.in_(guardian_ids))
+            select(Guardian).where(Guardian.school_id == school_id, col(Guardian.pas_id).in_(guardian_ids))
         )
     }
     archived = restored = 0
@@ -254,7 +309,7 @@ def _store_pupils(
             row.archived_at, restored = None, restored + 1
         session.add(row)
         session.flush()
-        session.exec(delete(PupilGuardian).where(PupilGuardian.pupil_id == row.id))
+        session.exec(delete(PupilGuardian).where(col(PupilGuardian.pupil_id) == row.id))
         for guardian in pupil.guardians:
             g_row = guardians.get(guardian.pas_id) or Guardian(
                 school_id=school_id, pas_id=guardian.pas_id, huishouden_id=guardian.huishouden_id
@@ -263,6 +318,7 @@ def _store_pupils(
             session.add(g_row)
             session.flush()
             guardians[guardian.pas_id] = g_row
+            assert row.id is not None and g_row.id is not None  # both flushed
             session.add(
                 PupilGuardian(
                     pupil_id=row.id,
@@ -288,7 +344,8 @@ def _as_domain(row: Pupil) -> PasPupil:
         row.handelingsplan,
         row.opp,
         (),
-        row.pas_changed_at,
+        # Always stored from PAS by `_store_pupils`; matching reads only the id and the status.
+        cast(datetime, row.pas_changed_at),
     )
 
 
@@ -298,7 +355,7 @@ def _store_links(
     """Replace the school's links by this sync's: the planner's directory was read in full."""
     session.exec(
         delete(IdentityLink).where(
-            IdentityLink.school_id == school_id, IdentityLink.kind.in_(["group", "child", "staff"])
+            col(IdentityLink.school_id) == school_id, col(IdentityLink.kind).in_(["group", "child", "staff"])
         )
     )
     session.flush()

@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
@@ -24,20 +25,16 @@ log = structlog.get_logger("connector.run")
 class RunLog:
     """Collects one run's events and counts; written to the store as they happen."""
 
-    def __init__(
-        self, store: Store, *, trigger: str, school_id: int | None, now: datetime, dry_run: bool = False
-    ) -> None:
+    def __init__(self, store: Store, *, trigger: str, school_id: int | None, now: datetime) -> None:
         self.store = store
         self.id = new_run_id()
         self.trigger = trigger
-        self.dry_run = dry_run
         self.counts: Counter[str] = Counter()
         self.failures = 0
         self._lock = threading.Lock()  # events may come from the planner-opening workers
         self._now = now
-        if not dry_run:
-            with store.write() as session:
-                session.add(SyncRun(id=self.id, trigger=trigger, school_id=school_id, started_at=now))
+        with store.write() as session:
+            session.add(SyncRun(id=self.id, trigger=trigger, school_id=school_id, started_at=now))
 
     def event(
         self,
@@ -56,24 +53,57 @@ class RunLog:
             if level in ("error", "warning") and action.endswith("failed"):
                 self.failures += 1
         getattr(log, level)(action, detail=safe, ids=list(ids))
-        if not self.dry_run:
-            with self.store.write() as session:
-                session.add(
-                    SyncEvent(
-                        run_id=self.id, at=self._now, level=level, action=action, vendor_ids=list(ids), message=safe
-                    )
-                )
+        with self.store.write() as session:
+            session.add(
+                SyncEvent(run_id=self.id, at=self._now, level=level, action=action, vendor_ids=list(ids), message=safe)
+            )
 
     def finish(self, now: datetime, *, failed: bool = False) -> str:
         outcome = RunOutcome.FAILED if failed else (RunOutcome.PARTIAL if self.failures else RunOutcome.OK)
         log.info("run finished", outcome=outcome.value, counts=dict(self.counts))
-        if not self.dry_run:
-            with self.store.write() as session:
-                run = session.get(SyncRun, self.id)
-                run.ended_at = now
-                run.outcome = outcome.value
-                run.counts = dict(self.counts)
+        with self.store.write() as session:
+            run = session.get(SyncRun, self.id)
+            assert run is not None, self.id
+            run.ended_at = now
+            run.outcome = outcome.value
+            run.counts = dict(self.counts)
         return outcome.value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """An event found while planning (a record that failed mapping, a planner that cannot be made)."""
+
+    action: str
+    message: str
+    level: str
+    ids: tuple[str, ...]
+    count: str | None
+
+
+class Findings:
+    """The run log of the planning phase: it keeps what planning found, writing nothing. A dry run
+    prints it; a real run replays it into its `RunLog` when it executes the plan."""
+
+    def __init__(self) -> None:
+        self.items: list[Finding] = []
+        self._lock = threading.Lock()
+
+    def event(
+        self,
+        action: str,
+        message: str = "",
+        *,
+        level: str = "info",
+        ids: tuple[str, ...] | list[str] = (),
+        count: str | None = None,
+    ) -> None:
+        with self._lock:
+            self.items.append(Finding(action, redact_text(message), level, tuple(ids), count))
+
+    def replay(self, run: RunLog) -> None:
+        for item in self.items:
+            run.event(item.action, item.message, level=item.level, ids=item.ids, count=item.count)
 
 
 @contextmanager

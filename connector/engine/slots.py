@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from connector.schooldays import WEEKDAY_CODES
+from connector.cycle.schooldays import WEEKDAY_CODES
 
 MAX_SLOTS = 2000  # PlannerCreate.slots maxItems
 

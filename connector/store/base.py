@@ -7,7 +7,7 @@ naming convention is applied when a constraint is attached to its table.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlmodel import Field, SQLModel
 
@@ -26,6 +26,9 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 
 metadata = SQLModel.metadata
 
+#: What a foreign key does when its row is deleted (the values sqlmodel's Field accepts).
+OnDelete = Literal["CASCADE", "SET NULL", "RESTRICT"]
+
 
 def utc_field(*, nullable: bool = False, index: bool = False, **kw: Any) -> Any:
     """A UTC timestamp column (aware datetimes only; see UTCDateTime)."""
@@ -36,7 +39,7 @@ def utc_field(*, nullable: bool = False, index: bool = False, **kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, nullable=nullable, index=index, **kw)
 
 
-def fk(target: str, *, ondelete: str = "CASCADE", nullable: bool = False, index: bool = True, **kw: Any) -> Any:
+def fk(target: str, *, ondelete: OnDelete = "CASCADE", nullable: bool = False, index: bool = True, **kw: Any) -> Any:
     """A foreign key column, indexed by default (PostgreSQL does not index FKs itself)."""
     if nullable:
         kw.setdefault("default", None)

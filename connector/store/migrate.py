@@ -24,7 +24,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
 from connector.store.db import make_engine, read_only
@@ -91,7 +91,7 @@ def upgrade_engine_to_head(engine: Engine) -> None:
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         if sqlite:  # PRAGMA foreign_keys is a no-op inside a transaction
-            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
+            _pragma(conn, "PRAGMA foreign_keys = OFF")
         try:
             with conn.begin():  # BEGIN IMMEDIATE on SQLite: one migrator at a time
                 current = MigrationContext.configure(conn).get_current_revision()
@@ -108,7 +108,14 @@ def upgrade_engine_to_head(engine: Engine) -> None:
                     raise RuntimeError(f"migration broke foreign keys: {bad[:5]!r}")
         finally:
             if sqlite:
-                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
+                _pragma(conn, "PRAGMA foreign_keys = ON")
+
+
+def _pragma(conn: Connection, statement: str) -> None:
+    """Run a PRAGMA on the DBAPI connection itself, outside SQLAlchemy's transaction handling."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None, "a checked-out connection has its DBAPI connection"
+    dbapi.execute(statement)
 
 
 _MIGRATING = threading.Lock()

@@ -111,7 +111,10 @@ def test_a_token_revoked_mid_sweep_costs_exactly_one_reauth_and_the_read_complet
     token_response(rsps, ACCESS_TOKEN)
     token_response(rsps, ACCESS_TOKEN_2)
     url = f"{PAS_API}/schools/12AB00/pupils"
-    page = lambda offset: [matchers.query_param_matcher({"offset": str(offset), "limit": "2"})]
+
+    def page(offset):
+        return [matchers.query_param_matcher({"offset": str(offset), "limit": "2"})]
+
     rsps.add("GET", url, json=pas_page([{"id": "1"}, {"id": "2"}], total=5, limit=2), match=page(0))
     rsps.add(
         "GET",
@@ -138,7 +141,7 @@ def test_a_token_revoked_mid_sweep_costs_exactly_one_reauth_and_the_read_complet
 
 
 @pytest.mark.parametrize(
-    "status,error",
+    ("status", "error"),
     [
         (401, "invalid_client"),
         (400, "invalid_request"),

@@ -69,19 +69,19 @@ def test_it_sends_schoolyear_and_status_filters(rsps, pas):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"brin": "12ab00"},
-        {"brin": "12AB00\n"},
-        {"schoolyear": "2026"},
-        {"status": "weg"},
-        {"limit": 0},
-        {"limit": 501},
+        ({"brin": "12ab00"}, "brin must look like 12AB00"),
+        ({"brin": "12AB00\n"}, "brin must look like 12AB00"),
+        ({"schoolyear": "2026"}, "schoolyear must look like 2026-2027"),
+        ({"status": "weg"}, "status must be 'ingeschreven' or 'uitgeschreven'"),
+        ({"limit": 0}, "limit must be an integer from 1 to 500"),
+        ({"limit": 501}, "limit must be an integer from 1 to 500"),
     ],
 )
-def test_it_refuses_parameters_outside_the_contract(pas, kwargs):
+def test_it_refuses_parameters_outside_the_contract(pas, kwargs, message):
     brin = kwargs.pop("brin", "12AB00")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         pas.pupils(brin, **kwargs)
 
 
@@ -135,7 +135,7 @@ def test_it_exposes_the_server_time_of_the_first_page_as_the_watermark(rsps, pas
     next(items)
     assert sweep.server_time == datetime(2026, 11, 20, 9, tzinfo=timezone(timedelta(hours=1)))
     with pytest.raises(SweepIncomplete):
-        sweep.watermark
+        _ = sweep.watermark
     list(items)
     assert sweep.watermark.isoformat() == "2026-11-20T09:00:00+01:00"
 
@@ -220,7 +220,7 @@ def test_it_refuses_a_single_string_as_categories(pas):
 
 
 @pytest.mark.parametrize(
-    "status,slug,error",
+    ("status", "slug", "error"),
     [
         (400, "invalid-parameter", BadRequest),
         (403, "forbidden", Forbidden),
@@ -275,7 +275,7 @@ def test_it_gives_up_after_the_deadline_naming_method_path_and_last_status(rsps,
     assert clock.now - start <= 60
 
 
-@pytest.mark.parametrize("status,slug", [(429, "rate-limited"), (503, "maintenance")])
+@pytest.mark.parametrize(("status", "slug"), [(429, "rate-limited"), (503, "maintenance")])
 def test_it_waits_the_retry_after_of_a_429_or_503_and_repeats(rsps, pas, clock, status, slug):
     rsps.add(
         "GET",
@@ -300,7 +300,7 @@ def test_it_keeps_pas_calls_under_300_per_minute_by_default(rsps, pas, clock):
 def test_it_refuses_a_read_timeout_below_what_pas_asks_for():
     from adapters.parnassys import HttpPolicy
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="PAS needs a read timeout of at least 10 seconds"):
         PasClient("https://pas.test", "id", "secret", policy=HttpPolicy(read_timeout=5))
 
 

@@ -74,7 +74,7 @@ def test_plan_as_ics_is_a_calendar_with_every_round_window(path: Path):
     as_json = json.loads(connector("plan", "--settings", str(path), "--format", "json").stdout)
     rounds = as_json["schools"][0]["rounds"]
     assert len(windows) == len(rounds)
-    for event, rnd in zip(windows, rounds):
+    for event, rnd in zip(windows, rounds, strict=True):
         assert event.decoded("dtstart").isoformat() == rnd["window_start"]
         assert len({str(e["uid"]) for e in events}) == len(events)
 

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from connector.cycle.settings.models import Round
 from connector.engine import messages
-from connector.settings.models import Round
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 

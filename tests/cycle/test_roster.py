@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlmodel import select
 
+from connector.cycle.settings import load_settings
 from connector.engine.context import Engine, Step
 from connector.engine.roster import PUPILS_WATERMARK, RemovalGuardError, sync_roster
 from connector.engine.runlog import RunLog
-from connector.settings import load_settings
 from connector.store import Store, upgrade_to_head
 from connector.store.models import IdentityLink, Pupil, SyncWatermark
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
+from connector.cycle.settings import load_settings
 from connector.demo import run_demo
-from connector.settings import load_settings
 from connector.store import Store
 from connector.store.models import (
     Booking,

@@ -55,7 +55,7 @@ def test_used_slots_are_not_handed_out_twice_and_a_shortfall_is_reported():
 def test_slots_never_overlap_and_fit_the_spans(minutes, invitees):
     pool, _ = slot_pool(days=DAYS, spans=SPANS, minutes=minutes, zone=ZONE, teachers={"stf_a": ()})
     taken = take_slots(pool, set(), invitees=invitees, margin=0.1).slots
-    for a, b in zip(taken, taken[1:]):
+    for a, b in zip(taken, taken[1:], strict=False):  # each with the next
         assert a.end <= b.start
     for slot in taken:
         assert (slot.end - slot.start).total_seconds() == minutes * 60

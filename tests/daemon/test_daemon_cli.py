@@ -26,8 +26,8 @@ from sqlmodel import select
 
 import scheduler
 from adapters.simulator import FaultConfig, Simulator
-from connector.commands.daemon import health_report
-from connector.settings import load_settings
+from connector.cycle.settings import load_settings
+from connector.review.health import health_report
 from connector.simulation import simulator_config
 from connector.store import Store
 from connector.store.models import JobMark, SyncRun
@@ -90,7 +90,7 @@ class Daemon:
     def wait_ready(self) -> str:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
-            line = next((l for l in self.stderr().splitlines() if l.startswith("daemon running")), None)
+            line = next((entry for entry in self.stderr().splitlines() if entry.startswith("daemon running")), None)
             if line:
                 return line
             if self.proc.poll() is not None:
@@ -301,7 +301,7 @@ def test_health_rule_fresh_heartbeat_and_ok_runs_are_healthy_partial_runs_only_l
 
 
 @pytest.mark.parametrize(
-    "rows, problem",
+    ("rows", "problem"),
     [
         ([], "no daemon heartbeat"),
         (

@@ -150,9 +150,11 @@ def test_waiting_times_out_with_the_same_message(db_url: str, start_holder) -> N
     def sleep(seconds: float) -> None:
         now[0] += seconds  # fake time: no real sleeping
 
-    with pytest.raises(LockHeld) as refused:
-        with hold_lock(db_url, name="run", holder="a manual sync", wait=5, poll=2, clock=lambda: now[0], sleep=sleep):
-            pass
+    with (
+        pytest.raises(LockHeld) as refused,
+        hold_lock(db_url, name="run", holder="a manual sync", wait=5, poll=2, clock=lambda: now[0], sleep=sleep),
+    ):
+        pass
     message = str(refused.value)
     assert f"the daemon (pid {holder.pid}, since " in message
     assert "holds the run lock on " in message and "(waited 5 s)" in message
@@ -167,9 +169,12 @@ def test_the_daemon_lock_and_the_run_lock_are_independent(db_url: str, start_hol
 
 
 def test_a_lock_is_exclusive_within_one_process_too(db_url: str) -> None:
-    with run_lock(db_url, holder="the daemon"), pytest.raises(LockHeld, match=rf"pid {os.getpid()}"):
-        with run_lock(db_url, holder="a manual sync"):
-            pass
+    with (
+        run_lock(db_url, holder="the daemon"),
+        pytest.raises(LockHeld, match=rf"pid {os.getpid()}"),
+        run_lock(db_url, holder="a manual sync"),
+    ):
+        pass
     with run_lock(db_url, holder="a manual sync"):  # released after the block
         pass
 
@@ -202,9 +207,11 @@ def test_an_unreadable_holder_record_still_gives_a_clear_refusal(tmp_path: Path,
     db = tmp_path / "connector.db"
     start_holder(str(db), "run", "the daemon")
     (tmp_path / "connector.db.run.lock").write_text("not json\n")
-    with pytest.raises(LockHeld, match=r"^another process holds the run lock on "):
-        with run_lock(db, holder="a manual sync"):
-            pass
+    with (
+        pytest.raises(LockHeld, match=r"^another process holds the run lock on "),
+        run_lock(db, holder="a manual sync"),
+    ):
+        pass
 
 
 def test_an_in_memory_database_needs_no_lock() -> None:

@@ -1,7 +1,7 @@
 """The daemon's tick under a fake clock: catch-up after downtime, DST days, the run lock, reloads.
 
 The engine is real (settings, year plan, store, `run_due`, `due_tasks`, JobMark rows); only the
-vendor work of each task (`connector.engine.due._perform`) is replaced by a recorder. The real
+plan of each task (`connector.engine.run._plan`) is replaced by a recorder. The real
 scheduler loop never runs here (pitfalls, "Testing time"): the tests call `Daemon.tick`.
 """
 
@@ -19,11 +19,12 @@ from structlog.testing import capture_logs
 
 import scheduler
 from adapters.simulator import FaultConfig, Simulator
-from connector.engine import due
+from connector.cycle.settings import load_settings
+from connector.engine import run as engine_run
+from connector.engine.actions import TaskPlan
 from connector.engine.context import Engine
 from connector.instance_lock import run_lock
 from connector.runtime import Runtime, build_engine, store_url
-from connector.settings import load_settings
 from connector.simulation import simulator_config
 from connector.store import Store
 from tests.daemon.conftest import settings_copy
@@ -40,10 +41,10 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, datetime]] = []
 
-    def __call__(self, step, task, school_id, year_id) -> None:
-        self.calls.append((task.key, task.job, step.now.astimezone(AMS)))
+    def __call__(self, step, task, run) -> TaskPlan:
+        return TaskPlan(task, [], lambda step: self.calls.append((task.key, task.job, step.now.astimezone(AMS))))
 
-    def keys(self, known: bool = False) -> list[str]:
+    def done_keys(self, known: bool = False) -> list[str]:
         """The keys done, in order; `known`: only the job kinds these tests know (the engine
         may grow more, e.g. a retention purge, which the daemon runs without knowing them)."""
         return [key for key, _, _ in self.calls if not known or key.split(":")[0] in KNOWN]
@@ -60,7 +61,7 @@ class FakeClock:
 @pytest.fixture
 def performed(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     recorder = Recorder()
-    monkeypatch.setattr(due, "_perform", recorder)
+    monkeypatch.setattr(engine_run, "_plan", recorder)
     return recorder
 
 
@@ -102,7 +103,7 @@ def test_downtime_does_each_missed_item_once_in_order_and_the_missed_opening_lat
     with capture_logs() as logs:
         daemon.tick()
 
-    assert performed.keys(known=True) == [
+    assert performed.done_keys(known=True) == [
         f"roster:{BRIN}:2026-10-23",  # first, what the rest works on: five missed nights collapse into today's one
         f"open:{ADVIES}",  # due Monday 08:00: done late, not skipped
         f"verslagen:{BRIN}:2026-10-23",  # likewise the daily verslag check
@@ -124,7 +125,7 @@ def test_the_rest_of_the_round_follows_once_after_the_catch_up(runtime, performe
     daemon = make_daemon(runtime, clock)
     tick_through(daemon, clock, local(2026, 10, 23, 18, 0), local(2026, 10, 27, 0, 0), timedelta(minutes=15))
 
-    counts = Counter(performed.keys())
+    counts = Counter(performed.done_keys())
     assert {k: n for k, n in counts.items() if n != 1} == {}
     assert [(k, t.isoformat()) for k, job, t in performed.calls if job in ("reminders", "close")] == [
         (f"remind:{ADVIES}:20261023T1700", "2026-10-23T18:00:00+02:00"),
@@ -149,7 +150,7 @@ def test_on_a_dst_day_each_daily_job_runs_once_at_its_local_time(runtime, perfor
         for each in (day - timedelta(days=1), day, day + timedelta(days=1)):
             runs = [t.strftime("%Y-%m-%d %H:%M") for k, j, t in performed.calls if k == f"{job}:{BRIN}:{each}"]
             assert runs == [f"{each} {at}"], (job, each)
-    assert {k: n for k, n in Counter(performed.keys()).items() if n != 1} == {}
+    assert {k: n for k, n in Counter(performed.done_keys()).items() if n != 1} == {}
 
 
 def test_booking_polls_follow_real_hours_across_the_autumn_change(runtime, performed):
@@ -171,7 +172,7 @@ def test_a_tick_is_skipped_while_a_manual_sync_holds_the_run_lock(runtime, perfo
     assert any(e["event"].startswith("tick skipped") and "a manual sync" in e["holder"] for e in logs)
 
     daemon.tick()  # the next tick catches up
-    assert f"roster:{BRIN}:2026-11-23" in performed.keys()
+    assert f"roster:{BRIN}:2026-11-23" in performed.done_keys()
 
 
 def test_a_changed_settings_file_is_reloaded_and_an_invalid_one_kept_out(runtime, performed, settings_file):
@@ -196,7 +197,7 @@ def test_a_changed_settings_file_is_reloaded_and_an_invalid_one_kept_out(runtime
 
 def test_next_due_shows_each_job_kind_the_engine_will_do(runtime):
     engine = offline_engine(runtime)
-    upcoming = scheduler.next_due(engine, local(2026, 10, 19, 7, 30).astimezone(UTC))[BRIN]
+    upcoming = engine_run.next_due(engine, engine.settings.schools[0], local(2026, 10, 19, 7, 30).astimezone(UTC))
     shown = {job: at.astimezone(AMS).isoformat() for job, at in upcoming.items()}
     assert shown["planners"] == "2026-10-19T08:00:00+02:00"
     assert shown["bookings"] == "2026-10-20T08:00:00+02:00"
@@ -258,8 +259,8 @@ def test_a_booking_period_that_passed_wholly_during_downtime_is_reported_once_no
     performed.calls.clear()
     clock.now = local(2026, 10, 28, 7, 0)  # back after the booking period closed (Monday 26 October 17:00)
     daemon.tick()
-    keys = performed.keys()
+    keys = performed.done_keys()
     assert f"missed:{ADVIES}" in keys and f"open:{ADVIES}" not in keys
     performed.calls.clear()
     daemon.tick()
-    assert f"missed:{ADVIES}" not in performed.keys()
+    assert f"missed:{ADVIES}" not in performed.done_keys()

@@ -29,8 +29,8 @@ import requests
 from adapters.simulator import Simulator
 from adapters.simulator.server import RequestHook
 from adapters.simulator.world import World
+from connector.cycle.settings import load_settings
 from connector.runtime import Runtime, build_engine, store_url
-from connector.settings import load_settings
 from connector.simulation import simulator_config
 from connector.store import upgrade_to_head
 

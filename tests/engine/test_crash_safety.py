@@ -27,6 +27,7 @@ writes may be in flight at the kill (as in a real crash).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -40,7 +41,7 @@ from typing import Any
 import pytest
 
 from adapters.simulator.server import DropRequest
-from connector.engine.due import run_due
+from connector.engine.run import run_due
 
 from .conftest import (
     CliRun,
@@ -98,10 +99,10 @@ class Killer:
                 return
             self.fired = True
         os.kill(self._pid, signal.SIGKILL)
-        try:  # wait until it is dead, without reaping it (the test's Popen.wait does that)
+        # Wait until it is dead, without reaping it (the test's Popen.wait does that); a
+        # ChildProcessError means Popen.wait reaped it already: dead.
+        with contextlib.suppress(ChildProcessError):
             os.waitid(os.P_PID, self._pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass  # already reaped by Popen.wait: dead
         raise DropRequest
 
 

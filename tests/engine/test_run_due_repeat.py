@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pytest
 
-from connector.engine.due import run_due
+from connector.engine.run import run_due
 
 from .conftest import BRIN, Env, is_write, local, new_env
 

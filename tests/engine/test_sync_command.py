@@ -9,7 +9,7 @@ import sys
 
 from sqlmodel import select
 
-from connector.engine.due import run_due
+from connector.engine.run import run_due
 from connector.store import Store
 from connector.store.models import JobMark, Planner
 

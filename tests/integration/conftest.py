@@ -44,15 +44,15 @@ POLICY = HttpPolicy(
 
 
 def make_config(**overrides: Any) -> SimConfig:
-    values: dict[str, Any] = dict(
-        schools=SCHOOLS,
-        pas_client_id=PAS_CLIENT_ID,
-        pas_client_secret=PAS_SECRET,
-        seed=11,
-        start_time=START,
-        pupils_per_school=PUPILS,
-        faults=FaultConfig(latency_ms=(0, 0)),
-    )
+    values: dict[str, Any] = {
+        "schools": SCHOOLS,
+        "pas_client_id": PAS_CLIENT_ID,
+        "pas_client_secret": PAS_SECRET,
+        "seed": 11,
+        "start_time": START,
+        "pupils_per_school": PUPILS,
+        "faults": FaultConfig(latency_ms=(0, 0)),
+    }
     values.update(overrides)
     return SimConfig(**values)
 

@@ -51,7 +51,7 @@ def board() -> Iterator[tuple[Simulator, dict[str, str]]]:
                 planners[brin] = parro.create_planner(body, idempotency_key=f"it:{body.external_ref}").id
                 parro.open_planner(planners[brin])
         set_clock(sim, BOOKABLE)
-        for brin, planner_id in planners.items():
+        for planner_id in planners.values():
             booked = control(sim, "POST", "/parents/behave", {"planner_id": planner_id})["booked"]
             assert len(booked) >= 2, booked
             control(sim, "POST", f"/planners/{planner_id}/cancel-booking", {"child_id": booked[0]})

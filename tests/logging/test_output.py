@@ -36,13 +36,13 @@ def test_readable_lines_on_a_terminal() -> None:
 
 
 @pytest.mark.parametrize(
-    "stream_cls, forced, expect_json",
+    ("stream_cls", "forced", "expect_json"),
     [
         (TTYStream, True, True),
         (io.StringIO, False, False),
     ],
 )
-def test_the_json_argument_overrides_detection(stream_cls, forced, expect_json) -> None:  # type: ignore[no-untyped-def]
+def test_the_json_argument_overrides_detection(stream_cls, forced, expect_json) -> None:
     stream = stream_cls()
     configure_logging(stream=stream, json=forced)
     get_logger().info("hello")

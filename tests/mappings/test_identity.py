@@ -51,7 +51,7 @@ def test_staff_link_by_external_id_then_by_unique_e_mail():
         PlannerStaff("stf_3", None, None),
     ]
     result = match_staff(staff, planner)
-    assert {(l.pas_id, l.planner_id, l.matched_by) for l in result.links} == {
+    assert {(link.pas_id, link.planner_id, link.matched_by) for link in result.links} == {
         ("31", "stf_1", "external_id"),
         ("32", "stf_2", "email"),
     }

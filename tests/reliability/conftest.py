@@ -16,6 +16,7 @@ waiting) and, for the hostile-payload test, small page sizes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -27,13 +28,13 @@ from typing import Any
 
 from adapters.parnassys import PasClient
 from adapters.parro import ParroClient
+from connector.cycle.settings import load_settings
+from connector.cycle.yearplan import plan_school
 from connector.engine.context import Engine
-from connector.engine.due import SchoolReport, run_due
-from connector.engine.planners import release_at
+from connector.engine.run import SchoolReport, run_due
+from connector.engine.schedule import release_at
 from connector.runtime import store_url
-from connector.settings import load_settings
 from connector.store import Store, upgrade_to_head
-from connector.yearplan import plan_school
 from tests.engine.conftest import BRIN, Env, local
 
 UNLIMITED = 1_000_000
@@ -263,7 +264,8 @@ def problems(result: Outcome, reference: Outcome) -> list[str]:
         lost = reference.messages - result.messages
         more = result.messages - reference.messages
         out.append(
-            f"messages differ from the reference: {sum(lost.values())} lost (subjects {sorted(Counter(s for r, s in lost.elements()).items())}), "
+            f"messages differ from the reference: {sum(lost.values())} lost "
+            f"(subjects {sorted(Counter(s for r, s in lost.elements()).items())}), "
             f"{sum(more.values())} extra (subjects {sorted(Counter(s for r, s in more.elements()).items())})"
         )
     unsettled = {k: v for k, v in result.intents.items() if v != "confirmed"}
@@ -346,10 +348,8 @@ def stable_planner_ids(env: Env) -> None:
     def serve(req):
         current.ref = None
         if req.method == "POST" and req.path == "/v1/planners":
-            try:
+            with contextlib.suppress(ValueError, AttributeError):
                 current.ref = json.loads(req.body).get("external_ref")
-            except (ValueError, AttributeError):
-                pass
         try:
             return handle(req)
         finally:

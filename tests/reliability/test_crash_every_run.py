@@ -18,6 +18,7 @@ including the first and the last, and one "before" mid-run) so the suite stays w
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -30,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from adapters.simulator.server import DropRequest
-from connector.engine.due import run_due
+from connector.engine.run import run_due
 from tests.engine.conftest import Snapshot, is_write, take_snapshot
 
 from .conftest import Outcome, fresh_env, make_engine, outcome, problems, start_round_moments
@@ -81,10 +82,8 @@ class Killer:
                 return
             self.fired = True
         os.kill(self._pid, signal.SIGKILL)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitid(os.P_PID, self._pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass
         raise DropRequest
 
 

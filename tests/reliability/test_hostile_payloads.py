@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.simulator.common import Response
-from connector.engine.due import run_due
+from connector.engine.run import run_due
 from connector.store import upgrade_to_head
 from tests.engine.conftest import BRIN, clone_world, copy_database
 

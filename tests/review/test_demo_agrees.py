@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from connector.cycle.settings import load_settings
 from connector.demo import run_demo
 from connector.logging_setup import configure_logging
-from connector.settings import load_settings
 
 from .conftest import cli, json_lines, settings_copy
 

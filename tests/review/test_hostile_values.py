@@ -20,13 +20,13 @@ from sqlmodel import select
 
 from adapters.simulator import FaultConfig, SimConfig, SimSchool, Simulator
 from adapters.simulator.common import Response
+from connector.cycle.yearplan import plan_school
 from connector.engine import verslagen
-from connector.engine.due import run_due
-from connector.engine.planners import release_at
+from connector.engine.run import run_due
+from connector.engine.schedule import release_at
 from connector.runtime import build_engine, start
 from connector.store import Store
 from connector.store.models import Intent, SyncEvent
-from connector.yearplan import plan_school
 
 from .conftest import cli
 
@@ -213,7 +213,7 @@ def hostile_run(tmp_path_factory) -> dict:
             reports += run_due(engine, moment, trigger="schedule")
         # A bug in a task: its traceback is logged, but never a local variable's value.
         crash_at = steps[-1] + timedelta(days=1)
-        monkeypatch.setattr(verslagen, "record_conversations", _crashing)
+        monkeypatch.setattr(verslagen, "new_conversations", _crashing)
         control.post(f"{sim.base_url}/_sim/clock", json={"now": crash_at.isoformat()}, timeout=10).raise_for_status()
         reports += run_due(engine, crash_at, trigger="schedule")
         engine.store.dispose()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.review import parse_since
+from connector.review.runs import parse_since
 from connector.store import Store, upgrade_to_head
 from connector.store.models import JobMark, SyncEvent, SyncRun
 
@@ -129,7 +129,7 @@ def test_level_keeps_runs_and_events_at_that_level_or_worse(logged):
 
 
 @pytest.mark.parametrize(
-    "since, expected",
+    ("since", "expected"),
     [
         ("30m", ["retention"]),
         ("12h", ["retention", "failed"]),
@@ -160,7 +160,7 @@ def test_the_table_shows_vendor_text_as_text_not_markup(logged):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    ("args", "message"),
     [
         (("--since", "yesterday"), "--since: 'yesterday' is not a period such as 30m, 12h, 2d or 1w"),
         (("--since", "2d3h"), "--since: '2d3h' is not a period"),
@@ -180,5 +180,5 @@ def test_since_also_takes_an_iso_date_or_moment():
     assert parse_since("2026-11-20", now, zone) == datetime(2026, 11, 20, tzinfo=zone)
     assert parse_since("2026-11-20T08:00:00+00:00", now, zone) == datetime(2026, 11, 20, 8, tzinfo=UTC)
     assert parse_since("90M", now, zone) == now - timedelta(minutes=90)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not a period such as 30m"):
         parse_since("-2d", now, zone)

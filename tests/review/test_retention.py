@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from connector.cycle.settings import load_settings
+from connector.engine.retention import plan_purge, purge, purge_counts
 from connector.errors import SettingsError
-from connector.retention import purge
-from connector.settings import load_settings
 from connector.store import Store, upgrade_to_head
 from connector.store.models import (
     Booking,
@@ -257,7 +257,7 @@ def test_a_purge_is_a_run_with_counts_and_no_pupil_ids(world):
 def test_a_dry_run_counts_the_same_and_changes_nothing(world):
     store, loaded = world
     before = {m.__name__: len(rows(store, m)) for m in (Pupil, Guardian, SyncEvent, SyncRun, Booking, Note)}
-    planned = purge(store, loaded.settings, NOW, dry_run=True)
+    planned = purge_counts(store, plan_purge(store, loaded.settings, NOW))
     assert {m.__name__: len(rows(store, m)) for m in (Pupil, Guardian, SyncEvent, SyncRun, Booking, Note)} == before
     assert planned == purge(store, loaded.settings, NOW)
 

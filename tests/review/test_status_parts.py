@@ -1,5 +1,6 @@
 """The pieces of `status` and the helpers around the review commands: when each job is next
-due (from `due_tasks` and the year plan), the CSV a director opens, and the progress bar."""
+due (`jobs.next_due`, the rule of each job over the year plan), the CSV a director opens,
+and the progress bar."""
 
 from __future__ import annotations
 
@@ -11,26 +12,44 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connector.commands.review import verslagen_csv
-from connector.engine.due import due_tasks
-from connector.engine.planners import release_at
-from connector.progress import progress_bar
-from connector.review import PlanSource, next_due
-from connector.settings import load_settings
+from connector.cli.progress import progress_bar
+from connector.cli.review import verslagen_csv
+from connector.cycle.settings import load_settings
+from connector.cycle.yearplan import plan_school
+from connector.engine import jobs, schedule
+from connector.engine.schedule import release_at
 
 from .conftest import REPO
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
 
+class Source:
+    """The default settings and the first school's year plan: what the due rules read."""
+
+    def __init__(self) -> None:
+        self.settings = load_settings(str(REPO / "settings.toml")).settings
+        self.plan = plan_school(self.settings, self.settings.schools[0])
+
+    def agenda(self, done: set[str]) -> schedule.Agenda:
+        return schedule.Agenda(self.settings.schools[0], self.plan, self.settings.sync, frozenset(done), True)
+
+
 @pytest.fixture(scope="module")
-def source() -> PlanSource:
-    return PlanSource(load_settings(str(REPO / "settings.toml")).settings)
+def source() -> Source:
+    return Source()
 
 
-def rounds(source: PlanSource) -> dict:
-    school = source.settings.schools[0]
-    return {rp.round_id: rp for rp in source.school_plan(school).rounds}
+def rounds(source: Source) -> dict:
+    return {rp.round_id: rp for rp in source.plan.rounds}
+
+
+def next_due(source: Source, school, now: datetime, done: set[str]) -> dict[str, datetime]:
+    return jobs.next_due(source.agenda(done), now)
+
+
+def due_tasks(source: Source, school, now: datetime, done: set[str]) -> list[schedule.Task]:
+    return jobs.due_tasks(source.agenda(done), now)
 
 
 def test_before_a_round_its_planner_is_next_due_at_release_and_its_reminders_after(source):
@@ -110,7 +129,7 @@ def test_the_csv_opens_in_a_dutch_excel_and_cannot_run_a_formula():
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
     [header, line] = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
     assert header[:4] == ["school", "school year", "round", "teacher (PAS id)"]
-    record = dict(zip(header, line))
+    record = dict(zip(header, line, strict=True))
     assert record["teacher (PAS id)"] == '\'=HYPERLINK("x")'
     assert (
         record["missing"] == "2"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.settings import load_settings
-from connector.settings.models import Participation, RoundKind
-from connector.yearplan import SchoolPlan, plan_school
+from connector.cycle.settings import load_settings
+from connector.cycle.settings.models import Participation, RoundKind
+from connector.cycle.yearplan import SchoolPlan, plan_school
 from tests.conftest import REPO
 
 EXAMPLES = sorted((REPO / "examples").glob("*.toml"))

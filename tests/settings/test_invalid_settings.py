@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from connector.cycle.settings import load_settings
 from connector.errors import SettingsError
-from connector.settings import load_settings
 from tests.conftest import VALID_SETTINGS
 
 
@@ -167,7 +167,8 @@ CASES = [
     (
         "optional groups outside the round",
         "window = { start = 2027-02-08, end = 2027-02-12 }",
-        'window = { start = 2027-02-08, end = 2027-02-12 }\ngroups = [5, 6]\nparticipation = "optional"\nmandatory_groups = [7]',
+        "window = { start = 2027-02-08, end = 2027-02-12 }\ngroups = [5, 6]\n"
+        'participation = "optional"\nmandatory_groups = [7]',
         "cycles.standaard.rounds[2].mandatory_groups",
         "[7] are not among the round's groups [5, 6]",
         "mandatory_groups",

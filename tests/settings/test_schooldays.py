@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from connector.schooldays import SchoolCalendar
-from connector.settings.models import School
+from connector.cycle.schooldays import SchoolCalendar
+from connector.cycle.settings.models import School
 
 REGIONS = ("noord", "midden", "zuid")
 

@@ -21,15 +21,15 @@ START = datetime(2026, 10, 1, 9, 0, tzinfo=AMS)
 
 
 def make_config(**overrides: Any) -> SimConfig:
-    values: dict[str, Any] = dict(
-        schools=SCHOOLS,
-        pas_client_id="client",
-        pas_client_secret="secret",
-        seed=7,
-        start_time=START,
-        pupils_per_school=80,
-        faults=FaultConfig(maintenance=None),
-    )
+    values: dict[str, Any] = {
+        "schools": SCHOOLS,
+        "pas_client_id": "client",
+        "pas_client_secret": "secret",
+        "seed": 7,
+        "start_time": START,
+        "pupils_per_school": 80,
+        "faults": FaultConfig(maintenance=None),
+    }
     values.update(overrides)
     return SimConfig(**values)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import requests
 
@@ -211,4 +212,4 @@ def test_siblings_get_non_overlapping_slots_across_planners(sim, planner):
     assert families
     for family in families:
         family.sort(key=lambda s: s["start"])
-        assert all(a["end"] <= b["start"] for a, b in zip(family, family[1:]))
+        assert all(a["end"] <= b["start"] for a, b in pairwise(family))

@@ -171,9 +171,11 @@ def test_notifications_once_and_head_start_for_siblings(sim, planner):
         if guardians[g]["app_active"] and len(guardians[g]["child_ids"]) > 1
     }
     everyone = {g for c in invited for g in c["guardian_ids"] if guardians[g]["app_active"]}
-    notified = lambda: [
-        m["delivered_guardian_ids"][0] for m in control(sim, "GET", "/messages?kind=notification").json()["data"]
-    ]
+
+    def notified():
+        messages = control(sim, "GET", "/messages?kind=notification").json()["data"]
+        return [m["delivered_guardian_ids"][0] for m in messages]
+
     assert siblings and everyone - siblings and notified() == []
     set_clock(sim, "2026-10-25T08:00:00+01:00")  # 24 h head start
     assert set(notified()) == siblings

@@ -44,7 +44,7 @@ def test_the_hook_sees_every_request_before_and_after_it_is_executed():
         assert len(calls) == 4
 
 
-@pytest.mark.parametrize("phase, executed", [("before", False), ("after", True)])
+@pytest.mark.parametrize(("phase", "executed"), [("before", False), ("after", True)])
 def test_a_dropped_request_gets_no_answer_and_runs_only_if_dropped_after(phase, executed):
     with Simulator(make_config()) as sim:
         planner = Planner(sim, requests.Session())

@@ -71,8 +71,12 @@ def test_the_same_intent_cannot_be_recorded_twice(any_store: Store) -> None:
 
 def test_idempotency_keys_are_unique(any_store: Store) -> None:
     with pytest.raises(IntegrityError), any_store.write() as session:
-        session.add(Intent(natural_key="a", idempotency_key="k1", kind="x", payload_hash="h"))
-        session.add(Intent(natural_key="b", idempotency_key="k1", kind="x", payload_hash="h"))
+        session.add_all(
+            [
+                Intent(natural_key="a", idempotency_key="k1", kind="x", payload_hash="h"),
+                Intent(natural_key="b", idempotency_key="k1", kind="x", payload_hash="h"),
+            ]
+        )
 
 
 def test_intent_state_is_checked(any_store: Store) -> None:
@@ -143,10 +147,14 @@ def test_an_id_maps_to_one_planner_id_per_kind(any_store: Store) -> None:
 
 
 def test_a_failed_write_leaves_nothing_behind(any_store: Store) -> None:
-    with pytest.raises(RuntimeError), any_store.write() as session:
-        session.add(School(brin="12AB00"))
-        session.flush()
-        raise RuntimeError("boom")
+    def fail_after_a_flush() -> None:
+        with any_store.write() as session:
+            session.add(School(brin="12AB00"))
+            session.flush()
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_after_a_flush()
     with any_store.read() as session:
         assert session.exec(select(School)).all() == []
 

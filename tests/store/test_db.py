@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
@@ -74,7 +75,7 @@ def test_writes_begin_immediate_and_reads_begin_deferred(store: Store) -> None:
     statements: list[str] = []
 
     @event.listens_for(store.engine, "before_cursor_execute")
-    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+    def record(conn, cursor, statement, *args):
         if statement.startswith("BEGIN"):
             statements.append(statement)
 
@@ -92,15 +93,13 @@ def test_foreign_keys_are_enforced(store: Store) -> None:
         session.add(SyncWatermark(school_id=999, resource="pas.pupils", value="x"))
 
 
-def _read_then_write(engine, barrier: threading.Barrier, brin: str, errors: list) -> None:  # type: ignore[no-untyped-def]
+def _read_then_write(engine, barrier: threading.Barrier, brin: str, errors: list) -> None:
     """The engine's usual pattern: look first, then write, in one transaction."""
     try:
         with engine.begin() as conn:
             conn.execute(text("SELECT count(*) FROM schools")).scalar()
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):  # BEGIN IMMEDIATE: the other waits first
                 barrier.wait(timeout=0.5)
-            except threading.BrokenBarrierError:
-                pass  # with BEGIN IMMEDIATE the other writer waits before its SELECT
             time.sleep(0.2)
             conn.execute(
                 text("INSERT INTO schools (brin, name, created_at, updated_at) VALUES (:b, '', :t, :t)"),

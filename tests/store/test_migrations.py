@@ -62,7 +62,7 @@ def test_the_revisions_form_one_line_from_the_baseline() -> None:
     revisions = list(script.walk_revisions())  # newest first
     assert revisions[0].revision == head_revision() and revisions[-1].revision == "0001"
     assert revisions[-1].down_revision is None
-    assert all(newer.down_revision == older.revision for newer, older in zip(revisions, revisions[1:]))
+    assert all(newer.down_revision == older.revision for newer, older in zip(revisions, revisions[1:], strict=False))
 
 
 def test_the_models_declare_every_table_of_the_job() -> None:

@@ -9,477 +9,596 @@ Revises:
 Create Date: 2026-11-23 13:32:59.205863
 
 """
-from typing import Sequence, Union
 
-from alembic import op
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 import sqlmodel  # autogenerate renders sqlmodel.sql.sqltypes.AutoString (alembic#1647)
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0001'
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+revision: str = "0001"
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     """Upgrade schema."""
-    op.create_table('schools',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('brin', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_schools')),
-    sa.UniqueConstraint('brin', name=op.f('uq_schools_brin'))
+    op.create_table(
+        "schools",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brin", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schools")),
+        sa.UniqueConstraint("brin", name=op.f("uq_schools_brin")),
     )
-    op.create_table('guardians',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('pas_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('huishouden_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('planner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('app_active', sa.Boolean(), nullable=True),
-    sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_guardians_school_id_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_guardians')),
-    sa.UniqueConstraint('school_id', 'pas_id', name=op.f('uq_guardians_school_id_pas_id'))
+    op.create_table(
+        "guardians",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("pas_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("huishouden_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("planner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("app_active", sa.Boolean(), nullable=True),
+        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_guardians_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_guardians")),
+        sa.UniqueConstraint("school_id", "pas_id", name=op.f("uq_guardians_school_id_pas_id")),
     )
-    op.create_index(op.f('ix_guardians_huishouden_id'), 'guardians', ['huishouden_id'], unique=False)
-    op.create_index(op.f('ix_guardians_planner_id'), 'guardians', ['planner_id'], unique=False)
-    op.create_index(op.f('ix_guardians_school_id'), 'guardians', ['school_id'], unique=False)
+    op.create_index(op.f("ix_guardians_huishouden_id"), "guardians", ["huishouden_id"], unique=False)
+    op.create_index(op.f("ix_guardians_planner_id"), "guardians", ["planner_id"], unique=False)
+    op.create_index(op.f("ix_guardians_school_id"), "guardians", ["school_id"], unique=False)
 
-    op.create_table('identity_map',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('school_year', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('pas_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('planner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('matched_by', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.CheckConstraint("kind IN ('group', 'child', 'staff', 'guardian')", name=op.f('ck_identity_map_kind')),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_identity_map_school_id_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_map')),
-    sa.UniqueConstraint('school_id', 'kind', 'school_year', 'pas_id', name=op.f('uq_identity_map_school_id_kind_school_year_pas_id')),
-    sa.UniqueConstraint('school_id', 'kind', 'school_year', 'planner_id', name=op.f('uq_identity_map_school_id_kind_school_year_planner_id'))
+    op.create_table(
+        "identity_map",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("school_year", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("pas_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("planner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("matched_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.CheckConstraint("kind IN ('group', 'child', 'staff', 'guardian')", name=op.f("ck_identity_map_kind")),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_identity_map_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_identity_map")),
+        sa.UniqueConstraint(
+            "school_id", "kind", "school_year", "pas_id", name=op.f("uq_identity_map_school_id_kind_school_year_pas_id")
+        ),
+        sa.UniqueConstraint(
+            "school_id",
+            "kind",
+            "school_year",
+            "planner_id",
+            name=op.f("uq_identity_map_school_id_kind_school_year_planner_id"),
+        ),
     )
-    op.create_table('school_years',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('pas_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('start_date', sa.Date(), nullable=False),
-    sa.Column('end_date', sa.Date(), nullable=False),
-    sa.Column('current', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_school_years_school_id_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_school_years')),
-    sa.UniqueConstraint('school_id', 'pas_id', name=op.f('uq_school_years_school_id_pas_id'))
+    op.create_table(
+        "school_years",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("pas_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("start_date", sa.Date(), nullable=False),
+        sa.Column("end_date", sa.Date(), nullable=False),
+        sa.Column("current", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_school_years_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_school_years")),
+        sa.UniqueConstraint("school_id", "pas_id", name=op.f("uq_school_years_school_id_pas_id")),
     )
-    op.create_index(op.f('ix_school_years_school_id'), 'school_years', ['school_id'], unique=False)
+    op.create_index(op.f("ix_school_years_school_id"), "school_years", ["school_id"], unique=False)
 
-    op.create_table('staff',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('pas_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('planner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('roles', sa.JSON(), nullable=False),
-    sa.Column('werkdagen', sa.JSON(), nullable=False),
-    sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_staff_school_id_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff')),
-    sa.UniqueConstraint('school_id', 'pas_id', name=op.f('uq_staff_school_id_pas_id'))
+    op.create_table(
+        "staff",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("pas_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("planner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("roles", sa.JSON(), nullable=False),
+        sa.Column("werkdagen", sa.JSON(), nullable=False),
+        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_staff_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staff")),
+        sa.UniqueConstraint("school_id", "pas_id", name=op.f("uq_staff_school_id_pas_id")),
     )
-    op.create_index(op.f('ix_staff_planner_id'), 'staff', ['planner_id'], unique=False)
-    op.create_index(op.f('ix_staff_school_id'), 'staff', ['school_id'], unique=False)
+    op.create_index(op.f("ix_staff_planner_id"), "staff", ["planner_id"], unique=False)
+    op.create_index(op.f("ix_staff_school_id"), "staff", ["school_id"], unique=False)
 
-    op.create_table('sync_watermarks',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('resource', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('value', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_sync_watermarks_school_id_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_watermarks')),
-    sa.UniqueConstraint('school_id', 'resource', name=op.f('uq_sync_watermarks_school_id_resource'))
+    op.create_table(
+        "sync_watermarks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("resource", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_sync_watermarks_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_watermarks")),
+        sa.UniqueConstraint("school_id", "resource", name=op.f("uq_sync_watermarks_school_id_resource")),
     )
-    op.create_table('rounds',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('school_year_id', sa.Integer(), nullable=False),
-    sa.Column('round_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('window_start', sa.Date(), nullable=False),
-    sa.Column('window_end', sa.Date(), nullable=False),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_rounds_school_id_schools'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['school_year_id'], ['school_years.id'], name=op.f('fk_rounds_school_year_id_school_years'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_rounds')),
-    sa.UniqueConstraint('school_year_id', 'round_key', name=op.f('uq_rounds_school_year_id_round_key'))
+    op.create_table(
+        "rounds",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("school_year_id", sa.Integer(), nullable=False),
+        sa.Column("round_key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("window_start", sa.Date(), nullable=False),
+        sa.Column("window_end", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_rounds_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_year_id"],
+            ["school_years.id"],
+            name=op.f("fk_rounds_school_year_id_school_years"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rounds")),
+        sa.UniqueConstraint("school_year_id", "round_key", name=op.f("uq_rounds_school_year_id_round_key")),
     )
-    op.create_index(op.f('ix_rounds_school_id'), 'rounds', ['school_id'], unique=False)
+    op.create_index(op.f("ix_rounds_school_id"), "rounds", ["school_id"], unique=False)
 
-    op.create_table('school_groups',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('school_year_id', sa.Integer(), nullable=False),
-    sa.Column('pas_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('planner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('leerjaren', sa.JSON(), nullable=False),
-    sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_school_groups_school_id_schools'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['school_year_id'], ['school_years.id'], name=op.f('fk_school_groups_school_year_id_school_years'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_school_groups')),
-    sa.UniqueConstraint('school_year_id', 'pas_id', name=op.f('uq_school_groups_school_year_id_pas_id'))
+    op.create_table(
+        "school_groups",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("school_year_id", sa.Integer(), nullable=False),
+        sa.Column("pas_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("planner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("leerjaren", sa.JSON(), nullable=False),
+        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_school_groups_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_year_id"],
+            ["school_years.id"],
+            name=op.f("fk_school_groups_school_year_id_school_years"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_school_groups")),
+        sa.UniqueConstraint("school_year_id", "pas_id", name=op.f("uq_school_groups_school_year_id_pas_id")),
     )
-    op.create_index(op.f('ix_school_groups_planner_id'), 'school_groups', ['planner_id'], unique=False)
-    op.create_index(op.f('ix_school_groups_school_id'), 'school_groups', ['school_id'], unique=False)
-    op.create_index(op.f('ix_school_groups_school_year_id'), 'school_groups', ['school_year_id'], unique=False)
+    op.create_index(op.f("ix_school_groups_planner_id"), "school_groups", ["planner_id"], unique=False)
+    op.create_index(op.f("ix_school_groups_school_id"), "school_groups", ["school_id"], unique=False)
+    op.create_index(op.f("ix_school_groups_school_year_id"), "school_groups", ["school_year_id"], unique=False)
 
-    op.create_table('group_staff',
-    sa.Column('group_id', sa.Integer(), nullable=False),
-    sa.Column('staff_id', sa.Integer(), nullable=False),
-    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.ForeignKeyConstraint(['group_id'], ['school_groups.id'], name=op.f('fk_group_staff_group_id_school_groups'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_group_staff_staff_id_staff'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('group_id', 'staff_id', name=op.f('pk_group_staff'))
+    op.create_table(
+        "group_staff",
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("role", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["school_groups.id"], name=op.f("fk_group_staff_group_id_school_groups"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_group_staff_staff_id_staff"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("group_id", "staff_id", name=op.f("pk_group_staff")),
     )
-    op.create_index(op.f('ix_group_staff_staff_id'), 'group_staff', ['staff_id'], unique=False)
+    op.create_index(op.f("ix_group_staff_staff_id"), "group_staff", ["staff_id"], unique=False)
 
-    op.create_table('planners',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('external_ref', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('vendor_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('round_id', sa.Integer(), nullable=False),
-    sa.Column('group_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('opens_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('closes_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_synced_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['group_id'], ['school_groups.id'], name=op.f('fk_planners_group_id_school_groups'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_planners_round_id_rounds'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_planners_school_id_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_planners')),
-    sa.UniqueConstraint('external_ref', name=op.f('uq_planners_external_ref')),
-    sa.UniqueConstraint('vendor_id', name=op.f('uq_planners_vendor_id'))
+    op.create_table(
+        "planners",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("vendor_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("opens_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closes_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["school_groups.id"], name=op.f("fk_planners_group_id_school_groups"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["round_id"], ["rounds.id"], name=op.f("fk_planners_round_id_rounds"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_planners_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_planners")),
+        sa.UniqueConstraint("external_ref", name=op.f("uq_planners_external_ref")),
+        sa.UniqueConstraint("vendor_id", name=op.f("uq_planners_vendor_id")),
     )
-    op.create_index(op.f('ix_planners_group_id'), 'planners', ['group_id'], unique=False)
-    op.create_index('ix_planners_round_id_group_id', 'planners', ['round_id', 'group_id'], unique=False)
-    op.create_index(op.f('ix_planners_school_id'), 'planners', ['school_id'], unique=False)
+    op.create_index(op.f("ix_planners_group_id"), "planners", ["group_id"], unique=False)
+    op.create_index("ix_planners_round_id_group_id", "planners", ["round_id", "group_id"], unique=False)
+    op.create_index(op.f("ix_planners_school_id"), "planners", ["school_id"], unique=False)
 
-    op.create_table('pupils',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('pas_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('planner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('group_id', sa.Integer(), nullable=True),
-    sa.Column('leerjaar', sa.Integer(), nullable=False),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('uitschrijfdatum', sa.Date(), nullable=True),
-    sa.Column('ondersteuningsniveau', sa.Integer(), nullable=False),
-    sa.Column('handelingsplan', sa.Boolean(), nullable=False),
-    sa.Column('opp', sa.Boolean(), nullable=False),
-    sa.Column('pas_changed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('archived_at', sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint('ondersteuningsniveau BETWEEN 1 AND 5', name=op.f('ck_pupils_ondersteuningsniveau')),
-    sa.ForeignKeyConstraint(['group_id'], ['school_groups.id'], name=op.f('fk_pupils_group_id_school_groups'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_pupils_school_id_schools'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_pupils')),
-    sa.UniqueConstraint('school_id', 'pas_id', name=op.f('uq_pupils_school_id_pas_id'))
+    op.create_table(
+        "pupils",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("pas_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("planner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("group_id", sa.Integer(), nullable=True),
+        sa.Column("leerjaar", sa.Integer(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("uitschrijfdatum", sa.Date(), nullable=True),
+        sa.Column("ondersteuningsniveau", sa.Integer(), nullable=False),
+        sa.Column("handelingsplan", sa.Boolean(), nullable=False),
+        sa.Column("opp", sa.Boolean(), nullable=False),
+        sa.Column("pas_changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("ondersteuningsniveau BETWEEN 1 AND 5", name=op.f("ck_pupils_ondersteuningsniveau")),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["school_groups.id"], name=op.f("fk_pupils_group_id_school_groups"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_pupils_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pupils")),
+        sa.UniqueConstraint("school_id", "pas_id", name=op.f("uq_pupils_school_id_pas_id")),
     )
-    op.create_index(op.f('ix_pupils_archived_at'), 'pupils', ['archived_at'], unique=False)
-    op.create_index(op.f('ix_pupils_group_id'), 'pupils', ['group_id'], unique=False)
-    op.create_index(op.f('ix_pupils_planner_id'), 'pupils', ['planner_id'], unique=False)
-    op.create_index(op.f('ix_pupils_school_id'), 'pupils', ['school_id'], unique=False)
+    op.create_index(op.f("ix_pupils_archived_at"), "pupils", ["archived_at"], unique=False)
+    op.create_index(op.f("ix_pupils_group_id"), "pupils", ["group_id"], unique=False)
+    op.create_index(op.f("ix_pupils_planner_id"), "pupils", ["planner_id"], unique=False)
+    op.create_index(op.f("ix_pupils_school_id"), "pupils", ["school_id"], unique=False)
 
-    op.create_table('sync_runs',
-    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('trigger', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=True),
-    sa.Column('round_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('counts', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_sync_runs_round_id_rounds'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_sync_runs_school_id_schools'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_runs'))
+    op.create_table(
+        "sync_runs",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("trigger", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=True),
+        sa.Column("round_id", sa.Integer(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("counts", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["round_id"], ["rounds.id"], name=op.f("fk_sync_runs_round_id_rounds"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_sync_runs_school_id_schools"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_runs")),
     )
-    op.create_index(op.f('ix_sync_runs_round_id'), 'sync_runs', ['round_id'], unique=False)
-    op.create_index(op.f('ix_sync_runs_school_id'), 'sync_runs', ['school_id'], unique=False)
-    op.create_index(op.f('ix_sync_runs_started_at'), 'sync_runs', ['started_at'], unique=False)
+    op.create_index(op.f("ix_sync_runs_round_id"), "sync_runs", ["round_id"], unique=False)
+    op.create_index(op.f("ix_sync_runs_school_id"), "sync_runs", ["school_id"], unique=False)
+    op.create_index(op.f("ix_sync_runs_started_at"), "sync_runs", ["started_at"], unique=False)
 
-    op.create_table('intents',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('natural_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('payload_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('last_attempt_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('confirmed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('vendor_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('run_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.CheckConstraint("state IN ('pending', 'in_flight', 'confirmed', 'failed_permanent')", name=op.f('ck_intents_state')),
-    sa.ForeignKeyConstraint(['run_id'], ['sync_runs.id'], name=op.f('fk_intents_run_id_sync_runs'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_intents')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_intents_idempotency_key')),
-    sa.UniqueConstraint('natural_key', name=op.f('uq_intents_natural_key'))
+    op.create_table(
+        "intents",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("natural_key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("idempotency_key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("payload_hash", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("vendor_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("run_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.CheckConstraint(
+            "state IN ('pending', 'in_flight', 'confirmed', 'failed_permanent')", name=op.f("ck_intents_state")
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["sync_runs.id"], name=op.f("fk_intents_run_id_sync_runs"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intents")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_intents_idempotency_key")),
+        sa.UniqueConstraint("natural_key", name=op.f("uq_intents_natural_key")),
     )
-    op.create_index(op.f('ix_intents_kind'), 'intents', ['kind'], unique=False)
-    op.create_index(op.f('ix_intents_run_id'), 'intents', ['run_id'], unique=False)
-    op.create_index('ix_intents_state_next_attempt_at', 'intents', ['state', 'next_attempt_at'], unique=False)
+    op.create_index(op.f("ix_intents_kind"), "intents", ["kind"], unique=False)
+    op.create_index(op.f("ix_intents_run_id"), "intents", ["run_id"], unique=False)
+    op.create_index("ix_intents_state_next_attempt_at", "intents", ["state", "next_attempt_at"], unique=False)
 
-    op.create_table('pupil_guardians',
-    sa.Column('pupil_id', sa.Integer(), nullable=False),
-    sa.Column('guardian_id', sa.Integer(), nullable=False),
-    sa.Column('gezag', sa.Boolean(), nullable=False),
-    sa.Column('ontvangt_informatie', sa.Boolean(), nullable=False),
-    sa.ForeignKeyConstraint(['guardian_id'], ['guardians.id'], name=op.f('fk_pupil_guardians_guardian_id_guardians'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['pupil_id'], ['pupils.id'], name=op.f('fk_pupil_guardians_pupil_id_pupils'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('pupil_id', 'guardian_id', name=op.f('pk_pupil_guardians'))
+    op.create_table(
+        "pupil_guardians",
+        sa.Column("pupil_id", sa.Integer(), nullable=False),
+        sa.Column("guardian_id", sa.Integer(), nullable=False),
+        sa.Column("gezag", sa.Boolean(), nullable=False),
+        sa.Column("ontvangt_informatie", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["guardian_id"], ["guardians.id"], name=op.f("fk_pupil_guardians_guardian_id_guardians"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["pupil_id"], ["pupils.id"], name=op.f("fk_pupil_guardians_pupil_id_pupils"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("pupil_id", "guardian_id", name=op.f("pk_pupil_guardians")),
     )
-    op.create_index(op.f('ix_pupil_guardians_guardian_id'), 'pupil_guardians', ['guardian_id'], unique=False)
+    op.create_index(op.f("ix_pupil_guardians_guardian_id"), "pupil_guardians", ["guardian_id"], unique=False)
 
-    op.create_table('slots',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('planner_id', sa.Integer(), nullable=False),
-    sa.Column('vendor_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('starts_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('staff_ids', sa.JSON(), nullable=False),
-    sa.ForeignKeyConstraint(['planner_id'], ['planners.id'], name=op.f('fk_slots_planner_id_planners'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_slots')),
-    sa.UniqueConstraint('vendor_id', name=op.f('uq_slots_vendor_id'))
+    op.create_table(
+        "slots",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("planner_id", sa.Integer(), nullable=False),
+        sa.Column("vendor_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("staff_ids", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["planner_id"], ["planners.id"], name=op.f("fk_slots_planner_id_planners"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_slots")),
+        sa.UniqueConstraint("vendor_id", name=op.f("uq_slots_vendor_id")),
     )
-    op.create_index('ix_slots_planner_id_starts_at', 'slots', ['planner_id', 'starts_at'], unique=False)
+    op.create_index("ix_slots_planner_id_starts_at", "slots", ["planner_id", "starts_at"], unique=False)
 
-    op.create_table('sync_events',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('run_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('level', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('action', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('vendor_ids', sa.JSON(), nullable=False),
-    sa.Column('message', sa.Text(), nullable=False),
-    sa.ForeignKeyConstraint(['run_id'], ['sync_runs.id'], name=op.f('fk_sync_events_run_id_sync_runs'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_events'))
+    op.create_table(
+        "sync_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("level", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("vendor_ids", sa.JSON(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["sync_runs.id"], name=op.f("fk_sync_events_run_id_sync_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sync_events")),
     )
-    op.create_index(op.f('ix_sync_events_run_id'), 'sync_events', ['run_id'], unique=False)
+    op.create_index(op.f("ix_sync_events_run_id"), "sync_events", ["run_id"], unique=False)
 
-    op.create_table('bookings',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('vendor_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('planner_id', sa.Integer(), nullable=False),
-    sa.Column('slot_id', sa.Integer(), nullable=True),
-    sa.Column('slot_vendor_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('child_planner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('pupil_id', sa.Integer(), nullable=True),
-    sa.Column('guardian_planner_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('guardian_id', sa.Integer(), nullable=True),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('vendor_created_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('vendor_updated_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['guardian_id'], ['guardians.id'], name=op.f('fk_bookings_guardian_id_guardians'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['planner_id'], ['planners.id'], name=op.f('fk_bookings_planner_id_planners'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['pupil_id'], ['pupils.id'], name=op.f('fk_bookings_pupil_id_pupils'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['slot_id'], ['slots.id'], name=op.f('fk_bookings_slot_id_slots'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_bookings')),
-    sa.UniqueConstraint('vendor_id', name=op.f('uq_bookings_vendor_id'))
+    op.create_table(
+        "bookings",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("vendor_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("planner_id", sa.Integer(), nullable=False),
+        sa.Column("slot_id", sa.Integer(), nullable=True),
+        sa.Column("slot_vendor_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("child_planner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("pupil_id", sa.Integer(), nullable=True),
+        sa.Column("guardian_planner_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("guardian_id", sa.Integer(), nullable=True),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("vendor_created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("vendor_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["guardian_id"], ["guardians.id"], name=op.f("fk_bookings_guardian_id_guardians"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["planner_id"], ["planners.id"], name=op.f("fk_bookings_planner_id_planners"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["pupil_id"], ["pupils.id"], name=op.f("fk_bookings_pupil_id_pupils"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(["slot_id"], ["slots.id"], name=op.f("fk_bookings_slot_id_slots"), ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bookings")),
+        sa.UniqueConstraint("vendor_id", name=op.f("uq_bookings_vendor_id")),
     )
-    op.create_index(op.f('ix_bookings_guardian_id'), 'bookings', ['guardian_id'], unique=False)
-    op.create_index('ix_bookings_planner_id_status', 'bookings', ['planner_id', 'status'], unique=False)
-    op.create_index(op.f('ix_bookings_pupil_id'), 'bookings', ['pupil_id'], unique=False)
-    op.create_index(op.f('ix_bookings_slot_id'), 'bookings', ['slot_id'], unique=False)
+    op.create_index(op.f("ix_bookings_guardian_id"), "bookings", ["guardian_id"], unique=False)
+    op.create_index("ix_bookings_planner_id_status", "bookings", ["planner_id", "status"], unique=False)
+    op.create_index(op.f("ix_bookings_pupil_id"), "bookings", ["pupil_id"], unique=False)
+    op.create_index(op.f("ix_bookings_slot_id"), "bookings", ["slot_id"], unique=False)
 
-    op.create_table('reminders_sent',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('planner_id', sa.Integer(), nullable=False),
-    sa.Column('huishouden_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('moment', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('intent_id', sa.Integer(), nullable=True),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['intent_id'], ['intents.id'], name=op.f('fk_reminders_sent_intent_id_intents'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['planner_id'], ['planners.id'], name=op.f('fk_reminders_sent_planner_id_planners'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminders_sent')),
-    sa.UniqueConstraint('planner_id', 'huishouden_id', 'moment', name=op.f('uq_reminders_sent_planner_id_huishouden_id_moment'))
+    op.create_table(
+        "reminders_sent",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("planner_id", sa.Integer(), nullable=False),
+        sa.Column("huishouden_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("moment", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("intent_id", sa.Integer(), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["intent_id"], ["intents.id"], name=op.f("fk_reminders_sent_intent_id_intents"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["planner_id"], ["planners.id"], name=op.f("fk_reminders_sent_planner_id_planners"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reminders_sent")),
+        sa.UniqueConstraint(
+            "planner_id", "huishouden_id", "moment", name=op.f("uq_reminders_sent_planner_id_huishouden_id_moment")
+        ),
     )
-    op.create_index(op.f('ix_reminders_sent_intent_id'), 'reminders_sent', ['intent_id'], unique=False)
+    op.create_index(op.f("ix_reminders_sent_intent_id"), "reminders_sent", ["intent_id"], unique=False)
 
-    op.create_table('teacher_notices',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('natural_key', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('staff_id', sa.Integer(), nullable=True),
-    sa.Column('planner_id', sa.Integer(), nullable=True),
-    sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('intent_id', sa.Integer(), nullable=True),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['intent_id'], ['intents.id'], name=op.f('fk_teacher_notices_intent_id_intents'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['planner_id'], ['planners.id'], name=op.f('fk_teacher_notices_planner_id_planners'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_teacher_notices_staff_id_staff'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_teacher_notices')),
-    sa.UniqueConstraint('natural_key', name=op.f('uq_teacher_notices_natural_key'))
+    op.create_table(
+        "teacher_notices",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("natural_key", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=True),
+        sa.Column("planner_id", sa.Integer(), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("intent_id", sa.Integer(), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["intent_id"], ["intents.id"], name=op.f("fk_teacher_notices_intent_id_intents"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["planner_id"], ["planners.id"], name=op.f("fk_teacher_notices_planner_id_planners"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_teacher_notices_staff_id_staff"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_teacher_notices")),
+        sa.UniqueConstraint("natural_key", name=op.f("uq_teacher_notices_natural_key")),
     )
-    op.create_index(op.f('ix_teacher_notices_intent_id'), 'teacher_notices', ['intent_id'], unique=False)
-    op.create_index(op.f('ix_teacher_notices_planner_id'), 'teacher_notices', ['planner_id'], unique=False)
-    op.create_index(op.f('ix_teacher_notices_staff_id'), 'teacher_notices', ['staff_id'], unique=False)
+    op.create_index(op.f("ix_teacher_notices_intent_id"), "teacher_notices", ["intent_id"], unique=False)
+    op.create_index(op.f("ix_teacher_notices_planner_id"), "teacher_notices", ["planner_id"], unique=False)
+    op.create_index(op.f("ix_teacher_notices_staff_id"), "teacher_notices", ["staff_id"], unique=False)
 
-    op.create_table('conversations',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('school_id', sa.Integer(), nullable=False),
-    sa.Column('round_id', sa.Integer(), nullable=False),
-    sa.Column('pupil_id', sa.Integer(), nullable=False),
-    sa.Column('booking_id', sa.Integer(), nullable=True),
-    sa.Column('staff_id', sa.Integer(), nullable=True),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('held_on', sa.Date(), nullable=False),
-    sa.Column('held_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('verslag_due_on', sa.Date(), nullable=False),
-    sa.ForeignKeyConstraint(['booking_id'], ['bookings.id'], name=op.f('fk_conversations_booking_id_bookings'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['pupil_id'], ['pupils.id'], name=op.f('fk_conversations_pupil_id_pupils'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_conversations_round_id_rounds'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['school_id'], ['schools.id'], name=op.f('fk_conversations_school_id_schools'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_conversations_staff_id_staff'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations')),
-    sa.UniqueConstraint('round_id', 'pupil_id', 'category', name=op.f('uq_conversations_round_id_pupil_id_category'))
+    op.create_table(
+        "conversations",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("round_id", sa.Integer(), nullable=False),
+        sa.Column("pupil_id", sa.Integer(), nullable=False),
+        sa.Column("booking_id", sa.Integer(), nullable=True),
+        sa.Column("staff_id", sa.Integer(), nullable=True),
+        sa.Column("category", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("held_on", sa.Date(), nullable=False),
+        sa.Column("held_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("verslag_due_on", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["booking_id"], ["bookings.id"], name=op.f("fk_conversations_booking_id_bookings"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["pupil_id"], ["pupils.id"], name=op.f("fk_conversations_pupil_id_pupils"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["round_id"], ["rounds.id"], name=op.f("fk_conversations_round_id_rounds"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["school_id"], ["schools.id"], name=op.f("fk_conversations_school_id_schools"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_conversations_staff_id_staff"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
+        sa.UniqueConstraint(
+            "round_id", "pupil_id", "category", name=op.f("uq_conversations_round_id_pupil_id_category")
+        ),
     )
-    op.create_index(op.f('ix_conversations_booking_id'), 'conversations', ['booking_id'], unique=False)
-    op.create_index(op.f('ix_conversations_pupil_id'), 'conversations', ['pupil_id'], unique=False)
-    op.create_index(op.f('ix_conversations_school_id'), 'conversations', ['school_id'], unique=False)
-    op.create_index(op.f('ix_conversations_staff_id'), 'conversations', ['staff_id'], unique=False)
-    op.create_index(op.f('ix_conversations_verslag_due_on'), 'conversations', ['verslag_due_on'], unique=False)
+    op.create_index(op.f("ix_conversations_booking_id"), "conversations", ["booking_id"], unique=False)
+    op.create_index(op.f("ix_conversations_pupil_id"), "conversations", ["pupil_id"], unique=False)
+    op.create_index(op.f("ix_conversations_school_id"), "conversations", ["school_id"], unique=False)
+    op.create_index(op.f("ix_conversations_staff_id"), "conversations", ["staff_id"], unique=False)
+    op.create_index(op.f("ix_conversations_verslag_due_on"), "conversations", ["verslag_due_on"], unique=False)
 
-    op.create_table('verslag_checks',
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('conversation_id', sa.Integer(), nullable=False),
-    sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('note_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-    sa.Column('note_created_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('checked_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("outcome IN ('on_time', 'late', 'missing', 'not_visible')", name=op.f('ck_verslag_checks_outcome')),
-    sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_verslag_checks_conversation_id_conversations'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_verslag_checks')),
-    sa.UniqueConstraint('conversation_id', name=op.f('uq_verslag_checks_conversation_id'))
+    op.create_table(
+        "verslag_checks",
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("note_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("note_created_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "outcome IN ('on_time', 'late', 'missing', 'not_visible')", name=op.f("ck_verslag_checks_outcome")
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_verslag_checks_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_verslag_checks")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_verslag_checks_conversation_id")),
     )
-    op.create_index(op.f('ix_verslag_checks_outcome'), 'verslag_checks', ['outcome'], unique=False)
-
+    op.create_index(op.f("ix_verslag_checks_outcome"), "verslag_checks", ["outcome"], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
-    op.drop_index(op.f('ix_verslag_checks_outcome'), table_name='verslag_checks')
+    op.drop_index(op.f("ix_verslag_checks_outcome"), table_name="verslag_checks")
 
-    op.drop_table('verslag_checks')
-    op.drop_index(op.f('ix_conversations_verslag_due_on'), table_name='conversations')
-    op.drop_index(op.f('ix_conversations_staff_id'), table_name='conversations')
-    op.drop_index(op.f('ix_conversations_school_id'), table_name='conversations')
-    op.drop_index(op.f('ix_conversations_pupil_id'), table_name='conversations')
-    op.drop_index(op.f('ix_conversations_booking_id'), table_name='conversations')
+    op.drop_table("verslag_checks")
+    op.drop_index(op.f("ix_conversations_verslag_due_on"), table_name="conversations")
+    op.drop_index(op.f("ix_conversations_staff_id"), table_name="conversations")
+    op.drop_index(op.f("ix_conversations_school_id"), table_name="conversations")
+    op.drop_index(op.f("ix_conversations_pupil_id"), table_name="conversations")
+    op.drop_index(op.f("ix_conversations_booking_id"), table_name="conversations")
 
-    op.drop_table('conversations')
-    op.drop_index(op.f('ix_teacher_notices_staff_id'), table_name='teacher_notices')
-    op.drop_index(op.f('ix_teacher_notices_planner_id'), table_name='teacher_notices')
-    op.drop_index(op.f('ix_teacher_notices_intent_id'), table_name='teacher_notices')
+    op.drop_table("conversations")
+    op.drop_index(op.f("ix_teacher_notices_staff_id"), table_name="teacher_notices")
+    op.drop_index(op.f("ix_teacher_notices_planner_id"), table_name="teacher_notices")
+    op.drop_index(op.f("ix_teacher_notices_intent_id"), table_name="teacher_notices")
 
-    op.drop_table('teacher_notices')
-    op.drop_index(op.f('ix_reminders_sent_intent_id'), table_name='reminders_sent')
+    op.drop_table("teacher_notices")
+    op.drop_index(op.f("ix_reminders_sent_intent_id"), table_name="reminders_sent")
 
-    op.drop_table('reminders_sent')
-    op.drop_index(op.f('ix_bookings_slot_id'), table_name='bookings')
-    op.drop_index(op.f('ix_bookings_pupil_id'), table_name='bookings')
-    op.drop_index('ix_bookings_planner_id_status', table_name='bookings')
-    op.drop_index(op.f('ix_bookings_guardian_id'), table_name='bookings')
+    op.drop_table("reminders_sent")
+    op.drop_index(op.f("ix_bookings_slot_id"), table_name="bookings")
+    op.drop_index(op.f("ix_bookings_pupil_id"), table_name="bookings")
+    op.drop_index("ix_bookings_planner_id_status", table_name="bookings")
+    op.drop_index(op.f("ix_bookings_guardian_id"), table_name="bookings")
 
-    op.drop_table('bookings')
-    op.drop_index(op.f('ix_sync_events_run_id'), table_name='sync_events')
+    op.drop_table("bookings")
+    op.drop_index(op.f("ix_sync_events_run_id"), table_name="sync_events")
 
-    op.drop_table('sync_events')
-    op.drop_index('ix_slots_planner_id_starts_at', table_name='slots')
+    op.drop_table("sync_events")
+    op.drop_index("ix_slots_planner_id_starts_at", table_name="slots")
 
-    op.drop_table('slots')
-    op.drop_index(op.f('ix_pupil_guardians_guardian_id'), table_name='pupil_guardians')
+    op.drop_table("slots")
+    op.drop_index(op.f("ix_pupil_guardians_guardian_id"), table_name="pupil_guardians")
 
-    op.drop_table('pupil_guardians')
-    op.drop_index('ix_intents_state_next_attempt_at', table_name='intents')
-    op.drop_index(op.f('ix_intents_run_id'), table_name='intents')
-    op.drop_index(op.f('ix_intents_kind'), table_name='intents')
+    op.drop_table("pupil_guardians")
+    op.drop_index("ix_intents_state_next_attempt_at", table_name="intents")
+    op.drop_index(op.f("ix_intents_run_id"), table_name="intents")
+    op.drop_index(op.f("ix_intents_kind"), table_name="intents")
 
-    op.drop_table('intents')
-    op.drop_index(op.f('ix_sync_runs_started_at'), table_name='sync_runs')
-    op.drop_index(op.f('ix_sync_runs_school_id'), table_name='sync_runs')
-    op.drop_index(op.f('ix_sync_runs_round_id'), table_name='sync_runs')
+    op.drop_table("intents")
+    op.drop_index(op.f("ix_sync_runs_started_at"), table_name="sync_runs")
+    op.drop_index(op.f("ix_sync_runs_school_id"), table_name="sync_runs")
+    op.drop_index(op.f("ix_sync_runs_round_id"), table_name="sync_runs")
 
-    op.drop_table('sync_runs')
-    op.drop_index(op.f('ix_pupils_school_id'), table_name='pupils')
-    op.drop_index(op.f('ix_pupils_planner_id'), table_name='pupils')
-    op.drop_index(op.f('ix_pupils_group_id'), table_name='pupils')
-    op.drop_index(op.f('ix_pupils_archived_at'), table_name='pupils')
+    op.drop_table("sync_runs")
+    op.drop_index(op.f("ix_pupils_school_id"), table_name="pupils")
+    op.drop_index(op.f("ix_pupils_planner_id"), table_name="pupils")
+    op.drop_index(op.f("ix_pupils_group_id"), table_name="pupils")
+    op.drop_index(op.f("ix_pupils_archived_at"), table_name="pupils")
 
-    op.drop_table('pupils')
-    op.drop_index(op.f('ix_planners_school_id'), table_name='planners')
-    op.drop_index('ix_planners_round_id_group_id', table_name='planners')
-    op.drop_index(op.f('ix_planners_group_id'), table_name='planners')
+    op.drop_table("pupils")
+    op.drop_index(op.f("ix_planners_school_id"), table_name="planners")
+    op.drop_index("ix_planners_round_id_group_id", table_name="planners")
+    op.drop_index(op.f("ix_planners_group_id"), table_name="planners")
 
-    op.drop_table('planners')
-    op.drop_index(op.f('ix_group_staff_staff_id'), table_name='group_staff')
+    op.drop_table("planners")
+    op.drop_index(op.f("ix_group_staff_staff_id"), table_name="group_staff")
 
-    op.drop_table('group_staff')
-    op.drop_index(op.f('ix_school_groups_school_year_id'), table_name='school_groups')
-    op.drop_index(op.f('ix_school_groups_school_id'), table_name='school_groups')
-    op.drop_index(op.f('ix_school_groups_planner_id'), table_name='school_groups')
+    op.drop_table("group_staff")
+    op.drop_index(op.f("ix_school_groups_school_year_id"), table_name="school_groups")
+    op.drop_index(op.f("ix_school_groups_school_id"), table_name="school_groups")
+    op.drop_index(op.f("ix_school_groups_planner_id"), table_name="school_groups")
 
-    op.drop_table('school_groups')
-    op.drop_index(op.f('ix_rounds_school_id'), table_name='rounds')
+    op.drop_table("school_groups")
+    op.drop_index(op.f("ix_rounds_school_id"), table_name="rounds")
 
-    op.drop_table('rounds')
-    op.drop_table('sync_watermarks')
-    op.drop_index(op.f('ix_staff_school_id'), table_name='staff')
-    op.drop_index(op.f('ix_staff_planner_id'), table_name='staff')
+    op.drop_table("rounds")
+    op.drop_table("sync_watermarks")
+    op.drop_index(op.f("ix_staff_school_id"), table_name="staff")
+    op.drop_index(op.f("ix_staff_planner_id"), table_name="staff")
 
-    op.drop_table('staff')
-    op.drop_index(op.f('ix_school_years_school_id'), table_name='school_years')
+    op.drop_table("staff")
+    op.drop_index(op.f("ix_school_years_school_id"), table_name="school_years")
 
-    op.drop_table('school_years')
-    op.drop_table('identity_map')
-    op.drop_index(op.f('ix_guardians_school_id'), table_name='guardians')
-    op.drop_index(op.f('ix_guardians_planner_id'), table_name='guardians')
-    op.drop_index(op.f('ix_guardians_huishouden_id'), table_name='guardians')
+    op.drop_table("school_years")
+    op.drop_table("identity_map")
+    op.drop_index(op.f("ix_guardians_school_id"), table_name="guardians")
+    op.drop_index(op.f("ix_guardians_planner_id"), table_name="guardians")
+    op.drop_index(op.f("ix_guardians_huishouden_id"), table_name="guardians")
 
-    op.drop_table('guardians')
-    op.drop_table('schools')
+    op.drop_table("guardians")
+    op.drop_table("schools")

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from connector.settings.models import TemplateRef
+from connector.cycle.settings.models import TemplateRef
 
 PLACEHOLDERS = {
     "invitation": {"ronde", "groep", "doel", "duur", "vorm", "aanwezig", "periode", "verplicht", "sluiting", "school"},
@@ -42,7 +42,8 @@ def check_template(kind: str, template: str | TemplateRef | None, base: Path) ->
         text = template_text(kind, template, base)
     except (OSError, UnicodeDecodeError) as exc:
         return [
-            f"template file {getattr(template, 'file', '?')} cannot be read ({getattr(exc, 'strerror', None) or exc.__class__.__name__})"
+            f"template file {getattr(template, 'file', '?')} cannot be read "
+            f"({getattr(exc, 'strerror', None) or exc.__class__.__name__})"
         ]
     if not text.strip():
         return ["the template is empty"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from connector.store import Store
 from connector.store.models import (
@@ -72,7 +72,7 @@ def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
         set(
             session.exec(
                 select(PlannerInvitee.pupil_id).where(
-                    PlannerInvitee.planner_id.in_(ids), PlannerInvitee.child_planner_id != ""
+                    col(PlannerInvitee.planner_id).in_(ids), PlannerInvitee.child_planner_id != ""
                 )
             )
         )
@@ -81,7 +81,7 @@ def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
         set(
             session.exec(
                 select(Booking.pupil_id).where(
-                    Booking.planner_id.in_(ids), Booking.status == "booked", Booking.pupil_id.is_not(None)
+                    col(Booking.planner_id).in_(ids), Booking.status == "booked", col(Booking.pupil_id).is_not(None)
                 )
             )
         )
@@ -91,22 +91,22 @@ def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
         list(
             session.exec(
                 select(Intent.id).where(
-                    Intent.natural_key.startswith(prefix), Intent.state == IntentState.CONFIRMED.value
+                    col(Intent.natural_key).startswith(prefix), Intent.state == IntentState.CONFIRMED.value
                 )
             )
         )
     )
     per_planner: dict[int, int] = {}
-    for notice in session.exec(select(TeacherNotice).where(TeacherNotice.planner_id.in_(ids))):
+    for notice in session.exec(select(TeacherNotice).where(col(TeacherNotice.planner_id).in_(ids))):
         per_planner[notice.planner_id] = max(
             per_planner.get(notice.planner_id, 0), int(notice.detail.get("families", 0))
         )
     summary["families_to_contact"] = sum(per_planner.values())
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     conversations = list(
         session.exec(
             select(Conversation.id, VerslagCheck.outcome)
-            .outerjoin(VerslagCheck, VerslagCheck.conversation_id == Conversation.id)
+            .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
             .where(Conversation.round_id == row.id)
         )
     )

@@ -3,7 +3,7 @@
 The models are frozen: settings are validated once at start and read-only afterwards.
 Every model forbids unknown keys, because an unknown key in a settings file is a typo.
 Checks that need the school calendar (does a window hold any conversation day?) live in
-`connector.settings.semantics`; checks here only need the value itself.
+`connector.cycle.settings.semantics`; checks here only need the value itself.
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ def refuse_dst_gap(value: time, what: str) -> time:
     """Refuse 02:00-02:59: that hour is skipped or repeated on DST days (pitfalls.md)."""
     if value.hour == 2:
         raise ValueError(
-            f"{what} {value:%H:%M} is in the hour that daylight saving time skips or repeats; choose a time outside 02:00-02:59"
+            f"{what} {value:%H:%M} is in the hour that daylight saving time skips or repeats; "
+            "choose a time outside 02:00-02:59"
         )
     return value
 
@@ -138,7 +139,7 @@ class HoursWindow(_Strict):
                 raise ValueError(f"{text!r} runs into 02:00-02:59, the hour that daylight saving time skips or repeats")
             spans.append((start, end, text))
         spans.sort()
-        for (_, end_a, a), (start_b, _, b) in zip(spans, spans[1:]):
+        for (_, end_a, a), (start_b, _, b) in zip(spans, spans[1:], strict=False):  # each with the next
             if start_b < end_a:
                 raise ValueError(f"{a!r} and {b!r} overlap")
         return value
@@ -185,7 +186,8 @@ class Window(_Strict):
         if len(forms) != 1:
             found = ", ".join(forms) if forms else "none"
             raise ValueError(
-                f"give exactly one form of window: start/end, school_week, month, or after/before a vacation (found: {found})"
+                "give exactly one form of window: start/end, school_week, month, or after/before a vacation "
+                f"(found: {found})"
             )
         form = forms[0]
         if form == "start/end":
@@ -409,7 +411,8 @@ class School(_Strict):
                 continue
             if name in ("kerstvakantie", "meivakantie", "zomervakantie"):
                 raise ValueError(
-                    f"{name} has compulsory dates set by the government; only herfstvakantie and voorjaarsvakantie can be moved (use free_days for extra days off)"
+                    f"{name} has compulsory dates set by the government; only herfstvakantie and voorjaarsvakantie "
+                    "can be moved (use free_days for extra days off)"
                 )
             raise ValueError(
                 f"{name!r} is not a vacation whose dates a school chooses; use herfstvakantie or voorjaarsvakantie"

@@ -39,16 +39,16 @@ class ProgressBar:
 
     def working_on(self, label: str) -> None:
         """Show what is being done now, e.g. a BRIN or a job key (ids only: it is a terminal line)."""
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=f"{self._description}: {label}")
 
     def advance(self, steps: int = 1) -> None:
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, steps)
 
     def set_total(self, total: int | None) -> None:
         """Set or change the number of steps (None: an indeterminate bar)."""
-        if self._progress is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, total=total)
 
 

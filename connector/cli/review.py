@@ -1,6 +1,6 @@
 """`connector logs`, `connector status`, `connector report verslagen` and `connector purge` (issue 6).
 
-The data comes from `connector.review` and `connector.retention`; this module only renders it.
+The data comes from `connector.review.status` and `connector.engine.retention`; this module only renders it.
 Tables for people (times in the school's zone), JSON for programs (instants in UTC).
 Vendor-supplied text is printed as plain text, never as Rich markup.
 """
@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connector.cli import SettingsOption, app, parse_moment, select_schools
+from connector.cli.app import SettingsOption, app, parse_moment, select_schools
 from connector.errors import UserError
 
 report = typer.Typer(no_args_is_help=True, help="Reports for the director and the IB.")
@@ -67,7 +67,7 @@ def logs(
     json_output: Annotated[bool, typer.Option("--json", help="JSON lines: a run line, then its event lines.")] = False,
 ) -> None:
     """The sync runs and their events, newest first."""
-    from connector.review import event_dict, find_runs, parse_since
+    from connector.review.runs import event_dict, find_runs, parse_since
 
     runtime, store = _open(settings)
     schools = select_schools(runtime.loaded, school)
@@ -140,15 +140,15 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Per school: the active rounds, each job's last and next run, and what needs attention."""
-    from connector.review import PlanSource, school_status
+    from connector.engine.context import Engine
+    from connector.review.status import school_status
 
     runtime, store = _open(settings)
     moment = parse_moment(now)
-    source = PlanSource(runtime.loaded.settings)
+    engine = Engine.offline(runtime.loaded, store)
     try:
         result = [
-            school_status(store, source, s, moment, all_rounds=all_rounds)
-            for s in select_schools(runtime.loaded, school)
+            school_status(engine, s, moment, all_rounds=all_rounds) for s in select_schools(runtime.loaded, school)
         ]
     finally:
         store.dispose()
@@ -156,7 +156,7 @@ def status(
         typer.echo(json.dumps({"now": moment.astimezone(UTC).isoformat(), "schools": result}, indent=2, sort_keys=True))
         return
     console = _console()
-    for item, s in zip(result, select_schools(runtime.loaded, school)):
+    for item, s in zip(result, select_schools(runtime.loaded, school), strict=True):
         _print_status(console, item, ZoneInfo(s.timezone), moment)
 
 
@@ -267,7 +267,7 @@ def report_verslagen(
     ] = None,
 ) -> None:
     """Verslagen per teacher and round: on time, late, missing, not visible, with PAS pupil ids."""
-    from connector.review import verslag_rows
+    from connector.review.verslagen import verslag_rows
 
     runtime, store = _open(settings)
     schools = select_schools(runtime.loaded, school)
@@ -370,10 +370,11 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
     if rows:
         table.add_section()
         table.add_row("total", "", "", *(str(totals[k]) for k in ("conversations", *_KEYS)), "", style="bold")
-    console = _console() if output is None else Console(file=io.StringIO(), width=160)
+    buffer = io.StringIO()
+    console = _console() if output is None else Console(file=buffer, width=160)
     console.print(table if rows else "no conversations recorded yet")
     if output is not None:
-        output.write_text(console.file.getvalue(), encoding="utf-8")
+        output.write_text(buffer.getvalue(), encoding="utf-8")
 
 
 # --- purge ----------------------------------------------------------------------------------
@@ -392,9 +393,9 @@ def purge_command(
     ] = 600,
 ) -> None:
     """Purge data of pupils who left longer ago than [retention] allows, and old sync logs."""
+    from connector.engine.retention import COUNT_NAMES, plan_purge, purge, purge_counts
     from connector.engine.runlog import RunLog, bound
     from connector.instance_lock import run_lock
-    from connector.retention import COUNT_NAMES, purge
 
     runtime, store = _open(settings)
     moment = parse_moment(now)
@@ -405,19 +406,24 @@ def purge_command(
 
     try:
         with run_lock(runtime.store_url, holder="a purge", wait=wait, on_wait=waiting):
-            run = RunLog(store, trigger="retention", school_id=None, now=moment, dry_run=dry_run)
-            with bound(run):
-                try:
-                    counts = purge(store, s, moment, dry_run=dry_run, run=run)
-                except Exception:
-                    run.finish(moment, failed=True)
-                    raise
-                outcome = run.finish(moment)
+            if dry_run:
+                counts = purge_counts(store, plan_purge(store, s, moment))
+                head = "dry run: would purge"
+            else:
+                run = RunLog(store, trigger="retention", school_id=None, now=moment)
+                with bound(run):
+                    try:
+                        counts = purge(store, s, moment, run=run)
+                    except Exception:
+                        run.finish(moment, failed=True)
+                        raise
+                    head = f"run {run.id} {run.finish(moment)}: purged"
     finally:
         store.dispose()
-    head = "dry run: would purge" if dry_run else f"run {run.id} {outcome}: purged"
+    keep = s.retention
     typer.echo(
-        f"{head} (pupils who left more than {s.retention.left_pupils_days} days ago, sync log older than {s.retention.sync_events_days} days)"
+        f"{head} (pupils who left more than {keep.left_pupils_days} days ago, "
+        f"sync log older than {keep.sync_events_days} days)"
     )
     for name in COUNT_NAMES:
         typer.echo(f"  {name.replace('_', ' ')}: {counts[name]}")

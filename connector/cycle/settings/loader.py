@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
+from connector.cycle.settings.locate import LineIndex
+from connector.cycle.settings.models import SecretRef, Settings
+from connector.cycle.settings.templates import check_template
 from connector.errors import SettingsError
-from connector.settings.locate import LineIndex
-from connector.settings.models import SecretRef, Settings
-from connector.settings.templates import check_template
 
 DEFAULT_PATH = "settings.toml"
 ENV_VAR = "CONNECTOR_SETTINGS"
@@ -94,7 +95,7 @@ def _render(problems: list[Problem], index: LineIndex, path: Path) -> list[str]:
     return [Problem(p.path, p.message, p.line or index.line_of(p.path)).render(path) for p in problems]
 
 
-def _from_pydantic(error: dict) -> Problem:
+def _from_pydantic(error: ErrorDetails) -> Problem:
     loc = tuple(
         part
         for part in error["loc"]
@@ -118,10 +119,8 @@ def _from_pydantic(error: dict) -> Problem:
         message = f"{value!r} is not a round id: lower-case letters, digits and hyphens"
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "base_url":
         message = f"{value!r} is not an http(s) URL"
-    elif (
-        kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
-        or kind.endswith("_type")
-        or kind.endswith("_parsing")
+    elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than") or kind.endswith(
+        ("_type", "_parsing")
     ):
         message = f"{value!r}: {message[0].lower()}{message[1:]}"
     if loc and loc[-1] in ("client_secret", "planner_api_key") and isinstance(value, str):
@@ -132,8 +131,8 @@ def _from_pydantic(error: dict) -> Problem:
 def check_semantics(settings: Settings, base: Path) -> list[Problem]:
     """Checks across keys; each problem names the key path it is about."""
     # Imported here: the year plan needs the holidays data, which plain model checks do not.
-    from connector.schooldays import SchoolCalendar
-    from connector.yearplan import PlanProblem, plan_round
+    from connector.cycle.schooldays import SchoolCalendar
+    from connector.cycle.yearplan import PlanProblem, plan_round
 
     problems: list[Problem] = []
     problems += _secret_problems(("pas", "client_secret"), settings.pas.client_secret, base)

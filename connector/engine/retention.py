@@ -1,6 +1,6 @@
 """Retention (domain.md, Privacy): data of pupils who left is purged after a configurable period.
 
-`purge` plans first (which rows go, as counts), then deletes in one write transaction and
+`plan_purge` says which rows go (`purge_counts` counts them), `purge` deletes them in one write transaction and
 records itself as a sync run (trigger "retention", counts only: the ids of purged pupils are not
 written to the log that outlives them). What goes:
 
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, exists, update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from connector.engine.runlog import RunLog, bound
 from connector.store import Store
@@ -45,7 +45,7 @@ from connector.store.models import (
     VerslagCheck,
 )
 
-log = structlog.get_logger("connector.retention")
+log = structlog.get_logger("connector.engine.retention")
 _CHUNK = 500  # ids per IN (...)
 COUNT_NAMES = (
     "pupils",
@@ -82,52 +82,56 @@ def plan_purge(store: Store, settings, now: datetime) -> PurgePlan:
         leavers = list(
             session.exec(
                 select(Pupil.id, Pupil.school_id, Pupil.pas_id).where(
-                    Pupil.archived_at.is_not(None), Pupil.archived_at < pupils_before
+                    col(Pupil.archived_at).is_not(None), col(Pupil.archived_at) < pupils_before
                 )
             )
         )
-        gone = {row[0] for row in leavers}
+        gone = {pupil_id for pupil_id, _, _ in leavers if pupil_id is not None}  # stored rows: never None
         linked = session.exec(select(PupilGuardian.guardian_id, PupilGuardian.pupil_id))
         still_needed = {guardian for guardian, pupil in linked if pupil not in gone}
-        guardians = [g for g in session.exec(select(Guardian.id)) if g not in still_needed]
+        guardians = [g for g in session.exec(select(Guardian.id)) if g is not None and g not in still_needed]
     return PurgePlan(
         pupils_before, events_before, sorted(gone), [(school, pas) for _, school, pas in leavers], sorted(guardians)
     )
 
 
 def purge(
-    engine_or_store, settings, now: datetime, *, dry_run: bool = False, run: RunLog | None = None
+    store: Store, settings, now: datetime, *, run: RunLog | None = None, plan: PurgePlan | None = None
 ) -> dict[str, int]:
-    """Purge what the retention settings no longer allow us to keep; returns counts per table.
-
-    `engine_or_store`: the engine (its `.store`) or a `Store`. Recorded as a run with trigger
-    "retention", unless the caller passes its own `run` (then the events and counts go there
-    and the caller finishes it). `dry_run`: count only, delete nothing, record no run."""
-    store: Store = getattr(engine_or_store, "store", engine_or_store)
+    """Purge what the retention settings no longer allow us to keep (what `plan`, or a plan made
+    now, says); returns the rows deleted per table. Recorded as a run with trigger "retention",
+    unless the caller passes its own `run` (then the events and counts go there and the caller
+    finishes it)."""
     own = run is None
-    run = run or RunLog(store, trigger="retention", school_id=None, now=now, dry_run=dry_run)
+    run = run or RunLog(store, trigger="retention", school_id=None, now=now)
     with bound(run):
         try:
-            plan = plan_purge(store, settings, now)
-            counts = _count(store, plan) if dry_run else _execute(store, plan, run.id)
+            plan = plan or plan_purge(store, settings, now)
+            counts = _execute(store, plan, run.id)
         except Exception as exc:
             log.exception("purge crashed")
             run.event("purge failed", exc.__class__.__name__, level="error")
             if own:
                 run.finish(now, failed=True)
             raise
-        prefix = "would purge" if dry_run else "purged"
         for name in COUNT_NAMES:
-            run.counts[f"{prefix} {name.replace('_', ' ')}"] += counts[name]
-        run.event(
-            "retention",
-            f"{prefix}: "
-            + ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in COUNT_NAMES)
-            + f" (pupils who left before {plan.pupils_before:%Y-%m-%d}, sync log before {plan.events_before:%Y-%m-%d})",
-        )
+            run.counts[f"purged {name.replace('_', ' ')}"] += counts[name]
+        run.event("retention", f"purged: {describe(counts, plan)}")
         if own:
             run.finish(now)
     return counts
+
+
+def purge_counts(store: Store, plan: PurgePlan) -> dict[str, int]:
+    """What a purge of `plan` would delete, per table (reads only: `purge --dry-run`)."""
+    return _count(store, plan)
+
+
+def describe(counts: dict[str, int], plan: PurgePlan) -> str:
+    return (
+        ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in COUNT_NAMES)
+        + f" (pupils who left before {plan.pupils_before:%Y-%m-%d}, sync log before {plan.events_before:%Y-%m-%d})"
+    )
 
 
 def _chunks(ids: list) -> list[list]:
@@ -142,17 +146,17 @@ def _count(store: Store, plan: PurgePlan) -> dict[str, int]:
     counts = dict.fromkeys(COUNT_NAMES, 0)
     with store.read() as session:
         for part in _chunks(plan.pupil_ids):
-            conversations = select(Conversation.id).where(Conversation.pupil_id.in_(part))
+            conversations = select(Conversation.id).where(col(Conversation.pupil_id).in_(part))
             counts["conversations"] += len(list(session.exec(conversations)))
             counts["verslag_checks"] += len(
-                list(session.exec(select(VerslagCheck.id).where(VerslagCheck.conversation_id.in_(conversations))))
+                list(session.exec(select(VerslagCheck.id).where(col(VerslagCheck.conversation_id).in_(conversations))))
             )
             counts["planner_invitees"] += len(
-                list(session.exec(select(PlannerInvitee.pupil_id).where(PlannerInvitee.pupil_id.in_(part))))
+                list(session.exec(select(PlannerInvitee.pupil_id).where(col(PlannerInvitee.pupil_id).in_(part))))
             )
-            counts["bookings"] += len(list(session.exec(select(Booking.id).where(Booking.pupil_id.in_(part)))))
+            counts["bookings"] += len(list(session.exec(select(Booking.id).where(col(Booking.pupil_id).in_(part)))))
             counts["pupil_guardians"] += len(
-                list(session.exec(select(PupilGuardian.pupil_id).where(PupilGuardian.pupil_id.in_(part))))
+                list(session.exec(select(PupilGuardian.pupil_id).where(col(PupilGuardian.pupil_id).in_(part))))
             )
         for school_id, pas_id in plan.pupil_keys:
             counts["notes"] += len(
@@ -170,7 +174,7 @@ def _count(store: Store, plan: PurgePlan) -> dict[str, int]:
                 )
             )
         for part in _chunks(plan.guardian_ids):
-            pas_ids = list(session.exec(select(Guardian.school_id, Guardian.pas_id).where(Guardian.id.in_(part))))
+            pas_ids = list(session.exec(select(Guardian.school_id, Guardian.pas_id).where(col(Guardian.id).in_(part))))
             for school_id, pas_id in pas_ids:
                 counts["identity_links"] += len(
                     list(
@@ -198,49 +202,53 @@ def _execute(store: Store, plan: PurgePlan, current_run: str) -> dict[str, int]:
             return session.exec(statement).rowcount or 0
 
         for part in _chunks(plan.pupil_ids):
-            conversations = select(Conversation.id).where(Conversation.pupil_id.in_(part))
+            conversations = select(Conversation.id).where(col(Conversation.pupil_id).in_(part))
             counts["verslag_checks"] += gone(
-                delete(VerslagCheck).where(VerslagCheck.conversation_id.in_(conversations))
+                delete(VerslagCheck).where(col(VerslagCheck.conversation_id).in_(conversations))
             )
-            counts["conversations"] += gone(delete(Conversation).where(Conversation.pupil_id.in_(part)))
-            counts["planner_invitees"] += gone(delete(PlannerInvitee).where(PlannerInvitee.pupil_id.in_(part)))
-            counts["bookings"] += gone(delete(Booking).where(Booking.pupil_id.in_(part)))
-            counts["pupil_guardians"] += gone(delete(PupilGuardian).where(PupilGuardian.pupil_id.in_(part)))
+            counts["conversations"] += gone(delete(Conversation).where(col(Conversation.pupil_id).in_(part)))
+            counts["planner_invitees"] += gone(delete(PlannerInvitee).where(col(PlannerInvitee.pupil_id).in_(part)))
+            counts["bookings"] += gone(delete(Booking).where(col(Booking.pupil_id).in_(part)))
+            counts["pupil_guardians"] += gone(delete(PupilGuardian).where(col(PupilGuardian.pupil_id).in_(part)))
         for school_id, pas_id in plan.pupil_keys:
-            counts["notes"] += gone(delete(Note).where(Note.school_id == school_id, Note.pupil_pas_id == pas_id))
+            counts["notes"] += gone(
+                delete(Note).where(col(Note.school_id) == school_id, col(Note.pupil_pas_id) == pas_id)
+            )
             counts["identity_links"] += gone(
                 delete(IdentityLink).where(
-                    IdentityLink.school_id == school_id, IdentityLink.kind == "child", IdentityLink.pas_id == pas_id
+                    col(IdentityLink.school_id) == school_id,
+                    col(IdentityLink.kind) == "child",
+                    col(IdentityLink.pas_id) == pas_id,
                 )
             )
         for part in _chunks(plan.pupil_ids):
-            counts["pupils"] += gone(delete(Pupil).where(Pupil.id.in_(part)))
+            counts["pupils"] += gone(delete(Pupil).where(col(Pupil.id).in_(part)))
         for part in _chunks(plan.guardian_ids):
             # Re-checked inside the write transaction: a roster sync may have linked one meanwhile.
             orphans = [
                 g for g in part if not session.exec(select(exists().where(PupilGuardian.guardian_id == g))).one()
             ]
             for school_id, pas_id in session.exec(
-                select(Guardian.school_id, Guardian.pas_id).where(Guardian.id.in_(orphans))
+                select(Guardian.school_id, Guardian.pas_id).where(col(Guardian.id).in_(orphans))
             ).all():
                 counts["identity_links"] += gone(
                     delete(IdentityLink).where(
-                        IdentityLink.school_id == school_id,
-                        IdentityLink.kind == "guardian",
-                        IdentityLink.pas_id == pas_id,
+                        col(IdentityLink.school_id) == school_id,
+                        col(IdentityLink.kind) == "guardian",
+                        col(IdentityLink.pas_id) == pas_id,
                     )
                 )
             session.exec(
                 update(Booking)
-                .where(Booking.guardian_id.in_(orphans))
+                .where(col(Booking.guardian_id).in_(orphans))
                 .values(guardian_id=None, guardian_planner_id=None)
             )
-            counts["guardians"] += gone(delete(Guardian).where(Guardian.id.in_(orphans)))
-        counts["sync_events"] += gone(delete(SyncEvent).where(SyncEvent.at < plan.events_before))
+            counts["guardians"] += gone(delete(Guardian).where(col(Guardian.id).in_(orphans)))
+        counts["sync_events"] += gone(delete(SyncEvent).where(col(SyncEvent.at) < plan.events_before))
         old_runs = list(session.exec(_old_runs(plan, current_run)))
         for part in _chunks(old_runs):
-            counts["sync_events"] += gone(delete(SyncEvent).where(SyncEvent.run_id.in_(part)))
+            counts["sync_events"] += gone(delete(SyncEvent).where(col(SyncEvent.run_id).in_(part)))
             for table in (JobMark, Intent):  # ondelete SET NULL, done by hand for the same reason as above
-                session.exec(update(table).where(table.run_id.in_(part)).values(run_id=None))
-            counts["sync_runs"] += gone(delete(SyncRun).where(SyncRun.id.in_(part)))
+                session.exec(update(table).where(col(table.run_id).in_(part)).values(run_id=None))
+            counts["sync_runs"] += gone(delete(SyncRun).where(col(SyncRun.id).in_(part)))
     return counts

@@ -9,7 +9,7 @@ from icalendar import Calendar, Event
 from rich.console import Console
 from rich.table import Table
 
-from connector.yearplan import RoundPlan, SchoolPlan
+from connector.cycle.yearplan import RoundPlan, SchoolPlan
 
 PRODID = "-//gesprekken-connector//jaarplanning//NL"
 
@@ -39,7 +39,8 @@ def render_table(plans: list[SchoolPlan], console: Console) -> None:
         school = school_plan.school
         cal = school_plan.calendar
         table = Table(
-            title=f"{school.name} ({school.brin}) {school.school_year.year}: {cal.first_day:%d-%m-%Y} to {cal.last_day:%d-%m-%Y}",
+            title=f"{school.name} ({school.brin}) {school.school_year.year}: "
+            f"{cal.first_day:%d-%m-%Y} to {cal.last_day:%d-%m-%Y}",
             title_justify="left",
         )
         table.add_column("round")

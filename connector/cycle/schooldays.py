@@ -14,7 +14,7 @@ from functools import cache
 
 import holidays
 
-from connector.settings.models import School
+from connector.cycle.settings.models import School
 
 _HOLIDAY_NAMES = {
     "Herfstvakantie": "herfstvakantie",

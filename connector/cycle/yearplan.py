@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from connector.schooldays import SchoolCalendar
-from connector.settings.models import HoursWindow, Participation, Round, RoundKind, School, Settings, Window
+from connector.cycle.schooldays import SchoolCalendar
+from connector.cycle.settings.models import HoursWindow, Participation, Round, RoundKind, School, Settings, Window
 
 
 class PlanProblem(ValueError):
@@ -163,7 +163,8 @@ def plan_round(settings: Settings, school: School, calendar: SchoolCalendar, rnd
     if start < calendar.first_day or end > calendar.last_day:
         raise PlanProblem(
             "window",
-            f"{start} to {end} is not within school year {year} ({calendar.first_day} to {calendar.last_day}) of school {school.brin}",
+            f"{start} to {end} is not within school year {year} ({calendar.first_day} to {calendar.last_day}) "
+            f"of school {school.brin}",
         )
     hours = rnd.conversation_hours or school.conversation_hours
     if rnd.conversation_hours is None and not rnd.has_planner:
@@ -188,7 +189,8 @@ def plan_round(settings: Settings, school: School, calendar: SchoolCalendar, rnd
         if closes > first_slot:
             raise PlanProblem(
                 "planner.closes_at",
-                f"the planner would close at {closes:%Y-%m-%d %H:%M}, after the first conversation at {first_slot:%Y-%m-%d %H:%M}",
+                f"the planner would close at {closes:%Y-%m-%d %H:%M}, "
+                f"after the first conversation at {first_slot:%Y-%m-%d %H:%M}",
             )
         reminders = tuple(
             sorted(

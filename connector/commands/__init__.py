@@ -1,1 +1,0 @@
-"""Command groups beyond the core ones in `connector.cli`."""

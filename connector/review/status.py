@@ -1,0 +1,230 @@
+"""Each school's status (`connector status`, the web page): its active rounds, each job's last
+completion and next due time, and what needs a person. Texts meant for a person are plain
+English with the Dutch domain words (verslag, ronde, leerkracht); ids only, never names.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from connector.engine import schedule
+from connector.engine.context import Engine
+from connector.engine.jobs import next_due
+from connector.engine.schedule import release_at
+from connector.logging_setup import redact_text
+from connector.review.rounds import round_summaries
+from connector.review.runs import RunView, _iso, _local, find_runs, job_marks
+from connector.review.verslagen import OVERDUE, verslag_rows
+from connector.store import Store
+from connector.store.models import Intent, IntentState, JobMark, SyncEvent
+
+ACTIVE_AFTER_DEADLINE = timedelta(days=14)  # a round stays on `status` this long after its verslag deadline
+FAILED_RUNS_WINDOW = timedelta(days=7)
+STUCK_AFTER = timedelta(hours=1)  # a run still "running" after this never finished
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def school_status(engine: Engine, school, now: datetime, *, all_rounds: bool = False) -> dict:
+    """One school's status: its active rounds, its jobs (last done, next due), and what needs a
+    person's attention, each as a plain sentence. `engine` needs no vendor clients."""
+    store, settings = engine.store, engine.settings
+    plan = engine.school_plan(school)
+    zone = ZoneInfo(school.timezone)
+    summaries = {s["round"]: s for s in round_summaries(store, _one_school(settings, school))}
+    rounds = []
+    for rp in plan.rounds:
+        summary = dict(summaries.get(rp.round_id) or {})
+        phase, active = round_phase(rp, now, zone)
+        if not (active or all_rounds):
+            continue
+        summary.update(
+            phase=phase, active=active, verslagen_overdue=sum(summary.get("verslagen", {}).get(k, 0) for k in OVERDUE)
+        )
+        rounds.append(summary)
+    upcoming = min(
+        (rp for rp in plan.rounds if _start_of(rp, zone) > now), key=lambda rp: _start_of(rp, zone), default=None
+    )
+    done, latest = job_marks(store, school.brin, until=now)
+    first = school is settings.schools[0]
+    due = next_due(schedule.Agenda(school, plan, settings.sync, frozenset(done), first_school=first), now)
+    jobs = []
+    for job in sorted(
+        set(due) | set(latest), key=lambda j: (_JOB_ORDER.index(j) if j in _JOB_ORDER else len(_JOB_ORDER), j)
+    ):
+        mark = latest.get(job)
+        at = due.get(job)
+        jobs.append(
+            {
+                "job": job,
+                "last_done_at": _iso(mark.done_at) if mark else None,
+                "last_run_id": mark.run_id if mark else None,
+                "next_due_at": _iso(at),
+                "overdue": bool(at and at <= now),
+            }
+        )
+    runs = [
+        r
+        for r in find_runs(store, [s.brin for s in settings.schools], brin=school.brin, with_events=False)
+        if r.started_at <= now
+    ]
+    last_ok = next((r for r in runs if r.outcome == "ok"), None)
+    return {
+        "brin": school.brin,
+        "name": school.name,
+        "school_year": school.school_year.year,
+        "now": _iso(now),
+        "rounds": rounds,
+        "next_round": {"round": upcoming.round_id, "starts_at": _iso(_start_of(upcoming, zone))} if upcoming else None,
+        "jobs": jobs,
+        "last_run": runs[0].as_dict() if runs else None,
+        "last_successful_run": last_ok.as_dict() if last_ok else None,
+        "attention": attention(store, settings, school, now, runs, latest.get("roster")),
+    }
+
+
+_JOB_ORDER = ("roster", "planners", "bookings", "reminders", "close", "verslagen")
+
+
+def _one_school(settings, school):
+    return settings.model_copy(update={"schools": (school,)})
+
+
+def _start_of(rp, zone: ZoneInfo) -> datetime:
+    """When a round begins for the connector: its planner's release, or its window's first day."""
+    return release_at(rp) if rp.planner_opens is not None else datetime.combine(rp.window_start, time(0), tzinfo=zone)
+
+
+def round_phase(rp, now: datetime, zone: ZoneInfo) -> tuple[str, bool]:
+    """Where a round stands at `now` in plain words, and whether `status` shows it (active)."""
+    start = _start_of(rp, zone)
+    deadline_end = datetime.combine(rp.verslag_deadline + timedelta(days=1), time(0), tzinfo=zone)
+    if now < start:
+        return (
+            "not started; "
+            f"{'its planner is released' if rp.planner_opens else 'its window starts'} {_local(start, zone)}",
+            False,
+        )
+    if rp.planner_opens is not None and now < rp.planner_closes:
+        when = "open" if now >= rp.planner_opens else "released to families with several children first"
+        return f"planner {when} until {_local(rp.planner_closes, zone)}", True
+    if now.astimezone(zone).date() <= rp.window_end:
+        return f"conversations until {rp.window_end.isoformat()}", True
+    if now < deadline_end:
+        return f"verslagen due by {rp.verslag_deadline.isoformat()}", True
+    return (
+        f"finished (verslagen were due by {rp.verslag_deadline.isoformat()})",
+        now < deadline_end + ACTIVE_AFTER_DEADLINE,
+    )
+
+
+# --- what needs a person ------------------------------------------------------------------
+
+_KIND_WORDS = {
+    "open_planner": "opening a planner",
+    "close_planner": "closing a planner",
+    "send_message": "sending a message",
+}
+
+
+def attention(
+    store: Store, settings, school, now: datetime, runs: list[RunView], roster_mark: JobMark | None
+) -> list[dict]:
+    """What needs a person: failed actions, unlinked records, failed runs, verslagen overdue."""
+    items: list[dict] = []
+    brin = school.brin
+    zone = ZoneInfo(school.timezone)
+    with store.read() as session:
+        failed = list(
+            session.exec(
+                select(Intent)
+                .where(Intent.state == IntentState.FAILED_PERMANENT.value, col(Intent.natural_key).contains(f"{brin}:"))
+                .order_by(col(Intent.updated_at).desc())
+            )
+        )
+        unlinked = []
+        if roster_mark is not None and roster_mark.run_id:
+            unlinked = list(
+                session.exec(
+                    select(SyncEvent)
+                    .where(SyncEvent.run_id == roster_mark.run_id, SyncEvent.action == "not linked")
+                    .order_by(col(SyncEvent.id))
+                )
+            )
+    if failed:
+        lines = [
+            f"{_KIND_WORDS.get(i.kind, i.kind)} ({i.natural_key}): {redact_text(i.error or 'refused')}"
+            for i in failed[:5]
+        ]
+        more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+        items.append(
+            {
+                "kind": "failed_actions",
+                "count": len(failed),
+                "ids": [i.natural_key for i in failed],
+                "message": f"{len(failed)} action(s) at the planner failed for good and will not be retried: "
+                + "; ".join(lines)
+                + more,
+            }
+        )
+    if unlinked:
+        assert roster_mark is not None  # the events are those of its run
+        ids = [redact_text(str(e.vendor_ids[0])) for e in unlinked if e.vendor_ids]
+        shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+        items.append(
+            {
+                "kind": "not_linked",
+                "count": len(unlinked),
+                "ids": ids,
+                "run_id": roster_mark.run_id,
+                "message": f"{len(unlinked)} record(s) are not linked between PAS and the planner "
+                f"in the latest roster sync ({_local(roster_mark.done_at, zone)}): {shown}. "
+                "Pupils who are not linked cannot be invited; link them in the planner's administration "
+                f"(see `connector logs --run {roster_mark.run_id}`).",
+            }
+        )
+    bad = [
+        r
+        for r in runs
+        if (r.outcome in ("failed", "partial") and r.started_at >= now - FAILED_RUNS_WINDOW and r.started_at <= now)
+        or (r.outcome == "running" and r.started_at < now - STUCK_AFTER)
+    ]
+    if bad:
+        words = {"failed": "failed", "partial": "partly failed", "running": "never finished"}
+        lines = [f"run {r.id} ({r.trigger}, {_local(r.started_at, zone)}) {words[r.outcome]}" for r in bad[:5]]
+        items.append(
+            {
+                "kind": "failed_runs",
+                "count": len(bad),
+                "ids": [r.id for r in bad],
+                "message": f"{len(bad)} run(s) in the last {FAILED_RUNS_WINDOW.days} days failed or did not finish: "
+                + "; ".join(lines)
+                + f". `connector logs --school {brin} --level warning` shows why.",
+            }
+        )
+    rows = verslag_rows(store, settings, brin=brin)
+    overdue: Counter[str] = Counter()
+    per_teacher: Counter[str] = Counter()
+    for row in rows:
+        for name in OVERDUE:
+            overdue[name] += row[name]
+            per_teacher[row["teacher"] or "no teacher"] += row[name]
+    total = sum(overdue.values())
+    if total:
+        teachers = ", ".join(f"{t}: {n}" for t, n in sorted(per_teacher.items(), key=lambda x: (-x[1], x[0])) if n)
+        items.append(
+            {
+                "kind": "verslagen_overdue",
+                "count": total,
+                "ids": sorted(t for t, n in per_teacher.items() if n),
+                "message": f"{total} verslag(en) are overdue ({overdue['missing']} missing, "
+                f"{overdue['not_visible']} not visible in the ouderportaal); per leerkracht (PAS id): {teachers}. "
+                f"`connector report verslagen --school {brin}` lists the pupils.",
+            }
+        )
+    return items
