@@ -23,7 +23,9 @@ every `HEARTBEAT_SECONDS`, also during a long tick; `connector health` reads it.
 
 SIGTERM/SIGINT set a stop flag: no new tick starts, a running tick stops after its current
 school, and the process exits 0. A tick still running after `stop_grace` seconds is cut off
-(its intents stay in flight and are reconciled at the next start, see engine/intents.py).
+(its intents stay in flight and are reconciled at the next start, see engine/intents.py); its
+run is closed as `interrupted` first. Each tick, once it holds the run lock, closes the runs a
+dead process left `running` the same way (`runlog.close_interrupted`).
 """
 
 from __future__ import annotations
@@ -48,10 +50,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connector.cycle.settings import load_settings
 from connector.engine.context import Engine
 from connector.engine.run import SchoolReport, next_due, run_due, tasks_due
+from connector.engine.runlog import close_interrupted
 from connector.errors import UserError
 from connector.instance_lock import LockHeld, daemon_lock, run_lock
 from connector.logging_setup import register_secret
-from connector.runtime import Runtime, build_engine, store_url
+from connector.runtime import Runtime, build_engine, display_url, store_url
 from connector.store.models import JobMark
 
 log = structlog.get_logger("connector.daemon")
@@ -100,6 +103,7 @@ class Daemon:
         self.mtime = _mtime(runtime)
         self.stop = threading.Event()
         self.busy = threading.Lock()  # held while a tick runs, and by `serve` once stopping
+        self.in_run = threading.Event()  # set while a tick holds the run lock
         self.exit_code = 0
 
     # --- jobs ------------------------------------------------------------------------------
@@ -128,7 +132,12 @@ class Daemon:
             now = self.clock()
             try:
                 with run_lock(self.runtime.store_url, holder="the daemon", wait=0):
-                    reports = self._run(now)
+                    self.in_run.set()  # from here, every run `running` in the store is this tick's
+                    try:
+                        close_interrupted(self.engine.store, now)  # left by a process that died
+                        reports = self._run(now)
+                    finally:
+                        self.in_run.clear()
             except LockHeld as exc:
                 log.info(
                     "tick skipped: another run holds the database; the next tick catches up", holder=str(exc.holder)
@@ -187,7 +196,7 @@ class Daemon:
             loaded = load_settings(path)
             url = store_url(loaded)
             if url != self.runtime.store_url:
-                raise UserError(f"store.url changed to {url}: restart the daemon to use another database")
+                raise UserError(f"store.url changed to {display_url(url)}: restart the daemon to use another database")
             for secret in (loaded.settings.pas.client_secret, *(s.planner_api_key for s in loaded.settings.schools)):
                 register_secret(loaded.read_secret(secret))
             engine = self.engine_factory(Runtime(loaded, url))
@@ -212,6 +221,21 @@ class Daemon:
 
     def stopped(self) -> None:
         self._mark(STOPPED_KEY, self.wall())
+
+    def cut_off(self) -> list[str]:
+        """The tick is still at work when the process must exit: close its runs as interrupted,
+        so that `logs`, `status` and `health` say so at once rather than after the next start.
+        Only while the tick holds the run lock: otherwise a run `running` may be another
+        process's (a manual sync). Never raises: the process exits next, whatever happens here."""
+        if not self.in_run.is_set():
+            return []
+        try:
+            closed = close_interrupted(self.engine.store, self.clock(), trigger="daemon")
+            self.stopped()  # until a start clears it, `health` counts the interrupted run
+            return closed
+        except Exception:
+            log.exception("could not mark the cut-off run as interrupted; the next start does")
+            return []
 
     def _mark(self, key: str, at: datetime) -> None:
         with self.engine.store.write() as session:
@@ -294,6 +318,7 @@ def serve(
                 "and are reconciled at the next start",
                 grace_seconds=stop_grace,
             )
+            daemon.cut_off()
             logging.shutdown()
             sys.stderr.flush()
             os._exit(daemon.exit_code)  # a pool thread would otherwise keep the process alive

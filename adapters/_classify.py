@@ -8,12 +8,14 @@ the HTTP status (both contracts, "Errors"). Gateway bodies may be HTML: never pa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import requests
 
-from adapters._redact import Redactor
+from adapters._redact import ID_LIMIT, Redactor, clean
 from adapters._retry_after import parse_retry_after
 from adapters.errors import (
     AdapterError,
@@ -30,6 +32,18 @@ from adapters.errors import (
 # "Idempotency": timeout, 502 or 504; a 500 may have failed half-way).
 _UNKNOWN_OUTCOME_STATUSES = frozenset({500, 502, 504})
 _MAX_TEXT = 300
+_WORDS = re.compile(r"[^\W_]+")
+# Words a problem title may use beside those of its own type and HTTP status and still say nothing
+# about the occurrence (see `plain_title`). No word here is also a first name or surname one meets.
+_TITLE_WORDS = frozenset(
+    _WORDS.findall(
+        "a an the is are was were not no of in on at for or and to too by with this that has have been be"
+        " please try again later now request requests access token parameter parameters value values field"
+        " fields resource service server temporarily temporary error failed invalid missing unknown malformed"
+        " expired revoked limit exceeded rate maintenance progress nightly scheduled school year pupil pupils"
+        " group groups note notes staff"
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ def error_from_exception(exc: requests.RequestException, call: Call, *, redactor
 
     The text is redacted: the requests message holds the full URL with its query string.
     """
-    text = redactor.redact(f"{type(exc).__name__}: {exc}")[:_MAX_TEXT]
+    text = clean(f"{type(exc).__name__}: {exc}", _MAX_TEXT, redactor.redact)
     if isinstance(
         exc,
         (
@@ -133,24 +147,45 @@ def parse_error_body(
         return None, generic, [], {}
     if not isinstance(body, dict):
         return None, generic, [], {}
-    # Only the vendor's codes, titles and field names are kept: its own sentences (a planner
-    # "message", a problem "detail", a detail's "issue") may quote a pupil's or parent's name,
-    # which no pattern can recognise, and an error ends up in logs and the sync log (issue 6).
+    # Only the vendor's codes, plain titles and field names are kept: its own sentences (a planner
+    # "message", a problem "detail", a detail's "issue", a title that says more than its type) may
+    # quote a pupil's or parent's name, which no pattern can recognise, and an error ends up in logs
+    # and the sync log (issues 6 and W2-2).
     error = body.get("error")
     if isinstance(error, dict):  # planner format
         code, message, details = error.get("code"), None, error.get("details")
     else:  # problem+json; the token endpoint adds "error": "invalid_client" etc.
         code = error if isinstance(error, str) else problem_slug(body.get("type"))
         message, details, error = body.get("title"), None, {}
+    # Codes, titles and field names are vendor text all the same: escaped, bounded and redacted like
+    # any (an ANSI escape in a field name would reach the terminal through the run log).
+    code = clean(code, ID_LIMIT, redactor.redact) if isinstance(code, str) and code else None
     safe_details = [
-        {"field": redactor.redact(str(item["field"]))[:_MAX_TEXT]}
+        {"field": clean(str(item["field"]), ID_LIMIT, redactor.redact)}
         for item in (details if isinstance(details, list) else [])
         if isinstance(item, dict) and "field" in item
     ]
-    text = (
-        redactor.redact(str(message))[:_MAX_TEXT] if message else (code if isinstance(code, str) and code else generic)
-    )
-    return (code if isinstance(code, str) and code else None), text, safe_details, error
+    if not (isinstance(message, str) and plain_title(message, code, response.status_code)):
+        message = None
+    text = clean(message, ID_LIMIT, redactor.redact) if message else (code or generic)
+    return code, text, safe_details, error
+
+
+def plain_title(title: str, code: str | None, status: int) -> bool:
+    """Whether a problem ``title`` says no more than its type and status: "Not found", "Bad request",
+    "Service unavailable", "Invalid client".
+
+    RFC 9457 has the title summarise the problem type, the same for every occurrence. One PAS title
+    was found quoting a parent's name, which no pattern recognises: a title with any other word
+    than those of its code, of its HTTP status or of a short list of plain words is not kept, and
+    the code stands for it (as for the planner, whose messages are never kept)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    known = {*_WORDS.findall(f"{code or ''} {phrase} {status}".lower()), *_TITLE_WORDS}
+    words = _WORDS.findall(title.lower())
+    return len(title) <= ID_LIMIT and bool(words) and set(words) <= known
 
 
 def problem_slug(problem_type: Any) -> str | None:

@@ -18,6 +18,20 @@ Retry rules, in one sentence each:
   naming method, path and the last status.
 * urllib3 retries are disabled (``max_retries=0``) so attempts do not multiply.
 
+Bounds on every read (W2-2), each a :class:`~adapters.errors.LimitExceeded` (temporary, never
+repeated at once, naming the bound and the endpoint):
+
+* ``HttpPolicy.request_deadline`` is the total time of one request, from sending it to the
+  last byte of its body. ``requests``' read timeout is per socket read, so a server that
+  trickles one byte a second would never time out: the body is streamed (``stream=True``)
+  and read one socket read at a time (``read1``), checking the deadline on the injected clock
+  between reads; the socket's own timeout is shrunk to the time left, so one silent read
+  cannot outlast the deadline either. Waiting for the status line and headers is bounded
+  per read only (``min(read_timeout, request_deadline)``): the socket is not ours before
+  ``requests`` returns.
+* ``HttpPolicy.max_response_bytes`` caps the (decoded) body: a larger ``Content-Length`` is
+  refused before reading, and reading stops at the cap, so a 50 MB answer is never held whole.
+
 Thread safety: each thread gets its own ``requests.Session`` (``threading.local``), because
 Sessions are not guaranteed thread-safe (psf/requests#1871). The limiter, the redactor and
 the auth objects are thread-safe, so one client may be shared between threads. Sessions
@@ -36,6 +50,7 @@ from typing import Any, Protocol
 import requests
 import structlog
 import tenacity
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from adapters._classify import Call, error_from_exception, error_from_response
@@ -43,7 +58,9 @@ from adapters._ratelimit import SlidingWindowLimiter
 from adapters._redact import Redactor
 from adapters.errors import (
     AdapterError,
+    DeadlineExceeded,
     RateLimited,
+    ResponseTooLarge,
     RetriesExhausted,
     TemporaryError,
     TransportError,
@@ -57,6 +74,13 @@ log = structlog.get_logger(__name__)
 if logging.getLogger("urllib3").level == logging.NOTSET:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 
+MIB = 1024 * 1024
+#: Default cap on the pages of one listing (PAS sweep, planner cursor listing).
+DEFAULT_MAX_PAGES = 10_000
+# Largest piece asked of one socket read. read1 returns what one read brings (often less),
+# so this only bounds the memory of one step, not how long a step may wait.
+_CHUNK = 64 * 1024
+
 
 @dataclass(frozen=True)
 class HttpPolicy:
@@ -65,6 +89,8 @@ class HttpPolicy:
     ``read_timeout`` is per socket read (requests semantics), PAS asks to allow >= 10 s.
     ``deadline`` bounds the retrying of one call (one page, one write): no sleep starts that
     would end after it. ``retry_after_cap`` is the longest ``Retry-After`` we wait for.
+    ``request_deadline`` bounds one request as a whole (sent, answered and its body read);
+    ``max_response_bytes`` caps one response body.
     """
 
     connect_timeout: float = 5.0
@@ -75,6 +101,14 @@ class HttpPolicy:
     backoff_max: float = 20.0
     backoff_jitter: float = 1.0
     max_attempts: int = 8
+    request_deadline: float = 60.0
+    max_response_bytes: int = 10 * MIB
+
+    def __post_init__(self) -> None:
+        if self.request_deadline <= 0:
+            raise ValueError("request_deadline must be positive")
+        if self.max_response_bytes < 1:
+            raise ValueError("max_response_bytes must be at least 1")
 
 
 class RetryingAuth(Protocol):
@@ -305,19 +339,35 @@ class Transport:
         begun = self._clock()
         fields = {"vendor": self.vendor, "method": call.method, "path": call.path, "attempt": attempt}
         failure: AdapterError | None = None
+        policy = self.policy
         try:
-            response = self._session().request(
-                call.method,
-                url,
-                auth=auth,
-                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+            session = self._session()
+            # Prepared here (which runs the auth hook) rather than by session.request, so that
+            # fetching a PAS token, which has its own bounds, does not eat this request's deadline.
+            prepared = session.prepare_request(requests.Request(call.method, url, auth=auth, **kwargs))
+            begun = self._clock()
+            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
+            response = session.send(
+                prepared,
+                timeout=(policy.connect_timeout, min(policy.read_timeout, policy.request_deadline)),
                 allow_redirects=False,  # never forward credentials to another location
-                **kwargs,
+                **settings,  # stream=True: the body is read below, within the deadline and the cap
             )
         except requests.RequestException as exc:
             duration_ms = round((self._clock() - begun) * 1000)
             log.warning("http_request_failed", **fields, error=type(exc).__name__, duration_ms=duration_ms)
             failure = error_from_exception(exc, call, redactor=self._redactor)
+        if failure is None:
+            failure = self._read_body(response, call, begun)
+            if failure is not None:
+                duration_ms = round((self._clock() - begun) * 1000)
+                log.warning(
+                    "http_request_failed",
+                    **fields,
+                    status=response.status_code,
+                    error=type(failure).__name__,
+                    duration_ms=duration_ms,
+                )
         if failure is not None:
             # Raised outside the handler so that the requests exception (whose text holds
             # the URL with its query string) is neither the cause nor the context.
@@ -326,6 +376,88 @@ class Transport:
         level = log.debug if response.status_code < 400 else log.warning
         level("http_request", **fields, status=response.status_code, duration_ms=duration_ms)
         return response
+
+    def _read_body(self, response: requests.Response, call: Call, begun: float) -> AdapterError | None:
+        """Read the streamed body into the response, within the deadline and the size cap.
+
+        Returns the error instead of raising it (see ``_send``); on an error the connection is
+        closed, never handed back to the pool half read. Afterwards ``response.content``,
+        ``.json()`` and ``.text`` work as for an unstreamed response.
+        """
+        raw = response.raw
+        if raw is None:  # a response built in memory (a test double): nothing to stream
+            return None
+        policy = self.policy
+        deadline_at = begun + policy.request_deadline
+        declared = _content_length(response)
+        if declared is not None and declared > policy.max_response_bytes:
+            response.close()
+            return self._too_large(call, response, f"Content-Length says {declared} bytes")
+        body = bytearray()
+        failure: AdapterError | None = None
+        error: requests.RequestException | None = None
+        cut_short = False  # whether the last socket wait was shortened to the deadline
+        try:
+            while True:
+                left = deadline_at - self._clock()
+                if left <= 0:
+                    failure = self._too_slow(call, response, len(body))
+                    break
+                cut_short = left <= policy.read_timeout
+                _limit_socket_wait(raw, min(left, policy.read_timeout))
+                # One socket read at most: read(n) would wait for n bytes, a trickle at a time.
+                chunk = raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                body += chunk
+                if len(body) > policy.max_response_bytes:
+                    failure = self._too_large(call, response, f"stopped reading at {len(body)} bytes")
+                    break
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError)
+            if self._clock() >= deadline_at or (timed_out and cut_short):
+                failure = self._too_slow(call, response, len(body))
+            else:
+                error = _as_requests_error(exc)
+        if error is not None:
+            failure = error_from_exception(error, call, redactor=self._redactor)
+        if failure is not None:
+            response.close()
+            return failure
+        response._content = bytes(body)
+        # Undeclared in the stubs; tells requests the body is in memory, not still on the wire.
+        setattr(response, "_content_consumed", True)  # noqa: B010
+        return None
+
+    def _too_slow(self, call: Call, response: requests.Response, read: int) -> DeadlineExceeded:
+        seconds = self.policy.request_deadline
+        return DeadlineExceeded(
+            f"request took longer than its total deadline of {seconds:g} s (request_deadline_seconds) "
+            f"after {read} bytes of the body",
+            bound="request_deadline_seconds",
+            limit=seconds,
+            **self._where(call, response),
+        )
+
+    def _too_large(self, call: Call, response: requests.Response, what: str) -> ResponseTooLarge:
+        cap = self.policy.max_response_bytes
+        return ResponseTooLarge(
+            f"response body larger than the cap of {cap / MIB:g} MB (max_response_mb): {what}",
+            bound="max_response_mb",
+            limit=cap / MIB,
+            **self._where(call, response),
+        )
+
+    def _where(self, call: Call, response: requests.Response) -> dict[str, Any]:
+        # A write whose answer we could not read has been executed, or may have been: only a
+        # request that is safe to repeat can simply be sent again on a later tick.
+        return {
+            "vendor": self.vendor,
+            "method": call.method,
+            "path": call.path,
+            "status": response.status_code,
+            "outcome_unknown": not call.safe,
+        }
 
     def _log_retry(self, method: str, path: str, retry_state: tenacity.RetryCallState) -> None:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -342,3 +474,35 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(vendor={self.vendor!r}, base_url={self.base_url!r})"
+
+
+def _content_length(response: requests.Response) -> int | None:
+    value = response.headers.get("Content-Length", "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _limit_socket_wait(raw: Any, seconds: float) -> None:
+    """Let the next socket read wait at most ``seconds`` (the time left before the deadline).
+
+    Best effort through urllib3's connection: a response without a live socket (fully read, or
+    a test double) is left alone. urllib3 sets the socket timeout again for each new request
+    on a pooled connection, so nothing has to be restored.
+    """
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    settimeout = getattr(sock, "settimeout", None)
+    if callable(settimeout):
+        settimeout(max(seconds, 0.001))
+
+
+def _as_requests_error(exc: BaseException) -> requests.RequestException:
+    """The ``requests`` exception that ``iter_content`` would raise for a failure while reading
+    a body, so that ``error_from_exception`` classifies it as for any other request."""
+    if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+        return requests.exceptions.ReadTimeout(str(exc))
+    if isinstance(exc, urllib3.exceptions.DecodeError):
+        return requests.exceptions.ContentDecodingError(str(exc))
+    if isinstance(exc, urllib3.exceptions.ProtocolError):
+        return requests.exceptions.ChunkedEncodingError(str(exc))
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return requests.exceptions.SSLError(str(exc))
+    return requests.exceptions.ConnectionError(str(exc))

@@ -170,7 +170,9 @@ class UnexpectedResponse(PermanentError):
 
 
 class PaginationLoop(UnexpectedResponse):
-    """The planner returned a cursor that was already used in this listing."""
+    """A listing stopped making progress: the planner returned a cursor already used in this
+    listing, or pages that bring no item not seen before (a cursor that changes on every page
+    while the items stay the same; PAS pages that ignore the offset)."""
 
 
 # --- temporary -------------------------------------------------------------------------
@@ -224,6 +226,39 @@ class RetriesExhausted(TemporaryError):
     def __init__(self, message: str, *, attempts: int = 0, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.attempts = attempts
+
+
+class LimitExceeded(TemporaryError):
+    """A bound this side puts on every vendor read was hit: the request took longer than its
+    total deadline, the response was larger than the cap, or a listing had more pages than the
+    cap. Never repeated at once (a vendor that trickles or floods would do it again); the work
+    is left for a later tick.
+
+    ``bound`` names the setting that holds the limit (``request_deadline_seconds``,
+    ``max_response_mb``, ``max_pages``) and ``limit`` its value in the unit of that setting,
+    so the message says what to raise if the vendor really is that slow or that large.
+    """
+
+    def __init__(self, message: str, *, bound: str, limit: float, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.bound = bound
+        self.limit = limit
+
+
+class DeadlineExceeded(LimitExceeded):
+    """One request (sending, waiting and reading the whole body) took longer than its total
+    deadline. ``requests``' own read timeout is per socket read, so a server that sends one
+    byte a second would otherwise never time out."""
+
+
+class ResponseTooLarge(LimitExceeded):
+    """The response body is larger than the cap; reading stopped at the cap (or at once, when
+    ``Content-Length`` already said so)."""
+
+
+class TooManyPages(LimitExceeded):
+    """A listing went on for more pages than the cap (a vendor whose ``total`` or cursors never
+    end would otherwise be read for ever)."""
 
 
 _BY_CODE: dict[str, type[AdapterError]] = {

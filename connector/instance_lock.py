@@ -56,8 +56,8 @@ from typing import Any, Literal
 
 from sqlalchemy.engine import URL
 
-from connector.errors import UserError
-from connector.store.db import sqlite_file, to_url
+from connector.errors import UsageError, UserError
+from connector.store.db import cannot_write, sqlite_file, to_url
 
 LockName = Literal["daemon", "run"]
 
@@ -209,7 +209,7 @@ def _backend(url: URL, name: str) -> Any:
     if url.get_backend_name() == "sqlite":
         path = sqlite_file(url)
         return _NoLock(name) if path is None else _FileLock(path, name)
-    raise UserError(f"no instance lock for database backend {url.get_backend_name()!r}: use SQLite or PostgreSQL")
+    raise UsageError(f"no instance lock for database backend {url.get_backend_name()!r}: use SQLite or PostgreSQL")
 
 
 class _NoLock:
@@ -246,10 +246,15 @@ class _FileLock:
         self.fd = -1
 
     def __enter__(self) -> _FileLock:
-        _make_dirs(self.path.parent)
-        # os.open makes the descriptor non-inheritable (PEP 446): a child the daemon
-        # starts must not keep the lock alive after the daemon dies.
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        try:
+            _make_dirs(self.path.parent)
+            # os.open makes the descriptor non-inheritable (PEP 446): a child the daemon
+            # starts must not keep the lock alive after the daemon dies.
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+        except OSError as exc:  # a read-only folder or lock file: the service's set-up, not a bug
+            if self.path.exists():
+                raise cannot_write(self.path, exc, kind="lock") from None
+            raise cannot_write(self.path.parent, exc, kind="folder") from None
         try:
             if stat.S_IMODE(os.fstat(self.fd).st_mode) != _FILE_MODE:
                 os.fchmod(self.fd, _FILE_MODE)  # os.open's mode passed through the umask

@@ -31,6 +31,8 @@ import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from adapters._redact import ID_LIMIT, TEXT_LIMIT, clean
+
 REDACTED = "[redacted]"
 
 #: Keys whose values are always masked (compared lower-case, "-" read as "_").
@@ -109,7 +111,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1=" + REDACTED,
     ),
-    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"), "[email]"),
+    # The look-behind lets a match start only where a run of address characters starts: without it,
+    # a 100 kB run of letters with no "@" is scanned again from each of its characters (seconds).
+    (
+        re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}"),
+        "[email]",
+    ),
     # international numbers: +31 6 12345678, 0031-20-1234567, +31 (0)6 1234 5678
     (re.compile(r"(?<![\w+])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?\d(?:[\s.\-]?\d){6,11}(?!\w)"), "[phone]"),
     # Dutch national numbers: ten digits from a leading 0 (06-12345678, 020 123 4567)
@@ -165,6 +172,29 @@ def redact_text(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return _B64_CANDIDATE.sub(_b64_replace, text)
+
+
+def safe_text(text: object, limit: int = TEXT_LIMIT) -> str:
+    """Text that came from a vendor (or may hold such text) made safe to store and to print.
+
+    Redacted as :func:`redact_text` does (registered secrets, credentials, e-mail addresses,
+    phone numbers), every control, invisible-format and bidi character escaped visibly (ESC as
+    ``\\x1b``, CR LF as ``\\r\\n``, U+202E as ``\\u202e``), and cut to ``limit`` characters with
+    a visible marker, ``… (cut, 100,043 characters)``. Clean text comes through unchanged.
+
+    TAB and LF are escaped too, also in messages we write ourselves: a run-log event is one line
+    (one table row, one JSON line), and none of ours spans lines. ``None`` gives "".
+
+    ``limit``: :data:`TEXT_LIMIT` (2,000) for a whole message; :func:`safe_id` (:data:`ID_LIMIT`,
+    200) for an id, a code or a title.
+    """
+    return "" if text is None else clean(str(text), limit, redact_text)
+
+
+def safe_id(value: object) -> str:
+    """A vendor id (or code, title, action) made safe to store and print: :func:`safe_text`
+    bounded to :data:`ID_LIMIT` (200) characters."""
+    return safe_text(value, ID_LIMIT)
 
 
 def is_sensitive_key(key: Any) -> bool:

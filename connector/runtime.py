@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import quote_plus
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from connector.cycle.settings import LoadedSettings, load_settings
+from connector.cycle.settings.models import SecretRef
 from connector.logging_setup import configure_logging, register_secret
 
 if TYPE_CHECKING:
+    from adapters._http import HttpPolicy
+    from connector.cycle.settings.models import PasConnection, PlannerConnection
     from connector.engine.context import Engine
 
 
@@ -19,11 +26,45 @@ class Runtime:
 
 
 def store_url(loaded: LoadedSettings) -> str:
-    """The database URL: an SQLAlchemy URL as given, or a file path relative to the settings file."""
+    """The database URL: an SQLAlchemy URL as given, or a file path relative to the settings file.
+
+    `[store] url` may be a secret reference (`{ env = "VAR" }` or `{ file = "path" }`) holding the
+    URL; raises SettingsError when it cannot be read. A password in the URL is registered for
+    log redaction, however the URL was given.
+    """
     url = loaded.settings.store.url
+    if isinstance(url, SecretRef):
+        url = loaded.read_secret(url)
     if "://" in url:
+        for secret in _url_passwords(url):
+            register_secret(secret)
         return url
     return str(loaded.resolve_path(url))
+
+
+def _url_passwords(url: str) -> list[str]:
+    """The URL's password as written (percent-encoded) and decoded: a log line may hold either."""
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return []
+    if not password:
+        return []
+    text = str(password)
+    return list(dict.fromkeys((text, quote_plus(text), quote_plus(text).replace("+", "%20"))))
+
+
+def display_url(url: str) -> str:
+    """The database URL to show: its password masked; a file path, or a URL without one, unchanged."""
+    if "://" not in url:
+        return url
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "(not a valid database URL)"  # the text may hold a password; never echo it
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)
 
 
 def start(settings: str | None, *, json_logs: bool | None = None) -> Runtime:
@@ -55,9 +96,11 @@ def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bo
         s.pas.base_url,
         s.pas.client_id,
         loaded.read_secret(s.pas.client_secret),
+        policy=http_policy(s.pas),
         requests_per_minute=s.pas.requests_per_minute if throttle else unlimited,
-        page_size=500,
-    )  # the contract's largest page: fewest requests against the 300/min limit
+        page_size=500,  # the contract's largest page: fewest requests against the 300/min limit
+        max_pages=s.pas.max_pages,
+    )
     planners: dict[str, ParroClient] = {}
 
     def planner_for(brin: str) -> ParroClient:
@@ -66,9 +109,21 @@ def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bo
             planners[brin] = ParroClient(
                 s.planner.base_url,
                 loaded.read_secret(school.planner_api_key),
+                policy=http_policy(s.planner),
                 requests_per_minute=s.planner.requests_per_minute if throttle else unlimited,
+                max_pages=s.planner.max_pages,
             )
         return planners[brin]
 
     upgrade_to_head(runtime.store_url)
     return Engine(loaded, Store(runtime.store_url), pas, planner_for, allow_removals=allow_removals)
+
+
+def http_policy(connection: PasConnection | PlannerConnection) -> HttpPolicy:
+    """The transport policy of a vendor connection: the defaults, with the settings' read bounds."""
+    from adapters._http import MIB, HttpPolicy
+
+    return HttpPolicy(
+        request_deadline=float(connection.request_deadline_seconds),
+        max_response_bytes=connection.max_response_mb * MIB,
+    )

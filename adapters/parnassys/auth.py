@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 TOKEN_PATH = "/oauth/token"
+# After a refusal no token is asked for this long (contract: do not keep requesting tokens with
+# credentials that were refused). New settings build a new client, so a fixed secret is tried at once.
+REFUSAL_PAUSE = 3600.0
 _INVALID_TOKEN = re.compile(r'(?i)\berror\s*=\s*"?invalid_token"?')
 
 
@@ -59,6 +62,8 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
         self.transport: Transport | None = None
         #: Number of tokens fetched so far (observability and tests).
         self.tokens_fetched = 0
+        self._refused: TokenEndpointError | None = None
+        self._refused_until = 0.0
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token()}"
@@ -72,6 +77,8 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
         stayed unavailable.
         """
         with self._lock:  # one thread fetches; the others wait and reuse its token
+            if self._refused is not None and self._clock() < self._refused_until:
+                raise self._refused  # asked again only after the pause (or with new settings)
             if self._token is None or self._clock() >= self._valid_until:
                 self._fetch()
             assert self._token is not None
@@ -107,14 +114,19 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
         except PermanentError as exc:
             # invalid_client, invalid_request, unsupported_grant_type, 415: wrong credentials
             # or a bug. Never retried (contract: do not keep requesting tokens).
-            raise TokenEndpointError(
-                exc.message,
+            self._refused = TokenEndpointError(
+                f"PAS refused the client credentials ({exc.code or exc.status}): check [pas] client_id and "
+                f"client_secret; no token is asked again for {REFUSAL_PAUSE / 60:.0f} minutes or until the "
+                "settings change",
                 vendor=exc.vendor,
                 method=exc.method,
                 path=exc.path,
                 status=exc.status,
                 code=exc.code,
-            ) from None
+            )
+            self._refused_until = self._clock() + REFUSAL_PAUSE
+            log.error("pas_credentials_refused", code=exc.code, status=exc.status, pause_seconds=REFUSAL_PAUSE)
+            raise self._refused from None
         body = self.transport.json(response, "POST", TOKEN_PATH)
         token = body.get("access_token") if isinstance(body, dict) else None
         expires_in = body.get("expires_in") if isinstance(body, dict) else None

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import requests
 from pydantic import SecretStr
 
-from adapters._http import HttpPolicy, Transport, default_session
+from adapters._http import DEFAULT_MAX_PAGES, HttpPolicy, Transport, default_session
 from adapters._ratelimit import SlidingWindowLimiter
 from adapters._redact import Redactor
 from adapters._time import aware_isoformat
@@ -34,9 +34,10 @@ class PasClient:
     ``base_url`` is the environment's base URL from onboarding (``https://pas.example``);
     the client appends ``/api/v1``. ``requests_per_minute`` defaults to the documented 300
     per client; pass a shared ``limiter`` when several clients use the same credentials.
-    ``clock`` (monotonic) and ``sleep`` are injectable for tests. Thread-safe: one Session
-    per thread, a locked token cache and limiter. Use as a context manager or call
-    :meth:`close`.
+    ``max_pages`` caps the pages of one listing; ``policy`` holds the per-request deadline and
+    response cap (:class:`HttpPolicy`). ``clock`` (monotonic) and ``sleep`` are injectable for
+    tests. Thread-safe: one Session per thread, a locked token cache and limiter. Use as a
+    context manager or call :meth:`close`.
     """
 
     def __init__(
@@ -49,12 +50,14 @@ class PasClient:
         requests_per_minute: int = 300,
         limiter: SlidingWindowLimiter | None = None,
         page_size: int = 250,
+        max_pages: int = DEFAULT_MAX_PAGES,
         token_refresh_margin: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         session_factory: Callable[[], requests.Session] = default_session,
     ) -> None:
         self.page_size = _check_limit(page_size)
+        self.max_pages = _check_max_pages(max_pages)
         policy = policy or HttpPolicy()
         if policy.read_timeout < 10:
             # Contract, "Rate limits and maintenance": allow at least 10 s per request.
@@ -189,7 +192,14 @@ class PasClient:
             response = self._transport.request("GET", path, safe=True, params=query)
             return self._transport.json(response, "GET", path)
 
-        return Sweep(fetch_page, resource=path.rsplit("/", 1)[-1], limit=page_limit, item_filter=item_filter)
+        return Sweep(
+            fetch_page,
+            resource=path.rsplit("/", 1)[-1],
+            limit=page_limit,
+            item_filter=item_filter,
+            max_pages=self.max_pages,
+            path=path,
+        )
 
     @property
     def tokens_fetched(self) -> int:
@@ -234,3 +244,9 @@ def _without_body(note: dict[str, Any]) -> dict[str, Any]:
     # Data minimisation: we never ask for bodies, and do not keep one sent by mistake.
     note.pop("body", None)
     return note
+
+
+def _check_max_pages(max_pages: int) -> int:
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+        raise ValueError("max_pages must be a positive integer")
+    return max_pages

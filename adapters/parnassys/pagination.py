@@ -5,6 +5,16 @@ A :class:`Sweep` is a single-use iterable over every item of a list endpoint. It
 recent page (totals shift while paging), and yields each ``id`` once. ``server_time`` of
 the *first* page is kept: it is the next ``changed_since``/``created_since`` watermark, to
 be stored only once the sweep is complete (:attr:`Sweep.watermark`).
+
+Bounds, so that a wrong ``total`` (say 10^15) cannot keep a sweep going for ever:
+
+* A short or empty page before ``offset`` reaches ``total`` ends the sweep: the list is
+  sliced by offset, so a page comes back short only at the current end of the list, and a
+  total beyond it is wrong. Logged as ``pas_total_inconsistent``; the sweep is complete.
+* Two full pages in a row that bring no item not seen before mean the server ignores the
+  offset: :class:`~adapters.errors.PaginationLoop`. (One such page can be honest: items that
+  were inserted before our offset push seen items onto the next page.)
+* At most ``max_pages`` pages (:class:`~adapters.errors.TooManyPages`, temporary).
 """
 
 from __future__ import annotations
@@ -15,7 +25,8 @@ from typing import Any
 
 import structlog
 
-from adapters.errors import UnexpectedResponse
+from adapters._http import DEFAULT_MAX_PAGES
+from adapters.errors import PaginationLoop, TooManyPages, UnexpectedResponse
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +48,11 @@ class Sweep:
     paged is picked up by the next sweep (its ``changed_at`` is after the watermark). Items
     without a string ``id`` are yielded without de-duplication for the mapping layer to
     report.
+    ``path`` (the endpoint, for error messages) defaults to ``resource``.
     Iterating raises what the client raises, plus
-    :class:`~adapters.errors.UnexpectedResponse` for a malformed envelope.
+    :class:`~adapters.errors.UnexpectedResponse` for a malformed envelope,
+    :class:`~adapters.errors.PaginationLoop` for pages that ignore the offset and
+    :class:`~adapters.errors.TooManyPages` after ``max_pages`` pages.
     """
 
     def __init__(
@@ -48,10 +62,16 @@ class Sweep:
         resource: str,
         limit: int,
         item_filter: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        path: str | None = None,
     ) -> None:
+        if max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
         self._fetch_page = fetch_page
         self.resource = resource
         self.limit = limit
+        self.max_pages = max_pages
+        self.path = path or resource
         self._item_filter = item_filter
         self._started = False
         self.server_time: datetime | None = None
@@ -76,16 +96,31 @@ class Sweep:
 
     def _items(self) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
-        offset = 0
+        offset = total = 0
+        stale = 0  # full pages in a row without an item not seen before
         while True:
+            if self.pages >= self.max_pages:
+                raise TooManyPages(
+                    f"{self.resource}: the listing did not end within {self.max_pages} pages (max_pages); "
+                    f"it was at offset {offset} and the last page said total {total}",
+                    bound="max_pages",
+                    limit=self.max_pages,
+                    vendor="pas",
+                    method="GET",
+                    path=self.path,
+                )
             body = self._fetch_page(offset, self.limit)
             items, total, page_limit, server_time = self._envelope(body)
             self.pages += 1
             if self.server_time is None:
                 self.server_time = server_time
+                if total > self.max_pages * min(self.limit, page_limit):
+                    log.warning("pas_total_implausible", resource=self.resource, total=total, max_pages=self.max_pages)
+            new = 0
             for item in items:
                 if not isinstance(item, dict):
                     log.warning("pas_item_skipped", resource=self.resource, reason="not_object")
+                    new += 1  # nothing to recognise it by: not evidence of a loop
                     continue
                 item_id = item.get("id")
                 if isinstance(item_id, str):
@@ -94,13 +129,33 @@ class Sweep:
                         self.duplicates += 1
                         continue
                     seen.add(item_id)
+                new += 1
                 self.yielded += 1
                 yield self._item_filter(item) if self._item_filter else item
-            # Step by the limit the server applied (it may cap ours), not by len(items):
-            # a short page in the middle means items moved, and `total` decides the end.
-            offset += max(1, min(self.limit, page_limit))
+            # Step by the limit the server applied (it may cap ours), not by len(items).
+            step = max(1, min(self.limit, page_limit))
+            offset += step
             if offset >= total:
                 break
+            if len(items) < step:
+                # Offset slicing gives a short page only at the list's current end: `total` is wrong.
+                log.warning(
+                    "pas_total_inconsistent",
+                    resource=self.resource,
+                    total=total,
+                    offset=offset - step,
+                    items=len(items),
+                )
+                break
+            stale = 0 if new else stale + 1
+            if stale >= 2:
+                raise PaginationLoop(
+                    f"{self.resource}: {stale} full pages in a row brought no item not seen before "
+                    f"(offset {offset - step}): the server seems to ignore the offset",
+                    vendor="pas",
+                    method="GET",
+                    path=self.path,
+                )
         self.complete = True
         log.debug(
             "pas_sweep_complete",
@@ -132,7 +187,7 @@ class Sweep:
         return parsed
 
     def _bad(self, message: str) -> UnexpectedResponse:
-        return UnexpectedResponse(f"{self.resource}: {message}", vendor="pas")
+        return UnexpectedResponse(f"{self.resource}: {message}", vendor="pas", method="GET", path=self.path)
 
     def __repr__(self) -> str:
         return (

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import requests
 from pydantic import BaseModel, SecretStr
 
-from adapters._http import HttpPolicy, Transport, default_session
+from adapters._http import DEFAULT_MAX_PAGES, HttpPolicy, Transport, default_session
 from adapters._ratelimit import SlidingWindowLimiter
 from adapters._redact import Redactor
 from adapters.errors import DuplicateExternalRef, UnexpectedResponse
@@ -47,9 +47,10 @@ class ParroClient:
 
     ``base_url`` is the environment's base URL (``https://planner.example``); the client
     appends ``/v1``. ``requests_per_minute`` defaults to the documented 120 per key; pass a
-    shared ``limiter`` if several clients use one key. ``clock`` (monotonic) and ``sleep``
-    are injectable for tests. Thread-safe (one Session per thread). Use as a context
-    manager or call :meth:`close`.
+    shared ``limiter`` if several clients use one key. ``max_pages`` caps the pages of one
+    listing; ``policy`` holds the per-request deadline and response cap (:class:`HttpPolicy`).
+    ``clock`` (monotonic) and ``sleep`` are injectable for tests. Thread-safe (one Session per
+    thread). Use as a context manager or call :meth:`close`.
     """
 
     def __init__(
@@ -61,11 +62,13 @@ class ParroClient:
         requests_per_minute: int = 120,
         limiter: SlidingWindowLimiter | None = None,
         page_size: int = 200,
+        max_pages: int = DEFAULT_MAX_PAGES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         session_factory: Callable[[], requests.Session] = default_session,
     ) -> None:
         self.page_size = _check_limit(page_size)
+        self.max_pages = _check_max_pages(max_pages)
         self._auth = ApiKeyAuth(api_key)
         self._transport = Transport(
             vendor="parro",
@@ -288,7 +291,9 @@ class ParroClient:
             response = self._transport.request("GET", path, safe=True, params=query)
             return self._transport.json(response, "GET", path)
 
-        return CursorPager(fetch_page, resource=path.rsplit("/", 1)[-1], limit=page_limit, key=key)
+        return CursorPager(
+            fetch_page, resource=path.rsplit("/", 1)[-1], limit=page_limit, key=key, max_pages=self.max_pages, path=path
+        )
 
     def _planner(self, response: requests.Response, method: str, path: str) -> dict[str, Any]:
         body = self._transport.json(response, method, path)
@@ -343,3 +348,9 @@ def _check_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
     return limit
+
+
+def _check_max_pages(max_pages: int) -> int:
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+        raise ValueError("max_pages must be a positive integer")
+    return max_pages

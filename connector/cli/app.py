@@ -3,13 +3,14 @@ handler that turns errors into messages. The commands live beside it, one module
 
 from __future__ import annotations
 
+from contextlib import contextmanager, suppress
 from datetime import UTC
 from typing import Annotated
 
 import typer
 
 from connector.cycle.settings import LoadedSettings
-from connector.errors import UserError
+from connector.errors import UsageError, UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -38,8 +39,14 @@ WaitOption = Annotated[
 SchoolOption = Annotated[str | None, typer.Option("--school", metavar="BRIN", help="Only this school.")]
 
 
+#: The years a --now moment may lie in: far enough for any rehearsal, and the date arithmetic of
+#: the year plan (a school year, a week of reminders) stays far from datetime's year 1 and 9999.
+MOMENT_YEARS = (2000, 2100)
+
+
 def parse_moment(text: str | None):
-    """The moment of a --now option: now when absent; a UserError when it has no offset."""
+    """The moment of a --now option: now when absent; a UsageError when it has no offset or lies
+    outside MOMENT_YEARS."""
     from datetime import datetime
 
     if text is None:
@@ -47,21 +54,62 @@ def parse_moment(text: str | None):
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(f"--now: {text!r} is not an ISO 8601 moment such as 2026-11-23T08:00:00+01:00") from None
+        raise UsageError(f"--now: {text!r} is not an ISO 8601 moment such as 2026-11-23T08:00:00+01:00") from None
     if moment.tzinfo is None:
-        raise UserError(f"--now: {text!r} has no UTC offset; add one, e.g. +01:00") from None
+        raise UsageError(f"--now: {text!r} has no UTC offset; add one, e.g. +01:00") from None
+    first, last = MOMENT_YEARS
+    if not first <= moment.year <= last:  # its own year: converting 9999-12-31 to UTC may overflow
+        raise UsageError(f"--now: {text!r} is outside the years {first} to {last}")
     return moment
 
 
 def select_schools(loaded: LoadedSettings, brin: str | None):
-    """The schools a --school option selects (all when absent); a UserError naming the known ones."""
+    """The schools a --school option selects (all when absent); a UsageError naming the known ones."""
     schools = loaded.settings.schools
     if brin is None:
         return list(schools)
     chosen = [s for s in schools if s.brin == brin.upper()]
     if not chosen:
-        raise UserError(f"--school: no school {brin} in {loaded.path}; known: {', '.join(s.brin for s in schools)}")
+        raise UsageError(f"--school: no school {brin} in {loaded.path}; known: {', '.join(s.brin for s in schools)}")
     return chosen
+
+
+@contextmanager
+def engine_run_lock(runtime, store, *, holder: str, wait: int, moment, tidy: bool = True):
+    """The run lock of an engine run by hand (`sync`, `run-due`, `purge`), waiting up to `wait` s
+    while the daemon runs. Once it is held, no other run can be at work: runs still `running` were
+    left by a process that died, and are closed as interrupted; so is a run of this process that
+    an error or Ctrl-C leaves unfinished, before the lock is let go. `tidy=False` (a dry run,
+    which changes nothing) leaves them to the next run."""
+    from connector.engine.runlog import close_interrupted
+    from connector.instance_lock import run_lock
+
+    def waiting(who) -> None:
+        typer.echo(f"waiting up to {wait} s: {who} is running a sync on this database", err=True)
+
+    with run_lock(runtime.store_url, holder=holder, wait=wait, on_wait=waiting) as held:
+        if tidy:
+            close_interrupted(store, moment)
+        try:
+            yield held
+        except BaseException:
+            if tidy:
+                with suppress(Exception):  # the first error is the one to show; the next lock holder closes it
+                    close_interrupted(store, moment)
+            raise
+
+
+def _access_problem(exc: BaseException) -> str | None:
+    """One line for an OSError that says a named file may not be written or read (permissions, a
+    read-only mount) and that no part of the connector turned into a UserError at its source, e.g.
+    the log file of [logging] file; None for anything else."""
+    import errno
+
+    if not isinstance(exc, OSError) or not exc.filename or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return None
+    from connector.errors import not_writable
+
+    return not_writable(exc.filename, exc, verb="open").lines[0]
 
 
 def main() -> None:
@@ -85,6 +133,10 @@ def main() -> None:
             show()
         raise SystemExit(getattr(exc, "exit_code", 2)) from None
     except Exception as exc:  # anything unexpected: logged (without locals), one line for the user
+        problem = _access_problem(exc)
+        if problem is not None:  # the service's set-up, not a bug: no log entry (the log may be what failed)
+            typer.echo(problem, err=True)
+            raise SystemExit(2) from None
         import structlog
 
         structlog.get_logger("connector.cli").exception("internal error")

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from connector.cli.app import SettingsOption, app, select_schools
 from connector.cycle.settings import load_settings
-from connector.errors import UserError
+from connector.errors import UsageError
 
 
 class PlanFormat(StrEnum):
@@ -85,5 +85,5 @@ def simulator(
     try:
         fault_config = parse_fault_spec(faults)
     except FaultSpecError as exc:
-        raise UserError(f"--faults: {exc}") from None
+        raise UsageError(f"--faults: {exc}") from None
     run(simulator_config(loaded, seed=seed, faults=fault_config), "127.0.0.1", port)

@@ -81,6 +81,6 @@ def _print(report: dict) -> None:
             typer.echo(f"  {job:<10} {at}")
     f = report["failures"]
     if f:
-        typer.echo(f"failed or partial runs in the last {f['window_hours']} h: {f['count']}")
+        typer.echo(f"failed, partial or interrupted runs in the last {f['window_hours']} h: {f['count']}")
         for run in f["recent"]:
             typer.echo(f"  {run['started_at']} {run['outcome']:<8} {run['trigger']:<8} {run['run_id']}")

@@ -2,14 +2,19 @@
 
 The data comes from `connector.review.status` and `connector.engine.retention`; this module only renders it.
 Tables for people (times in the school's zone), JSON for programs (instants in UTC).
-Vendor-supplied text is printed as plain text, never as Rich markup.
+Vendor-supplied text is printed as plain text, never as Rich markup, and escaped and bounded
+(`connector.logging_setup.safe_text`: the query layer does so for the run log and the status).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
+import stat
+from contextlib import suppress
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,8 +26,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from connector.cli.app import SettingsOption, app, parse_moment, select_schools
-from connector.errors import UserError
+from connector.cli.app import SettingsOption, app, engine_run_lock, parse_moment, select_schools
+from connector.errors import UsageError, not_writable
+from connector.logging_setup import safe_id
 
 report = typer.Typer(no_args_is_help=True, help="Reports for the director and the IB.")
 app.add_typer(report, name="report")
@@ -32,7 +38,7 @@ NowFilter = Annotated[
     str | None, typer.Option("--now", metavar="ISO", help="Act as if it were this moment (ISO 8601 with offset).")
 ]
 LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": "", "debug": "dim"}
-OUTCOME_STYLE = {"failed": "bold red", "partial": "yellow", "running": "cyan", "ok": "green"}
+OUTCOME_STYLE = {"failed": "bold red", "interrupted": "bold red", "partial": "yellow", "running": "cyan", "ok": "green"}
 
 
 class Level(StrEnum):
@@ -77,7 +83,7 @@ def logs(
         try:
             start = parse_since(since, datetime.now(UTC), zone)
         except ValueError as exc:
-            raise UserError(f"--since: {exc}") from None
+            raise UsageError(f"--since: {exc}") from None
     try:
         runs = find_runs(
             store,
@@ -143,8 +149,8 @@ def status(
     from connector.engine.context import Engine
     from connector.review.status import school_status
 
-    runtime, store = _open(settings)
     moment = parse_moment(now)
+    runtime, store = _open(settings)
     engine = Engine.offline(runtime.loaded, store)
     try:
         result = [
@@ -269,11 +275,13 @@ def report_verslagen(
     """Verslagen per teacher and round: on time, late, missing, not visible, with PAS pupil ids."""
     from connector.review.verslagen import verslag_rows
 
+    if output is not None:
+        _check_output(output)  # before the work, and before a database is touched
     runtime, store = _open(settings)
     schools = select_schools(runtime.loaded, school)
     known = {r.id for s in schools for r in runtime.loaded.settings.cycle_for(s).rounds}
     if round_id is not None and round_id not in known:
-        raise UserError(f"--round: no round {round_id!r} in {runtime.loaded.path}; known: {', '.join(sorted(known))}")
+        raise UsageError(f"--round: no round {round_id!r} in {runtime.loaded.path}; known: {', '.join(sorted(known))}")
     try:
         rows = verslag_rows(store, runtime.loaded.settings, brin=school and schools[0].brin, round_key=round_id)
     finally:
@@ -288,10 +296,36 @@ def report_verslagen(
         _print_verslagen(rows, output)
         return
     if output is not None:
-        output.write_bytes(data)
+        _write_private(output, data)
         typer.echo(f"wrote {len(rows)} row(s) to {output}", err=True)
     else:
         typer.echo(data, nl=False)
+
+
+def _check_output(path: Path) -> None:
+    """A UsageError naming the folder when --output cannot be a file there (the folder is missing,
+    or the path is a folder): said plainly, and no folder made where a typo put it."""
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"--output: {path} is a folder; give a file name, e.g. {path / 'verslagen.csv'}")
+    if not folder.is_dir():
+        raise UsageError(f"--output: the folder {folder} does not exist; create it first (mkdir -p {folder})")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a report readable by its owner only (0600), as the store is: it holds PAS pupil ids."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise not_writable(path, exc) from None
+        raise UsageError(f"--output: cannot write {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as f:
+        if stat.S_ISREG(os.fstat(fd).st_mode):  # not for /dev/stdout: that mode is the terminal's
+            # os.open's mode passed through the umask, and an existing file keeps its own
+            with suppress(PermissionError):  # another user's file we may write: its mode is theirs
+                os.fchmod(fd, 0o600)
+        f.write(data)
 
 
 def verslagen_csv(rows: list[dict]) -> bytes:
@@ -352,15 +386,16 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
         )
     totals = dict.fromkeys(("conversations", *_KEYS), 0)
     for r in rows:
+        # PAS ids are vendor text: escaped, so that none moves the cursor or clears the screen.
         overdue = "; ".join(
-            f"{label}: {', '.join(r['pupils'][k])}"
+            f"{label}: {', '.join(safe_id(p) for p in r['pupils'][k])}"
             for k, label in (("missing", "missing"), ("not_visible", "not visible"))
             if r["pupils"][k]
         )
         table.add_row(
             r["brin"],
             r["round"],
-            r["teacher"] or "(no teacher)",
+            Text(safe_id(r["teacher"])) if r["teacher"] else "(no teacher)",
             str(r["conversations"]),
             *(str(r[k]) for k in _KEYS),
             Text(overdue),
@@ -374,7 +409,7 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
     console = _console() if output is None else Console(file=buffer, width=160)
     console.print(table if rows else "no conversations recorded yet")
     if output is not None:
-        output.write_text(buffer.getvalue(), encoding="utf-8")
+        _write_private(output, buffer.getvalue().encode("utf-8"))
 
 
 # --- purge ----------------------------------------------------------------------------------
@@ -395,17 +430,12 @@ def purge_command(
     """Purge data of pupils who left longer ago than [retention] allows, and old sync logs."""
     from connector.engine.retention import COUNT_NAMES, plan_purge, purge, purge_counts
     from connector.engine.runlog import RunLog, bound
-    from connector.instance_lock import run_lock
 
-    runtime, store = _open(settings)
     moment = parse_moment(now)
+    runtime, store = _open(settings)
     s = runtime.loaded.settings
-
-    def waiting(who) -> None:
-        typer.echo(f"waiting up to {wait} s: {who} is running a sync on this database", err=True)
-
     try:
-        with run_lock(runtime.store_url, holder="a purge", wait=wait, on_wait=waiting):
+        with engine_run_lock(runtime, store, holder="a purge", wait=wait, moment=moment, tidy=not dry_run):
             if dry_run:
                 counts = purge_counts(store, plan_purge(store, s, moment))
                 head = "dry run: would purge"

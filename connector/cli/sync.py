@@ -8,8 +8,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from connector.cli.app import NowOption, SchoolOption, SettingsOption, WaitOption, app, parse_moment, select_schools
+from connector.cli.app import (
+    NowOption,
+    SchoolOption,
+    SettingsOption,
+    WaitOption,
+    app,
+    engine_run_lock,
+    parse_moment,
+    select_schools,
+)
 from connector.cycle.settings import load_settings
+from connector.logging_setup import safe_text
 
 MANUAL = frozenset({"roster", "bookings", "verslagen"})  # reads a manual sync repeats even when done today
 
@@ -45,16 +55,19 @@ def sync(
     from connector.engine.run import plan_due, run_due
     from connector.runtime import build_engine, start
 
+    moment = parse_moment(now)  # a wrong option before any database is touched
     runtime = start(settings)
     engine = build_engine(runtime, allow_removals=allow_removals)
-    moment = parse_moment(now)
     chosen = select_schools(runtime.loaded, school)
     part = only.value if only else None
     if dry_run:
         _print_plans(plan_due(engine, moment, schools=chosen, only=part, force=MANUAL), moment)
         return
     reports = []
-    with _run_lock(runtime, "a manual sync", wait), progress_bar("sync", total=len(chosen)) as bar:
+    with (
+        engine_run_lock(runtime, engine.store, holder="a manual sync", wait=wait, moment=moment),
+        progress_bar("sync", total=len(chosen)) as bar,
+    ):
         for one in chosen:  # a bar on a terminal only; a board's sync takes a while
             bar.working_on(one.brin)
             reports += run_due(
@@ -67,6 +80,7 @@ def sync(
             )
             bar.advance()
     _print_reports(reports, moment)
+    raise SystemExit(exit_code(reports))  # typer.Exit's code is lost under main()'s standalone_mode=False
 
 
 @app.command("run-due")
@@ -75,22 +89,24 @@ def run_due_command(settings: SettingsOption = None, now: NowOption = None, wait
     from connector.engine.run import run_due
     from connector.runtime import build_engine, start
 
+    moment = parse_moment(now)
     runtime = start(settings)
     engine = build_engine(runtime)
-    moment = parse_moment(now)
-    with _run_lock(runtime, "run-due", wait):
+    with engine_run_lock(runtime, engine.store, holder="run-due", wait=wait, moment=moment):
         reports = run_due(engine, moment, trigger="run-due")
     _print_reports(reports, moment)
+    raise SystemExit(exit_code(reports))
 
 
-def _run_lock(runtime, holder: str, wait: int):
-    """One engine run at a time per database: a manual run waits while the daemon works (issue 5)."""
-    from connector.instance_lock import run_lock
+def exit_code(reports) -> int:
+    """0 when everything due was done; 1 when something failed or was postponed (a script or a
+    timer unit then sees it; the next run retries it). 2 and 3 come from main(): usage or settings
+    errors, and another run holding the lock."""
+    from connector.store.models import RunOutcome
 
-    def waiting(who) -> None:
-        typer.echo(f"waiting up to {wait} s: {who} is running a sync on this database", err=True)
-
-    return run_lock(runtime.store_url, holder=holder, wait=wait, on_wait=waiting)
+    if any(r.postponed or r.outcome in (RunOutcome.PARTIAL, RunOutcome.FAILED) for r in reports):
+        return 1
+    return 0
 
 
 @app.command("demo")
@@ -171,7 +187,10 @@ def _print_reports(reports, moment) -> None:
             for action in report.actions.get(key, []):
                 typer.echo(f"    {action.line()}")
         for key in report.postponed:
-            typer.echo(f"  postponed {key} (see `connector logs --run {report.run_id}`)")
+            reason = report.reasons.get(key)
+            typer.echo(f"  postponed {key}" + (f": {safe_text(reason, 300)}" if reason else ""))
+        if report.postponed:
+            typer.echo(f"  (`connector logs --run {report.run_id}` shows why)")
         for name, number in sorted(report.counts.items()):
             if number:
                 typer.echo(f"  {name}: {number}")

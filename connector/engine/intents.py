@@ -22,7 +22,7 @@ from adapters.errors import IdempotencyMismatch, PermanentError, TemporaryError
 from connector.engine.runlog import RunLog
 from connector.logging_setup import redact_text
 from connector.store import Store
-from connector.store.models import Intent, IntentState, payload_hash
+from connector.store.models import Intent, IntentState, idempotency_key_for, payload_hash
 
 KEY_LIFETIME = timedelta(hours=24)  # the planner keeps Idempotency-Keys at least 24 h
 RETRY_AFTER = timedelta(minutes=15)
@@ -126,7 +126,13 @@ def _load_or_record(
         intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
         if intent is None:
             intent = Intent(
-                natural_key=key, kind=kind, payload_hash=digest, payload=payload, run_id=run_id, next_attempt_at=now
+                natural_key=key,
+                idempotency_key=idempotency_key_for(key),
+                kind=kind,
+                payload_hash=digest,
+                payload=payload,
+                run_id=run_id,
+                next_attempt_at=now,
             )
             session.add(intent)
             session.flush()

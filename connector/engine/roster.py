@@ -17,6 +17,7 @@ from sqlmodel import col, delete, select
 
 from connector.domain import Group as PasGroup
 from connector.domain import Pupil as PasPupil
+from connector.engine import pending
 from connector.engine.context import Step
 from connector.errors import UserError
 from connector.store.models import (
@@ -34,6 +35,7 @@ from connector.store.models import (
 from mappings.identity import Matching, match_children, match_groups, match_staff
 from mappings.payloads import (
     Mapped,
+    MappingError,
     child_from_planner,
     group_from_pas,
     group_from_planner,
@@ -114,11 +116,13 @@ class RosterRead:
     planner_staff: list
     archiving: int
     restoring: int
+    pending: pending.Sorted
 
     def summary(self) -> str:
+        held = f", {len(self.pending.held)} kept pending" if self.pending.held else ""
         return (
             f"{len(self.groups)} groups, {len(self.staff)} staff, {len(self.pupils)} changed pupils "
-            f"({self.archiving} leaving, {self.restoring} back)"
+            f"({self.archiving} leaving, {self.restoring} back{held})"
         )
 
 
@@ -133,12 +137,19 @@ def read_roster(step: Step) -> RosterRead:
                 SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK
             )
         ).first()
+        waiting = pending.stored(session, school_id)
     since = datetime.fromisoformat(mark.value) if mark else None
 
     groups = _mapped(step, "PAS group", step.engine.pas.groups(brin, schoolyear=year), group_from_pas)
     staff = _mapped(step, "PAS staff member", step.engine.pas.staff(brin, schoolyear=year), staff_from_pas)
-    sweep = step.engine.pas.pupils(brin, schoolyear=year, changed_since=since)
-    pupils = _mapped(step, "PAS pupil", sweep, pupil_from_pas)
+    asked_since = pending.read_from(since, waiting)
+    sweep = step.engine.pas.pupils(brin, schoolyear=year, changed_since=asked_since)
+    items = list(sweep)
+    mapped = map_items("PAS pupil", items, pupil_from_pas)
+    _report(step, mapped.errors)
+    sorted_out = pending.sort_out(items, mapped, {g.pas_id for g in groups}, asked_since, waiting)
+    _report_pending(step, sorted_out, mapped.errors)
+    pupils = sorted_out.pupils
     watermark = sweep.watermark
     planner = step.planner
     planner_groups = _mapped(step, "planner group", planner.groups(), group_from_planner)
@@ -157,7 +168,17 @@ def read_roster(step: Step) -> RosterRead:
         elif pupil.enrolled and row is not None and row.archived_at is not None:
             restoring += 1
     return RosterRead(
-        groups, staff, pupils, watermark, since, planner_groups, children, planner_staff, archiving, restoring
+        groups,
+        staff,
+        pupils,
+        watermark,
+        since,
+        planner_groups,
+        children,
+        planner_staff,
+        archiving,
+        restoring,
+        sorted_out,
     )
 
 
@@ -186,6 +207,7 @@ def store_roster(step: Step, read: RosterRead) -> RosterResult:
         _store_links(session, school_id, year, links, group_rows, staff_rows, all_pupils)
         if read.previous_watermark is None or read.watermark >= read.previous_watermark:
             _set_watermark(session, school_id, read.watermark, step.now)
+        pending.store(session, school_id, read.pending, step.now)
     unmatched = [u for m in links for u in m.unmatched]
     for item in unmatched:
         step.run.event(
@@ -208,9 +230,37 @@ def sync_roster(step: Step) -> RosterResult:
 
 def _mapped(step: Step, resource: str, items, convert) -> list:
     mapped: Mapped = map_items(resource, items, convert)
-    for error in mapped.errors:
-        step.run.event("record failed", str(error), level="error", ids=[error.record_id], count="records failed")
+    _report(step, mapped.errors)
     return mapped.records
+
+
+def _report(step: Step, errors: list[MappingError]) -> None:
+    for error in errors:
+        step.run.event("record failed", str(error), level="error", ids=[error.record_id], count="records failed")
+
+
+def _report_pending(step: Step, result: pending.Sorted, errors: list[MappingError]) -> None:
+    """Name every pupil held back (the mapping failures are named already) and every one resolved."""
+    failed = {e.record_id for e in errors}
+    for item in result.held:
+        if item.record_id not in failed:
+            message = f"PAS pupil {item.record_id}: {item.reason}"
+            step.run.event("record failed", message, level="error", ids=[item.record_id], count="records failed")
+    if result.held:
+        ids = [h.record_id for h in result.held]
+        step.run.event(
+            "records pending",
+            f"{len(ids)} PAS pupil(s) kept pending, read again at every roster sync until they can be used: "
+            + ", ".join(ids),
+            level="warning",
+            ids=ids,
+        )
+    if result.resolved:
+        step.run.event(
+            "records resolved",
+            f"{len(result.resolved)} pending PAS pupil(s) read again and resolved: " + ", ".join(result.resolved),
+            ids=result.resolved,
+        )
 
 
 def _guard(

@@ -39,6 +39,7 @@ class SchoolReport:
     outcome: str = "nothing due"
     counts: dict[str, int] = field(default_factory=dict)
     actions: dict[str, list[Action]] = field(default_factory=dict)  # per task done: what it did
+    reasons: dict[str, str] = field(default_factory=dict)  # per task postponed: why
 
 
 @dataclass
@@ -156,8 +157,9 @@ def _run_school(
             try:
                 plan = _plan(step, task, run)
                 plan.execute(step)
-            except roster.RemovalGuardError:
+            except roster.RemovalGuardError as exc:
                 report.postponed.append(task.key)
+                report.reasons[task.key] = str(exc)
                 failed = True
                 if trigger == "manual":
                     run.finish(now, failed=True)
@@ -166,14 +168,18 @@ def _run_school(
             except (TemporaryError, AdapterError) as exc:
                 run.event(f"{task.job} postponed", f"{task.key}: {exc}", level="warning", count="postponed")
                 report.postponed.append(task.key)
+                report.reasons[task.key] = str(exc)
                 if isinstance(exc, TemporaryError):  # the vendor is down: leave the rest for the next tick
-                    report.postponed += [t.key for t in tasks[tasks.index(task) + 1 :]]
+                    for rest in tasks[tasks.index(task) + 1 :]:
+                        report.postponed.append(rest.key)
+                        report.reasons[rest.key] = f"not tried: {exc.vendor or 'a vendor'} is unavailable"
                     break
                 continue
             except Exception as exc:  # one school's bug must not stop the others
                 log.exception("task crashed", task=task.key)
                 run.event(f"{task.job} failed", f"{task.key}: {exc.__class__.__name__}", level="error")
                 report.postponed.append(task.key)
+                report.reasons[task.key] = f"internal error ({exc.__class__.__name__}); the log file has the details"
                 failed = True
                 continue
             report.done.append(task.key)

@@ -1,7 +1,9 @@
 """The reviewable record of a sync run: one SyncRun row, its events, and its log lines.
 
 Events hold ids, counts and reasons, never names or bodies (issue 6: "Redaction at the
-source"). The run id is bound into every structlog line of the run.
+source"). Their texts may still hold vendor text (an id, an error's code or title): every action,
+message and id is stored through `safe_text`/`safe_id`, redacted, escaped and bounded (issue W2-2).
+The run id is bound into every structlog line of the run.
 """
 
 from __future__ import annotations
@@ -14,12 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
+from sqlmodel import select
 
-from connector.logging_setup import redact_text
+from connector.logging_setup import safe_id, safe_text
 from connector.store import Store
 from connector.store.models import RunOutcome, SyncEvent, SyncRun, new_run_id
 
 log = structlog.get_logger("connector.run")
+
+
+def _safe(action: str, message: str, ids: tuple[str, ...] | list[str]) -> tuple[str, str, tuple[str, ...]]:
+    """An event's texts as stored: a message of at most 2,000 characters, an action and ids of at
+    most 200, each on one line with no escape sequence a terminal would obey."""
+    return safe_id(action), safe_text(message), tuple(safe_id(i) for i in ids)
 
 
 class RunLog:
@@ -46,7 +55,7 @@ class RunLog:
         count: str | None = None,
     ) -> None:
         """Record what was created, updated, skipped or failed, and why."""
-        safe = redact_text(message)
+        action, safe, ids = _safe(action, message, ids)
         with self._lock:
             if count:
                 self.counts[count] += 1
@@ -68,6 +77,39 @@ class RunLog:
             run.outcome = outcome.value
             run.counts = dict(self.counts)
         return outcome.value
+
+
+def close_interrupted(store: Store, now: datetime, *, trigger: str | None = None) -> list[str]:
+    """Close the runs still `running` as `interrupted`; returns their ids.
+
+    Call it right after taking the run lock: every engine run holds that lock while it runs, so a
+    run still `running` then was left by a process that died (killed, out of memory, cut off at
+    the daemon's stop). Each gets `ended_at` (`now`, or its start if later) and a warning event.
+    `trigger` closes only that trigger's runs (the daemon at its own stop, its tick still at work).
+    What such a run had begun at a vendor is in its intents, which the next run reconciles."""
+    query = select(SyncRun).where(SyncRun.outcome == RunOutcome.RUNNING.value)
+    if trigger is not None:
+        query = query.where(SyncRun.trigger == trigger)
+    with store.read() as session:  # the daemon asks at every tick: no write lock when there is nothing
+        if session.exec(query).first() is None:
+            return []
+    with store.write() as session:
+        runs = list(session.exec(query))
+        for run in runs:
+            run.outcome = RunOutcome.INTERRUPTED.value
+            run.ended_at = max(now, run.started_at)
+            session.add(
+                SyncEvent(
+                    run_id=run.id,
+                    at=run.ended_at,
+                    level="warning",
+                    action="run interrupted",
+                    message="its process ended before the run finished; the next run does what is still due",
+                )
+            )
+    for run in runs:
+        log.warning("run interrupted", run_id=run.id, trigger=run.trigger, started_at=run.started_at.isoformat())
+    return [run.id for run in runs]
 
 
 @dataclass(frozen=True)
@@ -98,8 +140,9 @@ class Findings:
         ids: tuple[str, ...] | list[str] = (),
         count: str | None = None,
     ) -> None:
+        action, safe, clean_ids = _safe(action, message, ids)  # a dry run prints these as they are
         with self._lock:
-            self.items.append(Finding(action, redact_text(message), level, tuple(ids), count))
+            self.items.append(Finding(action, safe, level, clean_ids, count))
 
     def replay(self, run: RunLog) -> None:
         for item in self.items:

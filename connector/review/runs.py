@@ -1,6 +1,7 @@
 """The run log as people review it (`connector logs`, the web page): runs newest first, their
 events, levels and filters. Reads the store only; ids only, never names (domain.md, Privacy):
-what is shown was stored redacted, and is passed through the redaction once more.
+what is shown was stored redacted, escaped and bounded, and is passed through `safe_text` once
+more (rows stored before issue W2-2 may hold raw vendor text: ANSI escapes, CR LF, 100 kB).
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from connector.errors import UserError
-from connector.logging_setup import redact_text
+from connector.errors import UsageError
+from connector.logging_setup import safe_id, safe_text
 from connector.store import Store
 from connector.store.models import JobMark, School, SyncEvent, SyncRun
 
 LEVELS = ("debug", "info", "warning", "error")
-OUTCOME_LEVEL = {"failed": "error", "partial": "warning", "running": "info", "ok": "info"}
+OUTCOME_LEVEL = {"failed": "error", "interrupted": "warning", "partial": "warning", "running": "info", "ok": "info"}
 _BRIN = re.compile(r"^[0-9]{2}[A-Z]{2}[0-9]{2}$")
 _SINCE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.I)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _CHUNK = 500  # ids per IN (...): SQLite allows a limited number of bound parameters
 _AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the default zone of --since and of shown moments
+SINCE_YEARS = (2000, 2100)  # the years an ISO --since may name (as --now's)
+MAX_PERIOD = timedelta(days=36_525)  # the longest --since period: a century
 
 
 # --- --since ----------------------------------------------------------------------------------
@@ -35,19 +38,33 @@ _AMSTERDAM = ZoneInfo("Europe/Amsterdam")  # the default zone of --since and of 
 def parse_since(text: str, now: datetime, zone: ZoneInfo = _AMSTERDAM) -> datetime:
     """`30m`, `12h`, `2d`, `1w` before `now`, or an ISO date (local midnight) or moment.
 
-    Raises ValueError with a message that names the accepted forms."""
+    Raises ValueError with a message that names the accepted forms, also for a period longer than
+    a century or a date outside SINCE_YEARS (`99999999d` would overflow the date arithmetic)."""
+    first, last = SINCE_YEARS
     match = _SINCE.match(text)
     if match:
         amount, unit = int(match.group(1)), match.group(2).lower()
-        return now - timedelta(**{_UNITS[unit]: amount})
+        try:
+            period = timedelta(**{_UNITS[unit]: amount})
+        except OverflowError:  # beyond timedelta's own limit (a billion days)
+            period = MAX_PERIOD + MAX_PERIOD
+        if period > MAX_PERIOD:
+            raise ValueError(
+                f"{text!r} reaches back more than 100 years; give a period of at most 5200w (36500d), "
+                f"or an ISO date from {first} to {last}"
+            )
+        return now - period
     try:
         if len(text.strip()) == 10:
-            return datetime.combine(date.fromisoformat(text.strip()), time(0), tzinfo=zone)
-        moment = datetime.fromisoformat(text.strip())
+            moment = datetime.combine(date.fromisoformat(text.strip()), time(0), tzinfo=zone)
+        else:
+            moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(
             f"{text!r} is not a period such as 30m, 12h, 2d or 1w, nor an ISO date such as 2026-11-20"
         ) from None
+    if not first <= moment.year <= last:  # 0001-01-01 in Amsterdam is before datetime's first UTC moment
+        raise ValueError(f"{text!r} is outside the years {first} to {last}")
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
@@ -104,9 +121,9 @@ def event_dict(event: SyncEvent) -> dict:
         "run_id": event.run_id,
         "at": _iso(event.at),
         "level": event.level,
-        "action": redact_text(event.action),
-        "ids": [redact_text(str(i)) for i in event.vendor_ids or []],
-        "message": redact_text(event.message or ""),
+        "action": safe_id(event.action),
+        "ids": [safe_id(i) for i in event.vendor_ids or []],
+        "message": safe_text(event.message or ""),
     }
 
 
@@ -134,9 +151,9 @@ def find_runs(
             for r in session.exec(query)
         ]
         if run_id and not runs:
-            raise UserError(f"--run: no sync run {run_id!r} in this database; `connector logs` lists the runs")
+            raise UsageError(f"--run: no sync run {run_id!r} in this database; `connector logs` lists the runs")
         if run_id and len(runs) > 1:
-            raise UserError(
+            raise UsageError(
                 [f"--run: {run_id!r} matches {len(runs)} runs; give more of the id:", *(f"  {r.id}" for r in runs[:10])]
             )
         schools = _run_schools(session, [r.id for r in runs], set(known_brins))

@@ -15,7 +15,8 @@ from connector.engine import schedule
 from connector.engine.context import Engine
 from connector.engine.jobs import next_due
 from connector.engine.schedule import release_at
-from connector.logging_setup import redact_text
+from connector.logging_setup import safe_id, safe_text
+from connector.review.pending import pending_attention
 from connector.review.rounds import round_summaries
 from connector.review.runs import RunView, _iso, _local, find_runs, job_marks
 from connector.review.verslagen import OVERDUE, verslag_rows
@@ -135,7 +136,10 @@ _KIND_WORDS = {
 def attention(
     store: Store, settings, school, now: datetime, runs: list[RunView], roster_mark: JobMark | None
 ) -> list[dict]:
-    """What needs a person: failed actions, unlinked records, failed runs, verslagen overdue."""
+    """What needs a person: failed actions, unlinked records, failed runs, verslagen overdue.
+
+    The vendor ids and error texts in these sentences go through `safe_id`/`safe_text`: an intent's
+    error and old events may hold raw vendor text (ANSI escapes, CR LF, any length)."""
     items: list[dict] = []
     brin = school.brin
     zone = ZoneInfo(school.timezone)
@@ -158,7 +162,7 @@ def attention(
             )
     if failed:
         lines = [
-            f"{_KIND_WORDS.get(i.kind, i.kind)} ({i.natural_key}): {redact_text(i.error or 'refused')}"
+            f"{_KIND_WORDS.get(i.kind, i.kind)} ({safe_id(i.natural_key)}): {safe_text(i.error or 'refused')}"
             for i in failed[:5]
         ]
         more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
@@ -166,7 +170,7 @@ def attention(
             {
                 "kind": "failed_actions",
                 "count": len(failed),
-                "ids": [i.natural_key for i in failed],
+                "ids": [safe_id(i.natural_key) for i in failed],
                 "message": f"{len(failed)} action(s) at the planner failed for good and will not be retried: "
                 + "; ".join(lines)
                 + more,
@@ -174,7 +178,7 @@ def attention(
         )
     if unlinked:
         assert roster_mark is not None  # the events are those of its run
-        ids = [redact_text(str(e.vendor_ids[0])) for e in unlinked if e.vendor_ids]
+        ids = [safe_id(e.vendor_ids[0]) for e in unlinked if e.vendor_ids]
         shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
         items.append(
             {
@@ -191,11 +195,20 @@ def attention(
     bad = [
         r
         for r in runs
-        if (r.outcome in ("failed", "partial") and r.started_at >= now - FAILED_RUNS_WINDOW and r.started_at <= now)
+        if (
+            r.outcome in ("failed", "partial", "interrupted")
+            and r.started_at >= now - FAILED_RUNS_WINDOW
+            and r.started_at <= now
+        )
         or (r.outcome == "running" and r.started_at < now - STUCK_AFTER)
     ]
     if bad:
-        words = {"failed": "failed", "partial": "partly failed", "running": "never finished"}
+        words = {
+            "failed": "failed",
+            "partial": "partly failed",
+            "interrupted": "was interrupted (its process ended before it finished)",
+            "running": "never finished",
+        }
         lines = [f"run {r.id} ({r.trigger}, {_local(r.started_at, zone)}) {words[r.outcome]}" for r in bad[:5]]
         items.append(
             {
@@ -207,13 +220,16 @@ def attention(
                 + f". `connector logs --school {brin} --level warning` shows why.",
             }
         )
+    held = pending_attention(store, brin)
+    if held is not None:
+        items.append(held)
     rows = verslag_rows(store, settings, brin=brin)
     overdue: Counter[str] = Counter()
     per_teacher: Counter[str] = Counter()
     for row in rows:
         for name in OVERDUE:
             overdue[name] += row[name]
-            per_teacher[row["teacher"] or "no teacher"] += row[name]
+            per_teacher[safe_id(row["teacher"]) if row["teacher"] else "no teacher"] += row[name]  # a PAS id
     total = sum(overdue.values())
     if total:
         teachers = ", ".join(f"{t}: {n}" for t, n in sorted(per_teacher.items(), key=lambda x: (-x[1], x[0])) if n)

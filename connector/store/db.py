@@ -30,6 +30,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
+from connector.errors import AccessError, not_writable
+
 #: How long a connection waits for another writer before "database is locked".
 BUSY_TIMEOUT_MS = 10_000
 
@@ -74,14 +76,47 @@ def _prepare_sqlite_file(path: Path) -> None:
     """
     missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     for directory in reversed(missing):  # mkdir(parents=True) ignores mode for parents
-        directory.mkdir(mode=_DB_DIR_MODE, exist_ok=True)
+        try:
+            directory.mkdir(mode=_DB_DIR_MODE, exist_ok=True)
+        except OSError as exc:
+            raise cannot_write(directory.parent, exc, kind="folder") from None
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _DB_FILE_MODE)
     except FileExistsError:
         _strip_world_bits(path)
+    except OSError as exc:
+        raise cannot_write(path.parent, exc, kind="folder") from None
     else:
         os.close(fd)
         os.chmod(path, _DB_FILE_MODE)  # os.open's mode is filtered by the umask
+    _check_writable(path)
+
+
+_WHAT = {
+    "folder": " (the database folder: the database and its -wal, -shm and lock files are written there)",
+    "file": " (the store: SQLite writes to it, and to its -wal and -shm files, even to read)",
+    "lock": " (the database's lock file)",
+}
+
+
+def cannot_write(path: Path, exc: OSError | None = None, *, kind: str = "file") -> AccessError:
+    """The AccessError for a database `folder`, `file` (the database, -wal, -shm) or `lock` file
+    that this process may not write; the message names it and the fix."""
+    return not_writable(path, exc, what=_WHAT[kind], setting="[store] url")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse, naming the path and the fix, what SQLite would fail on later with no more than
+    "unable to open database file": a database, -wal or -shm file, or its folder, that this
+    process may not write (another owner, a read-only mount). Readers need it too: in WAL mode
+    every connection writes the -shm file, and the first one creates it in the folder."""
+    if not path.is_file():
+        raise AccessError(f"{path} is not a database file ({'a folder' if path.is_dir() else 'not a regular file'})")
+    for target in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if target.exists() and not os.access(target, os.R_OK | os.W_OK):
+            raise cannot_write(target)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise cannot_write(path.parent, kind="folder")
 
 
 def _strip_world_bits(path: Path) -> None:
@@ -90,7 +125,10 @@ def _strip_world_bits(path: Path) -> None:
     except FileNotFoundError:
         return
     if mode & 0o007:
-        os.chmod(path, mode & ~0o007)
+        try:
+            os.chmod(path, mode & ~0o007)
+        except PermissionError as exc:  # another user's file: only its owner can make it private
+            raise cannot_write(path, exc) from None
 
 
 def _install_sqlite_listeners(engine: Engine, path: Path | None) -> None:

@@ -34,6 +34,7 @@ class RunOutcome(StrEnum):
     OK = "ok"
     PARTIAL = "partial"  # some items failed, the rest went on
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its process ended (killed, cut off at a stop) before the run finished
 
 
 def payload_hash(payload: Any) -> str:
@@ -46,8 +47,19 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+# The namespace of our Idempotency-Keys (a fixed, random UUID: it only has to be ours).
+_KEY_NAMESPACE = uuid.UUID("3f0d6f0e-6a43-4c35-9d6b-52a0b1a2c7e4")
+
+
+def idempotency_key_for(natural_key: str) -> str:
+    """The Idempotency-Key of a side effect: a UUID5 of its natural key (`remind:12AB00:…`), so the
+    same effect has the same key in any database. A fresh or restored database that repeats a
+    message within the vendor's 24 h then gets a replay, not a second message (issue W2-2)."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, natural_key))
+
+
 def new_idempotency_key() -> str:
-    """A fresh idempotency key (UUID4), stored with the intent before the call."""
+    """A random key: only for rows made outside the engine (the engine uses `idempotency_key_for`)."""
     return str(uuid.uuid4())
 
 
@@ -57,6 +69,24 @@ def new_run_id() -> str:
     Dashed on purpose: the log redaction masks long undivided hex strings.
     """
     return str(uuid.uuid4())
+
+
+class PendingRecord(SQLModel, table=True):
+    """A vendor record the roster could not use yet (it failed mapping, or names a group we do
+    not know). It is read again at every roster sync, from `reread_from` (None: a full read),
+    until it maps or it is no longer returned; `status` lists it (issue W2-2)."""
+
+    __tablename__ = "pending_records"
+    __table_args__ = (UniqueConstraint("school_id", "resource", "record_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = fk("schools.id", index=False)
+    resource: str  # "PAS pupil"
+    record_id: str
+    reason: str
+    reread_from: datetime | None = utc_field(nullable=True)
+    first_seen_at: datetime = utc_field()
+    last_seen_at: datetime = utc_field()
 
 
 class SyncWatermark(SQLModel, table=True):
@@ -164,7 +194,9 @@ __all__ = [
     "RunOutcome",
     "SyncEvent",
     "SyncRun",
+    "PendingRecord",
     "SyncWatermark",
+    "idempotency_key_for",
     "new_idempotency_key",
     "new_run_id",
     "payload_hash",

@@ -167,6 +167,14 @@ def test_it_keeps_the_fields_of_a_validation_error_but_not_the_vendors_words(rsp
     assert err.value.details == [{"field": "slots[3].staff_ids"}]
 
 
+def test_a_field_name_with_terminal_escapes_is_kept_escaped(rsps, parro):
+    details = [{"field": "slots[3]\x1b[2J\r\nFAKE LINE", "issue": "Zoë"}]
+    rsps.add("POST", PLANNERS, status=422, json=planner_error("validation_error", details=details))
+    with pytest.raises(ValidationFailed) as err:
+        parro.create_planner(NEW_PLANNER, idempotency_key=KEY)
+    assert err.value.details == [{"field": "slots[3]\\x1b[2J\\r\\nFAKE LINE"}]
+
+
 @pytest.mark.parametrize(
     "change",
     [

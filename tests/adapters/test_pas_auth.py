@@ -246,3 +246,24 @@ def test_a_late_401_for_an_old_token_does_not_drop_the_new_one(rsps, pas):
     assert auth.token() == ACCESS_TOKEN_2  # thread A fetched the new token
     assert auth.should_repeat_after_401(rejected(ACCESS_TOKEN))  # thread B, same old token
     assert auth.token() == ACCESS_TOKEN_2 and pas.tokens_fetched == 2
+
+
+def test_after_refused_credentials_no_token_is_asked_for_an_hour(rsps, pas, clock):
+    rsps.add(
+        "POST",
+        f"{PAS_API}/oauth/token",
+        status=401,
+        content_type="application/problem+json",
+        json=problem(401, "invalid-client", "Client authentication failed.", error="invalid_client"),
+    )
+    for _ in range(3):
+        with pytest.raises(TokenEndpointError, match=r"check \[pas\] client_id and client_secret"):
+            pas.get_school("12AB00")
+    clock.advance(3599)
+    with pytest.raises(TokenEndpointError):
+        pas.get_school("12AB00")
+    assert len(rsps.calls) == 1  # one refusal; the rest of the hour nothing is asked
+    clock.advance(2)
+    with pytest.raises(TokenEndpointError):
+        pas.get_school("12AB00")
+    assert len(rsps.calls) == 2

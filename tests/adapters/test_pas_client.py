@@ -1,13 +1,17 @@
 """PAS endpoints, pagination and error classification."""
 
 import inspect
+import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from responses import matchers
 
+from adapters._classify import parse_error_body
+from adapters._redact import Redactor
 from adapters.errors import (
     BadRequest,
     Forbidden,
@@ -240,6 +244,58 @@ def test_it_turns_problem_details_into_typed_errors(rsps, pas, status, slug, err
     assert (err.value.status, err.value.code) == (status, slug)
     assert "is not yours" not in str(err.value)  # a problem's detail may quote a name: only its title is kept
     assert len(rsps.calls) == 2  # token + one GET: no retry
+
+
+def test_a_problem_title_that_quotes_a_person_is_not_kept_only_its_code(rsps, pas):
+    # Found at a school (issue W2-2): a PAS title naming a parent. No pattern knows a name.
+    title = "Guardian Jan de Vries-Ouderling (jan.devries@ouders-example.nl, 06-19283746) not found"
+    rsps.add(
+        "GET",
+        f"{PAS_API}/schools/12AB00",
+        status=404,
+        json={**problem(404, "not-found"), "title": title},
+        content_type="application/problem+json",
+    )
+    with pytest.raises(NotFound) as err:
+        pas.get_school("12AB00")
+    text = f"{err.value} {err.value!r}"
+    assert (err.value.code, err.value.message) == ("not-found", "not-found")
+    for leaked in ("Vries", "Ouderling", "jan.devries", "ouders-example", "19283746"):
+        assert leaked not in text
+
+
+@pytest.mark.parametrize(
+    ("status", "slug", "title"),
+    [
+        (404, "not-found", "Not found"),
+        (400, "invalid-parameter", "Invalid-Parameter"),
+        (401, "invalid-token", "Invalid access token"),
+        (503, "maintenance", "Service unavailable"),
+        (429, "rate-limited", "Too Many Requests"),
+    ],
+)
+def test_a_plain_problem_title_is_kept(status, slug, title):
+    response = requests.Response()
+    response.status_code = status
+    response.headers["Content-Type"] = "application/problem+json"
+    response._content = json.dumps({**problem(status, slug), "title": title}).encode()
+    assert parse_error_body(response, Redactor())[:2] == (slug, title)
+
+
+def test_a_problem_type_with_terminal_escapes_gives_an_escaped_bounded_code(rsps, pas):
+    slug = "bad-request\x1b[2J\r\nFAKE LINE\u202e" + "x" * 1000
+    rsps.add(
+        "GET",
+        f"{PAS_API}/schools/12AB00",
+        status=400,
+        json={**problem(400, "bad-request"), "type": f"https://pas.example/problems/{slug}"},
+        content_type="application/problem+json",
+    )
+    with pytest.raises(BadRequest) as err:
+        pas.get_school("12AB00")
+    code = err.value.code or ""
+    assert code.startswith("bad-request\\x1b[2J\\r\\nFAKE LINE\\u202e") and code.endswith("(cut, 1,037 characters)")
+    assert len(code) <= 200 and not any(c in str(err.value) for c in "\x1b\r\n\u202e")
 
 
 def test_it_retries_a_502_with_an_html_body(rsps, pas):

@@ -97,7 +97,7 @@ def test_plan_table_shows_every_round():
 
 def test_plan_for_an_unknown_school_names_the_known_ones():
     result = connector("plan", "--school", "99ZZ99")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error, as a bad option value is
     assert "no school 99ZZ99" in result.stderr and "known: 12AB00" in result.stderr
 
 

@@ -12,8 +12,9 @@ from connector.cycle.settings import load_settings
 from connector.engine.context import Engine, Step
 from connector.engine.roster import PUPILS_WATERMARK, RemovalGuardError, sync_roster
 from connector.engine.runlog import RunLog
+from connector.review.status import school_status
 from connector.store import Store, upgrade_to_head
-from connector.store.models import IdentityLink, Pupil, SyncWatermark
+from connector.store.models import IdentityLink, PendingRecord, Pupil, SyncEvent, SyncWatermark
 
 T0 = datetime(2026, 9, 1, 6, 0, tzinfo=timezone(timedelta(hours=2)))
 
@@ -54,7 +55,8 @@ class FakePas:
         items = [
             p
             for p in self.pupils_by_id.values()
-            if changed_since is None or datetime.fromisoformat(p["changed_at"]) >= changed_since
+            # A record whose changed_at PAS sent as null still changed when it did (`_changed`).
+            if changed_since is None or datetime.fromisoformat(p["changed_at"] or p["_changed"]) >= changed_since
         ]
         return Sweep(items, self.now)
 
@@ -96,6 +98,7 @@ def pupil(pas_id: str, status: str = "ingeschreven", changed: datetime = T0 - ti
             }
         ],
         "changed_at": changed.isoformat(),
+        "_changed": changed.isoformat(),
     }
 
 
@@ -166,3 +169,64 @@ def test_a_pupil_who_left_and_came_back_is_restored(world):
     pas.pupils_by_id["7"] = pupil("7", "ingeschreven", T0 + timedelta(days=1, hours=1))
     pas.now = T0 + timedelta(days=2)
     assert sync(engine, pas.now).restored == 1 and enrolled(engine) == 20
+
+
+def events(engine: Engine, action: str) -> list:
+    with engine.store.read() as session:
+        return list(session.exec(select(SyncEvent).where(SyncEvent.action == action)))
+
+
+def pending_ids(engine: Engine) -> list[str]:
+    with engine.store.read() as session:
+        return sorted(r.record_id for r in session.exec(select(PendingRecord)))
+
+
+def test_pupils_that_fail_mapping_are_kept_pending_and_stored_once_corrected(world):
+    engine, pas = world
+    sync(engine, T0)
+    later = T0 + timedelta(days=1)
+    broken = [str(n) for n in range(20, 27)]  # seven new pupils, each with a value PAS should not send
+    faults = [
+        ("leerjaar", None),
+        ("status", None),
+        ("group_id", None),
+        ("guardians", None),
+        ("ondersteuningsniveau", None),
+        ("changed_at", None),
+        ("uitschrijfdatum", "31-02-2026"),
+    ]
+    for pas_id, (field, value) in zip(broken, faults, strict=True):
+        record = pupil(pas_id, changed=T0 + timedelta(hours=1))
+        record[field] = value
+        pas.pupils_by_id[pas_id] = record
+    pas.now = later
+    sync(engine, later)
+    assert pending_ids(engine) == broken and enrolled(engine) == 20
+    (said,) = events(engine, "records pending")
+    assert said.vendor_ids == broken and all(pas_id in said.message for pas_id in broken)
+    (listed,) = [
+        a
+        for a in school_status(engine, engine.settings.schools[0], later)["attention"]
+        if a["kind"] == "records_pending"
+    ]
+    assert listed["ids"] == broken and "leerjaar" in listed["message"]
+
+    # PAS corrects them without moving their changed_at past the watermark: they are read again.
+    for pas_id in broken:
+        pas.pupils_by_id[pas_id] = pupil(pas_id, changed=T0 + timedelta(hours=1))
+    pas.now = later + timedelta(days=1)
+    sync(engine, pas.now)
+    assert enrolled(engine) == 27 and pending_ids(engine) == []
+    assert pas.asked_since[-1] <= T0 + timedelta(hours=1) and len(events(engine, "records resolved")) == 1
+
+
+def test_a_pupil_in_a_group_the_school_year_does_not_have_is_pending_with_an_event(world):
+    engine, pas = world
+    sync(engine, T0)
+    stray = pupil("99", changed=T0 + timedelta(hours=1))
+    stray["group_id"] = "g-unknown"
+    pas.pupils_by_id["99"] = stray
+    pas.now = T0 + timedelta(days=1)
+    sync(engine, pas.now)
+    assert pending_ids(engine) == ["99"] and enrolled(engine) == 20
+    assert any("g-unknown" in e.message for e in events(engine, "record failed"))

@@ -145,6 +145,16 @@ def marks(settings: Path) -> dict[str, str]:
         store.dispose()
 
 
+def outcomes(settings: Path, outcome: str) -> list[str]:
+    """The ids of the runs in the store with this outcome."""
+    store = Store(store_url_of(settings))
+    try:
+        with store.read() as session:
+            return [r.id for r in session.exec(select(SyncRun).where(SyncRun.outcome == outcome))]
+    finally:
+        store.dispose()
+
+
 def store_url_of(settings: Path) -> str:
     from connector.runtime import store_url
 
@@ -218,12 +228,18 @@ def test_a_signal_stops_the_daemon_cleanly_with_exit_0_within_seconds(settings, 
 
 @pytest.mark.parametrize("sim", [2500], indirect=True)  # vendors so slow that the first tick cannot end in time
 def test_a_tick_that_does_not_end_within_the_grace_is_cut_off_and_the_exit_is_still_0(settings, daemon):
+    running = wait_for(lambda: outcomes(settings, "running"), what="the first tick's run")
     started = time.monotonic()
     daemon.proc.send_signal(signal.SIGTERM)
     assert daemon.proc.wait(timeout=scheduler.STOP_GRACE + 10) == 0
     assert time.monotonic() - started < scheduler.STOP_GRACE + 3
     assert "the tick is still running; exiting without it" in daemon.stderr()
     assert "Traceback" not in daemon.stderr()
+
+    # The cut-off run is closed as interrupted before the exit, not left `running`.
+    assert outcomes(settings, "running") == [] and set(running) <= set(outcomes(settings, "interrupted"))
+    code, report = health(settings)
+    assert code == 1 and any("was interrupted" in p for p in report["problems"]), report["problems"]
 
 
 # --- health -------------------------------------------------------------------------------------
@@ -315,8 +331,18 @@ def test_health_rule_fresh_heartbeat_and_ok_runs_are_healthy_partial_runs_only_l
             ],
             "the last run run-9 failed",
         ),
+        (
+            [
+                # The daemon's tick was cut off as it stopped, and it has not started again since.
+                JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(minutes=1)),
+                JobMark(key=scheduler.STOPPED_KEY, job=scheduler.DAEMON_JOB, done_at=NOW - timedelta(seconds=30)),
+                SyncRun(id="run-8", trigger="daemon", started_at=NOW - timedelta(minutes=2), outcome="ok"),
+                SyncRun(id="run-9", trigger="daemon", started_at=NOW - timedelta(minutes=1), outcome="interrupted"),
+            ],
+            "the last run run-9 was interrupted",
+        ),
     ],
-    ids=["no-heartbeat", "stale-heartbeat", "last-run-failed"],
+    ids=["no-heartbeat", "stale-heartbeat", "last-run-failed", "last-run-interrupted"],
 )
 def test_health_rule_unhealthy(store, rows, problem):
     loaded, s = store

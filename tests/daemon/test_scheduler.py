@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from sqlmodel import select
 from structlog.testing import capture_logs
 
 import scheduler
@@ -27,6 +28,7 @@ from connector.instance_lock import run_lock
 from connector.runtime import Runtime, build_engine, store_url
 from connector.simulation import simulator_config
 from connector.store import Store
+from connector.store.models import SyncRun
 from tests.daemon.conftest import settings_copy
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -211,6 +213,38 @@ def test_a_stopping_daemon_starts_no_tick(runtime, performed):
     daemon.stop.set()
     assert daemon.tick() is None
     assert performed.calls == []
+
+
+def outcomes(daemon: scheduler.Daemon) -> dict[str, str]:
+    with daemon.engine.store.read() as session:
+        return {r.id: r.outcome for r in session.exec(select(SyncRun))}
+
+
+def test_a_tick_closes_the_runs_a_dead_process_left_running_once_it_holds_the_run_lock(runtime, performed):
+    clock = FakeClock(local(2026, 11, 23, 9, 0))
+    daemon = make_daemon(runtime, clock)
+    with daemon.engine.store.write() as session:
+        session.add(SyncRun(id="killed", trigger="manual", started_at=clock() - timedelta(hours=1)))
+    with run_lock(runtime.store_url, holder="a manual sync"):  # that sync is still at work: not closed
+        assert daemon.tick() is None
+    assert outcomes(daemon)["killed"] == "running"
+
+    daemon.tick()
+    got = outcomes(daemon)
+    assert got.pop("killed") == "interrupted"
+    assert got and set(got.values()) == {"ok"}  # this tick's own runs finished as usual
+
+
+def test_a_cut_off_at_the_stop_closes_only_the_daemons_runs_and_only_while_its_tick_holds_the_lock(runtime):
+    clock = FakeClock(local(2026, 11, 23, 9, 0))
+    daemon = make_daemon(runtime, clock)
+    with daemon.engine.store.write() as session:
+        session.add(SyncRun(id="tick", trigger="daemon", started_at=clock()))
+        session.add(SyncRun(id="sync", trigger="manual", started_at=clock()))
+    assert daemon.cut_off() == []  # between ticks a run `running` is not the daemon's to close
+    daemon.in_run.set()  # the tick is in the middle of its run
+    assert daemon.cut_off() == ["tick"]
+    assert outcomes(daemon) == {"tick": "interrupted", "sync": "running"}
 
 
 def test_the_scheduler_holds_a_tick_and_a_heartbeat_in_memory_with_safe_defaults(runtime):

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from adapters._redact import Redactor
 from connector.logging_setup import (
+    ID_LIMIT,
     REDACTED,
+    TEXT_LIMIT,
+    clear_registered_secrets,
     configure_logging,
     get_logger,
     redact,
     redact_text,
     redact_value,
     register_secret,
+    safe_id,
+    safe_text,
 )
 
 from .conftest import Output, TTYStream
@@ -201,3 +211,76 @@ def test_json_output_is_redacted_even_when_forced_on_a_terminal() -> None:
     configure_logging(stream=stream, json=True)
     get_logger().info("x", email="a@b.nl")
     assert Output(stream).last()["email"] == REDACTED
+
+
+# --- vendor text made safe to store and print (issue W2-2) ----------------------------------------
+
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("chd_\x1b[2J\r\nFAKE LINE", r"chd_\x1b[2J\r\nFAKE LINE"),
+        ("a\tb\x00c\x7fd\x9be", r"a\tb\x00c\x7fd\x9be"),  # TAB, NUL, DEL, C1 CSI
+        ("pln_\u202etxt.exe", r"pln_\u202etxt.exe"),  # right-to-left override
+        ("\u202a\u202b\u202c\u202d \u2066\u2067\u2068\u2069", r"\u202a\u202b\u202c\u202d \u2066\u2067\u2068\u2069"),
+        ("\u200e\u200f\u2028\u2029\ufeff\u200b", r"\u200e\u200f\u2028\u2029\ufeff\u200b"),  # marks, separators
+        ("lone \ud800 surrogate", r"lone \ud800 surrogate"),  # could not even be written as UTF-8
+        ("tag \U000e0041", r"tag \U000e0041"),
+        (r"C:\data\x1b stays", r"C:\data\x1b stays"),  # a backslash itself is left alone
+        ("Zoë 🙂 groep 3/4 — ok", "Zoë 🙂 groep 3/4 — ok"),
+    ],
+)
+def test_safe_text_escapes_control_and_bidi_characters_visibly(text: str, shown: str) -> None:
+    assert safe_text(text) == shown
+    assert safe_text(shown) == shown  # cleaned where stored and again where shown: no change
+
+
+def test_safe_text_cuts_a_long_text_with_a_visible_marker() -> None:
+    message = "Errortext " * 10_000
+    safe = safe_text(message)
+    assert len(safe) == TEXT_LIMIT and safe.startswith("Errortext Errortext")
+    assert safe.endswith("… (cut, 100,000 characters)")
+    assert safe_text(safe) == safe
+    identifier = safe_id("x" * 5000)
+    assert len(identifier) == ID_LIMIT == 200 and identifier.endswith("… (cut, 5,000 characters)")
+    assert safe_text("short", limit=10) == "short" and safe_text(None) == ""
+
+
+def test_a_cut_never_splits_an_escape_sequence() -> None:
+    for pad in range(10):
+        safe = safe_id("x" * (160 + pad) + "\x1b" * 40)
+        head = safe.split("…")[0]
+        assert re.fullmatch(r"x+(\\x1b)*", head), head
+
+
+def test_safe_text_redacts_as_redact_text_does_also_what_controls_would_hide() -> None:
+    register_secret("s3cr3t-value")
+    text = "title for jan.jansen@ouders-example.nl, 06-19283746, s3cr3t-value, Bearer abc.def"
+    assert safe_text(text) == f"title for [email], [phone], {REDACTED}, Bearer {REDACTED}"
+    # A newline inside a phone number, a soft hyphen before an address's "@": still masked.
+    assert safe_text("call 06\n19283746") == "call [phone]"
+    assert "ouders-example" not in safe_text("mail jan\u00ad@ouders-example.nl")
+    # A secret at the bound is masked before the cut, never cut in half and shown.
+    assert "s3cr3t" not in safe_id("y" * 190 + "s3cr3t-value")
+
+
+@pytest.mark.parametrize("run", ["x", "a.", "x@", "http://", "+31", "Aa1", "\x1b"])
+def test_safe_text_takes_linear_time_on_100_kb_of_one_pattern(run: str) -> None:
+    # A run of address characters without "@" used to be scanned again from each character:
+    # twenty seconds for 100 kB. The bound is far above linear time, far below that.
+    text = run * (100_000 // len(run))
+    started = time.perf_counter()
+    safe_text(text)
+    Redactor().redact(text)
+    assert time.perf_counter() - started < 3
+
+
+@given(st.text(), st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_", min_size=4, max_size=30))
+def test_safe_text_output_is_bounded_one_line_and_never_shows_a_registered_secret(text: str, secret: str) -> None:
+    clear_registered_secrets()
+    register_secret(secret)
+    for limit in (ID_LIMIT, TEXT_LIMIT):
+        safe = safe_text(text + secret + text, limit)
+        assert len(safe) <= limit and not UNSAFE.search(safe) and secret not in safe.split("… (cut, ")[0]

@@ -6,13 +6,18 @@ notices, verslag checks) runs against the in-process simulator whose people carr
 names (an e-mail address, a phone number, `<script>`, 10 kB), whose PAS answers the notes
 listing with a problem+json that echoes the client secret and the access token, and whose
 planner refuses messages with an error that echoes the API key, a child's name and contacts.
+
+Then (issue W2-2) vendor text that attacks the terminal or the store: an id holding ANSI escapes
+and CR LF, bidi overrides, a 100,000-character message, in events written now and in raw rows
+written before the run log escaped and bounded them; `connector logs` and `status` must print
+each as one escaped, bounded line.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -23,12 +28,13 @@ from adapters.simulator.common import Response
 from connector.cycle.yearplan import plan_school
 from connector.engine import verslagen
 from connector.engine.run import run_due
+from connector.engine.runlog import RunLog
 from connector.engine.schedule import release_at
 from connector.runtime import build_engine, start
-from connector.store import Store
-from connector.store.models import Intent, SyncEvent
+from connector.store import Store, upgrade_to_head
+from connector.store.models import Intent, IntentState, JobMark, SyncEvent, SyncRun
 
-from .conftest import cli
+from .conftest import cli, json_lines, settings_copy
 
 BRIN = "12AB00"
 PAS_CLIENT = "connector-hostile"
@@ -127,7 +133,8 @@ def hostile_errors(sim: Simulator, tokens: list[str], hits: dict[str, int]) -> N
                 400,
                 {
                     "type": "https://pas.example/problems/bad-request",
-                    "title": "Bad request",
+                    # A title should name the problem type only; one PAS title quoted a parent (W2-2).
+                    "title": f"Bad request for {ERROR_NAME} <{GUARDIAN_EMAIL}>",
                     "status": 400,
                     "detail": detail,
                     "secret": PAS_SECRET,
@@ -354,3 +361,125 @@ def test_a_name_echoed_in_a_vendor_error_reaches_no_log_line_or_event(hostile_ru
         )
         == []
     )
+
+
+# --- vendor text that attacks the terminal or the store (issue W2-2) --------------------------------
+
+FAKE_ID = "chd_\x1b[2J\r\nFAKE LINE"  # clears the screen, then starts a line of its own
+FAKE_SHOWN = r"chd_\x1b[2J\r\nFAKE LINE"
+BIDI_ID = "pln_\u202egnp.exe\u2066x\u2069"  # shows reversed; an isolate left open
+BIDI_SHOWN = r"pln_\u202egnp.exe\u2066x\u2069"
+HUGE = "Errortext " * 10_000  # 100,000 characters
+LOGGED_AT = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def hostile_log(tmp_path) -> dict:
+    """One run logged through `RunLog` with hostile ids and a 100,000-character message; an older
+    run whose rows were written raw (as before W2-2); a planner action that failed for good with
+    such an error. Returns the settings path and what was stored."""
+    database = tmp_path / "connector.db"
+    upgrade_to_head(str(database))
+    store = Store(database)
+    run = RunLog(store, trigger="schedule", school_id=None, now=LOGGED_AT)
+    run.event(
+        "not linked",
+        f"child {FAKE_ID} (planner): no pupil with this id",
+        level="warning",
+        ids=[FAKE_ID, BIDI_ID],
+        count="not linked",
+    )
+    run.event("record failed", f"pupil 581207: {HUGE}", level="error", ids=["581207"], count="records failed")
+    run.finish(LOGGED_AT)
+    with store.write() as session:
+        session.add(JobMark(key="roster:12AB00:2026-11-23", job="roster", done_at=LOGGED_AT, run_id=run.id))
+        old = SyncRun(trigger="schedule", started_at=LOGGED_AT - timedelta(days=1), outcome="partial")
+        session.add(old)
+        session.flush()
+        session.add(
+            SyncEvent(
+                run_id=old.id,
+                at=old.started_at,
+                level="warning",
+                action="not linked\x1b[31m",
+                vendor_ids=[FAKE_ID, BIDI_ID],
+                message=HUGE + FAKE_ID,
+            )
+        )
+        session.add(
+            Intent(
+                natural_key=f"send_message:12AB00:{FAKE_ID}",
+                kind="send_message",
+                payload_hash="0" * 64,
+                state=IntentState.FAILED_PERMANENT.value,
+                error=f"parro POST /v1/messages: 422 validation_error for {BIDI_ID}\r\nFAKE LINE {HUGE}",
+            )
+        )
+    with store.read() as session:
+        events = list(session.exec(select(SyncEvent).where(SyncEvent.run_id == run.id)))
+    store.dispose()
+    return {"settings": str(settings_copy(tmp_path, database)), "events": events, "old": old.id, "new": run.id}
+
+
+def one_screen_line_each(out: str) -> None:
+    """Nothing in `out` a terminal obeys, and no line that a vendor's CR LF started."""
+    assert not UNSAFE_CHARS.intersection(out), sorted(UNSAFE_CHARS.intersection(out))
+    assert not [line for line in out.splitlines() if line.startswith("FAKE LINE")]
+
+
+UNSAFE_CHARS = set("\x1b\r\x9b\u202e\u2066\u2069")
+
+
+def squashed(out: str) -> str:
+    """The table's text without its borders, padding and folds (a long cell wraps over lines)."""
+    return "".join(ch for ch in out if ch not in " \n│┃|")
+
+
+def test_a_hostile_id_and_a_huge_message_are_stored_escaped_and_cut(hostile_log):
+    linked, failed = hostile_log["events"]
+    assert linked.vendor_ids == [FAKE_SHOWN, BIDI_SHOWN]
+    assert linked.message == f"child {FAKE_SHOWN} (planner): no pupil with this id"
+    assert len(failed.message) == 2000 and failed.message.startswith("pupil 581207: Errortext")
+    assert failed.message.endswith("… (cut, 100,014 characters)")
+
+
+def test_logs_json_shows_a_hostile_id_as_one_escaped_line_also_from_rows_stored_raw(hostile_log):
+    code, out, err = cli("logs", "--settings", hostile_log["settings"], "--json")
+    assert code == 0, err
+    one_screen_line_each(out)
+    lines = json_lines(out)
+    assert len(lines) == len(out.splitlines()) == 5  # two runs, three events: one line each
+    events = {(e["run_id"], e["action"]): e for e in lines if e["type"] == "event"}
+    new = events[hostile_log["new"], "not linked"]
+    old = events[hostile_log["old"], r"not linked\x1b[31m"]
+    assert new["ids"] == old["ids"] == [FAKE_SHOWN, BIDI_SHOWN]
+    assert new["message"] == f"child {FAKE_SHOWN} (planner): no pupil with this id"
+    cut = events[hostile_log["new"], "record failed"]["message"]
+    assert len(cut) == 2000 and cut.endswith("… (cut, 100,014 characters)")
+    assert len(old["message"]) == 2000 and old["message"].endswith("… (cut, 100,024 characters)")
+
+
+def test_logs_table_shows_a_hostile_id_as_one_escaped_line_and_a_huge_message_cut(hostile_log):
+    code, out, err = cli("logs", "--settings", hostile_log["settings"])
+    assert code == 0, err
+    one_screen_line_each(out)
+    text = squashed(out)
+    assert squashed(f"child {FAKE_SHOWN} (planner)") in text and squashed(BIDI_SHOWN) in text
+    assert text.count(squashed("… (cut, 100,0")) == 2  # the new row and the raw one, both cut
+    assert len(out) < 3 * 2 * 2000 + 5000  # not 200,000 characters of table
+
+
+def test_status_prints_hostile_ids_and_an_intent_error_escaped_and_bounded(hostile_log):
+    args = ("status", "--settings", hostile_log["settings"], "--now", "2026-11-23T15:00:00+00:00")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    one_screen_line_each(out)
+    assert squashed(FAKE_SHOWN) in squashed(out) and squashed(BIDI_SHOWN) in squashed(out)
+    code, out, err = cli(*args, "--json")
+    assert code == 0, err
+    attention = {a["kind"]: a for a in json.loads(out)["schools"][0]["attention"]}
+    assert attention["not_linked"]["ids"] == [FAKE_SHOWN]
+    assert attention["failed_actions"]["ids"] == [f"send_message:12AB00:{FAKE_SHOWN}"]
+    failed = attention["failed_actions"]["message"]
+    assert rf"for {BIDI_SHOWN}\r\nFAKE LINE Errortext" in failed and "… (cut, 100,0" in failed
+    assert len(failed) < 2 * 2000

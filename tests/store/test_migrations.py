@@ -46,6 +46,7 @@ EXPECTED_TABLES = {
     "planner_invitees",
     "notes",
     "job_marks",
+    "pending_records",
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from connector.cycle.settings.files import SECRET_LIMIT, SETTINGS_LIMIT, NotReadable, read_small_file, utf8_problem
 from connector.cycle.settings.locate import LineIndex
 from connector.cycle.settings.models import SecretRef, Settings
 from connector.cycle.settings.templates import check_template
@@ -69,12 +70,7 @@ def settings_path(explicit: str | os.PathLike | None) -> Path:
 def load_settings(explicit: str | os.PathLike | None = None) -> LoadedSettings:
     """Read and validate the settings; raises SettingsError listing every problem."""
     path = settings_path(explicit)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SettingsError([f"{path}: no such settings file (give --settings PATH or set {ENV_VAR})"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError([f"{path}: cannot be read: {exc.__class__.__name__}: {exc}"]) from None
+    text = _read_settings_text(path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -91,6 +87,24 @@ def load_settings(explicit: str | os.PathLike | None = None) -> LoadedSettings:
     return LoadedSettings(settings, path.resolve())
 
 
+def _read_settings_text(path: Path) -> str:
+    """The settings file's text; a SettingsError naming the file (and the line, for a byte that is
+    not UTF-8) when it is missing, not a regular file, too large or not UTF-8."""
+    try:
+        data = read_small_file(path, SETTINGS_LIMIT)
+    except FileNotFoundError:
+        raise SettingsError([f"{path}: no such settings file (give --settings PATH or set {ENV_VAR})"]) from None
+    except NotReadable as exc:
+        raise SettingsError([f"{path}: not a settings file: {exc.strerror}; give the path of the .toml file"]) from None
+    except OSError as exc:
+        raise SettingsError([f"{path}: cannot be read: {exc.strerror or exc.__class__.__name__}"]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, message = utf8_problem(data, exc)
+        raise SettingsError([f"{path}:{line}: {message}"]) from None
+
+
 def _render(problems: list[Problem], index: LineIndex, path: Path) -> list[str]:
     return [Problem(p.path, p.message, p.line or index.line_of(p.path)).render(path) for p in problems]
 
@@ -99,7 +113,7 @@ def _from_pydantic(error: ErrorDetails) -> Problem:
     loc = tuple(
         part
         for part in error["loc"]
-        if part not in ("str", "TemplateRef", "int") and not str(part).startswith("function-")
+        if part not in ("str", "TemplateRef", "SecretRef", "int") and not str(part).startswith("function-")
     )
     kind, message = error["type"], error["msg"]
     value = error.get("input")
@@ -125,6 +139,11 @@ def _from_pydantic(error: ErrorDetails) -> Problem:
         message = f"{value!r}: {message[0].lower()}{message[1:]}"
     if loc and loc[-1] in ("client_secret", "planner_api_key") and isinstance(value, str):
         message = 'a secret is never written in the settings file: give { env = "VARIABLE" } or { file = "path" }'
+    if loc == ("store", "url") and kind == "string_type":
+        message = (
+            f'{value!r}: give a file path, an SQLAlchemy URL, or where the URL is kept: {{ env = "VARIABLE" }} '
+            'or { file = "path" }'
+        )
     return Problem(loc, message)
 
 
@@ -136,6 +155,8 @@ def check_semantics(settings: Settings, base: Path) -> list[Problem]:
 
     problems: list[Problem] = []
     problems += _secret_problems(("pas", "client_secret"), settings.pas.client_secret, base)
+    if isinstance(settings.store.url, SecretRef):
+        problems += _secret_problems(("store", "url"), settings.store.url, base)
     for cycle_name, cycle in settings.cycles.items():
         for k, rnd in enumerate(cycle.rounds):
             problems += [Problem(("cycles", cycle_name, "rounds", k, key), message) for key, message in rnd.problems()]
@@ -210,9 +231,11 @@ def _secret_value(ref: SecretRef, base: Path) -> str | Problem:
     path = Path(ref.file).expanduser()  # type: ignore[arg-type]
     path = path if path.is_absolute() else base / path
     try:
-        value = path.read_text(encoding="utf-8").strip()
+        value = read_small_file(path, SECRET_LIMIT).decode("utf-8").strip()
     except OSError as exc:
         return Problem((), f"secret file {path} cannot be read ({exc.strerror or exc.__class__.__name__})")
+    except UnicodeDecodeError:
+        return Problem((), f"secret file {path} is not UTF-8 text")
     if not value:
         return Problem((), f"secret file {path} is empty")
     return value

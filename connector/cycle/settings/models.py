@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 WEEKDAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
 Weekday = Literal["ma", "di", "wo", "do", "vr", "za", "zo"]
@@ -429,7 +429,21 @@ class School(_Strict):
         return value
 
 
-class PasConnection(_Strict):
+class _ReadBounds(_Strict):
+    """Bounds on every read from a vendor; hitting one postpones the work to a later tick.
+
+    `request_deadline_seconds` is the total time of one request, body included (the read timeout
+    is per socket read, which a server sending one byte a second never hits); at least 10, as
+    PAS asks to allow 10 s per request. `max_response_mb` caps one response body;
+    `max_pages` caps the pages of one listing.
+    """
+
+    request_deadline_seconds: Annotated[float, Field(ge=10, le=600)] = 60
+    max_response_mb: Annotated[int, Field(ge=1, le=500)] = 10
+    max_pages: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+
+
+class PasConnection(_ReadBounds):
     """The pupil administration: one OAuth client for the whole board."""
 
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
@@ -438,7 +452,7 @@ class PasConnection(_Strict):
     requests_per_minute: Annotated[int, Field(ge=1, le=300)] = 300
 
 
-class PlannerConnection(_Strict):
+class PlannerConnection(_ReadBounds):
     """The parent app; its API keys belong to one school organisation each (see [[schools]])."""
 
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
@@ -470,8 +484,22 @@ class Sync(_Strict):
         return value
 
 
+def _url_form(value: object) -> str:
+    return "SecretRef" if isinstance(value, dict | SecretRef) else "str"
+
+
 class Store(_Strict):
-    url: str = "var/connector.db"  # a file path (SQLite) or an SQLAlchemy URL (postgresql+psycopg://...)
+    """Where the state lives: a file path (SQLite) or an SQLAlchemy URL (postgresql+psycopg://...).
+
+    A URL with a password can be kept out of the settings file as a secret reference,
+    `url = { env = "VARIABLE" }` or `{ file = "path" }`, whose value is the whole URL.
+    """
+
+    # Tagged by form, so that a bad reference is reported once, not also as "not a string".
+    url: Annotated[
+        Annotated[str, Tag("str")] | Annotated[SecretRef, Tag("SecretRef")],
+        Discriminator(_url_form),
+    ] = "var/connector.db"
 
 
 class Logging(_Strict):
@@ -486,11 +514,18 @@ class Retention(_Strict):
     sync_events_days: Annotated[int, Field(ge=1)] = 180
 
 
+class Health(_Strict):
+    """When `connector health` calls a job that keeps failing a problem for a person."""
+
+    max_failure_minutes: Annotated[int, Field(ge=5, le=10080)] = 120
+
+
 class Settings(_Strict):
     store: Store = Store()
     logging: Logging = Logging()
     sync: Sync = Sync()
     retention: Retention = Retention()
+    health: Health = Health()
     pas: PasConnection
     planner: PlannerConnection
     cycles: dict[Annotated[str, Field(pattern=_SLUG.pattern)], Cycle]

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from connector.cycle.settings.files import TEMPLATE_LIMIT, read_small_file
 from connector.cycle.settings.models import TemplateRef
 
 PLACEHOLDERS = {
@@ -32,7 +33,7 @@ def template_text(kind: str, template: str | TemplateRef | None, base: Path) -> 
         return default_text(kind)
     if isinstance(template, TemplateRef):
         path = Path(template.file).expanduser()
-        return (path if path.is_absolute() else base / path).read_text(encoding="utf-8")
+        return read_small_file(path if path.is_absolute() else base / path, TEMPLATE_LIMIT).decode("utf-8")
     return template
 
 
