@@ -100,6 +100,18 @@ class PasClient:
             )
         return body
 
+    def server_time(self, brin: str) -> datetime:
+        """PAS's clock now: the ``server_time`` of one page of the school's school years.
+
+        Raises :class:`~adapters.errors.UnexpectedResponse` when the envelope has none."""
+        sweep = self.schoolyears(brin, limit=1)
+        next(iter(sweep), None)  # the first page carries the envelope's server_time
+        if sweep.server_time is None:
+            raise UnexpectedResponse(
+                "PAS sent no server_time", vendor="pas", method="GET", path=f"/schools/{brin}/schoolyears"
+            )
+        return sweep.server_time
+
     # --- lists ------------------------------------------------------------------------
 
     def schoolyears(self, brin: str, *, limit: int | None = None) -> Sweep:

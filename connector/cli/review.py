@@ -433,6 +433,11 @@ def purge_command(
 
     moment = parse_moment(now)
     runtime, store = _open(settings)
+    if not dry_run:
+        from connector.engine.clock import refuse_if_ahead
+        from connector.runtime import build_engine
+
+        refuse_if_ahead(build_engine(runtime), moment)
     s = runtime.loaded.settings
     try:
         with engine_run_lock(runtime, store, holder="a purge", wait=wait, moment=moment, tidy=not dry_run):

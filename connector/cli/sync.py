@@ -52,6 +52,7 @@ def sync(
 ) -> None:
     """Sync by hand now: the roster, open planners, bookings, reminders and verslag checks that are due."""
     from connector.cli.progress import progress_bar
+    from connector.engine.clock import refuse_if_ahead
     from connector.engine.run import plan_due, run_due
     from connector.runtime import build_engine, start
 
@@ -63,6 +64,7 @@ def sync(
     if dry_run:
         _print_plans(plan_due(engine, moment, schools=chosen, only=part, force=MANUAL), moment)
         return
+    refuse_if_ahead(engine, moment)
     reports = []
     with (
         engine_run_lock(runtime, engine.store, holder="a manual sync", wait=wait, moment=moment),
@@ -86,12 +88,14 @@ def sync(
 @app.command("run-due")
 def run_due_command(settings: SettingsOption = None, now: NowOption = None, wait: WaitOption = 600) -> None:
     """Do everything that is due at this moment, exactly as the daemon does; a repeat does nothing."""
+    from connector.engine.clock import refuse_if_ahead
     from connector.engine.run import run_due
     from connector.runtime import build_engine, start
 
     moment = parse_moment(now)
     runtime = start(settings)
     engine = build_engine(runtime)
+    refuse_if_ahead(engine, moment)
     with engine_run_lock(runtime, engine.store, holder="run-due", wait=wait, moment=moment):
         reports = run_due(engine, moment, trigger="run-due")
     _print_reports(reports, moment)

@@ -21,7 +21,7 @@ PAS id) stay: they are what keeps a message from being sent twice, and name no p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, exists, update
@@ -74,10 +74,12 @@ class PurgePlan:
 
 
 def plan_purge(store: Store, settings, now: datetime) -> PurgePlan:
-    """Which pupils and guardians a purge at `now` removes (reads only)."""
+    """Which pupils and guardians a purge at `now` removes (reads only). The run log is the
+    evidence of what was done: it is kept `sync_events_days` measured against the real clock too,
+    so that a `--now` far ahead (or a clock set wrong) cannot delete it early (issue W2-2)."""
     keep = settings.retention
     pupils_before = now - timedelta(days=keep.left_pupils_days)
-    events_before = now - timedelta(days=keep.sync_events_days)
+    events_before = min(now, datetime.now(UTC)) - timedelta(days=keep.sync_events_days)
     with store.read() as session:
         leavers = list(
             session.exec(

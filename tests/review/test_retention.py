@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlmodel import select
 
 from connector.cycle.settings import load_settings
@@ -40,6 +41,13 @@ from .conftest import cli, settings_copy
 NOW = datetime(2027, 9, 1, 8, 0, tzinfo=UTC)
 LONG_AGO = NOW - timedelta(days=400)  # left before the 365-day period
 RECENTLY = NOW - timedelta(days=30)  # left, but within the period
+
+
+@pytest.fixture(autouse=True)
+def the_real_clock_at_now():
+    """The purges here happen at NOW; the run log is kept against the real clock as well."""
+    with time_machine.travel(NOW, tick=False):
+        yield
 
 
 @pytest.fixture
@@ -306,3 +314,11 @@ def test_connector_purge_reports_the_counts_and_its_run(world, tmp_path: Path):
     assert run.id in out
     code, _, err = cli("purge", "--settings", settings, "--now", "2027-09-01T08:00")
     assert code != 0 and "no UTC offset" in err
+
+
+def test_a_purge_at_a_moment_ahead_of_the_real_clock_keeps_the_run_log_of_the_real_period(world):
+    store, loaded = world
+    recent = [e.id for e in rows(store, SyncEvent) if e.at >= NOW - timedelta(days=30)]
+    assert recent
+    purge(store, loaded.settings, NOW + timedelta(days=4 * 365))  # a clock or a --now years ahead
+    assert set(recent) <= {e.id for e in rows(store, SyncEvent)}
