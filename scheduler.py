@@ -47,9 +47,11 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from adapters.deadline import overall as overall_deadline
 from connector.cycle.settings import load_settings
+from connector.cycle.settings.models import School
 from connector.engine.context import Engine
-from connector.engine.run import SchoolReport, next_due, run_due, tasks_due
+from connector.engine.run import DEADLINE_SETTING, SchoolReport, next_due, run_due, tasks_due
 from connector.engine.runlog import close_interrupted
 from connector.errors import UserError
 from connector.instance_lock import LockHeld, daemon_lock, run_lock
@@ -154,33 +156,46 @@ class Daemon:
     def _run(self, now: datetime) -> list[SchoolReport]:
         engine = self.engine
         reports = []
-        for school in engine.settings.schools:
-            if self.stop.is_set():
-                log.info("stopping: the remaining schools are done by the next start's catch-up")
-                break
-            pending = {t.key: t for t in tasks_due(engine, school, now)}
-            if not pending:
-                continue
-            for report in self.run(engine, now, trigger="daemon", schools=[school]):
-                for key in report.done:
-                    task = pending.get(key)
-                    if task is not None and now - task.at > LATE_AFTER:
-                        log.warning(
-                            "done late",
-                            key=key,
-                            run_id=report.run_id,
-                            due_at=task.at.isoformat(),
-                            late_minutes=int((now - task.at).total_seconds() // 60),
-                        )
-                log.info(
-                    "school done",
-                    brin=report.brin,
-                    run_id=report.run_id,
-                    outcome=report.outcome,
-                    done=len(report.done),
-                    postponed=len(report.postponed),
-                )
-                reports.append(report)
+        seconds = engine.settings.sync.run_deadline_seconds
+        # One deadline for the whole tick (each school's `run_due` may only shorten it): the run
+        # lock is never held longer, whatever the vendors do; the rest is the next tick's.
+        with overall_deadline(seconds, setting=DEADLINE_SETTING) as deadline:
+            for school in engine.settings.schools:
+                if self.stop.is_set():
+                    log.info("stopping: the remaining schools are done by the next start's catch-up")
+                    break
+                if deadline.passed():
+                    log.warning(
+                        "tick deadline passed: the remaining schools are done by the next tick", seconds=seconds
+                    )
+                    break
+                reports += self._run_school(engine, school, now)
+        return reports
+
+    def _run_school(self, engine: Engine, school: School, now: datetime) -> list[SchoolReport]:
+        pending = {t.key: t for t in tasks_due(engine, school, now)}
+        if not pending:
+            return []
+        reports = self.run(engine, now, trigger="daemon", schools=[school])
+        for report in reports:
+            for key in report.done:
+                task = pending.get(key)
+                if task is not None and now - task.at > LATE_AFTER:
+                    log.warning(
+                        "done late",
+                        key=key,
+                        run_id=report.run_id,
+                        due_at=task.at.isoformat(),
+                        late_minutes=int((now - task.at).total_seconds() // 60),
+                    )
+            log.info(
+                "school done",
+                brin=report.brin,
+                run_id=report.run_id,
+                outcome=report.outcome,
+                done=len(report.done),
+                postponed=len(report.postponed),
+            )
         return reports
 
     # --- settings --------------------------------------------------------------------------

@@ -32,6 +32,22 @@ repeated at once, naming the bound and the endpoint):
 * ``HttpPolicy.max_response_bytes`` caps the (decoded) body: a larger ``Content-Length`` is
   refused before reading, and reading stops at the cap, so a 50 MB answer is never held whole.
 
+The overall deadline of a run (:func:`adapters.deadline.overall`), when one is set, bounds the
+work as a whole (many requests, retries, pages, limiter waits), each hit a
+:class:`~adapters.errors.RunDeadlineExceeded` naming the setting it came from:
+
+* no attempt is sent once it has passed, and a rate-limiter wait that would end after it is
+  not started (``SlidingWindowLimiter.acquire(max_wait=...)``: nothing reserved, no sleep);
+* ``request_deadline`` and both socket timeouts are cut to the time left; when that cut is
+  what ends the request (waiting for the answer or reading its body), the error is the run's,
+  not :class:`~adapters.errors.DeadlineExceeded`;
+* no retry sleep starts that would end after it. Giving up for that reason raises
+  ``RunDeadlineExceeded`` (the last error as its cause) rather than ``RetriesExhausted``: the
+  retry budget was not spent, and the message should name the setting that ended the work.
+
+The deadline's own clock is read for the time left; the transport converts that to its
+injected clock once per call (retry rule) and per request (body reads).
+
 Thread safety: each thread gets its own ``requests.Session`` (``threading.local``), because
 Sessions are not guaranteed thread-safe (psf/requests#1871). The limiter, the redactor and
 the auth objects are thread-safe, so one client may be shared between threads. Sessions
@@ -53,15 +69,18 @@ import tenacity
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from adapters import deadline
 from adapters._classify import Call, error_from_exception, error_from_response
 from adapters._ratelimit import SlidingWindowLimiter
 from adapters._redact import Redactor
 from adapters.errors import (
     AdapterError,
     DeadlineExceeded,
+    LimitExceeded,
     RateLimited,
     ResponseTooLarge,
     RetriesExhausted,
+    RunDeadlineExceeded,
     TemporaryError,
     TransportError,
     UnexpectedResponse,
@@ -142,6 +161,23 @@ class _stop_at_deadline(tenacity.stop.stop_base):
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         return self._clock() + retry_state.upcoming_sleep >= self._deadline_at
+
+
+class _stop_at_run_deadline(_stop_at_deadline):
+    """The same rule for the run's overall deadline; remembers whether it was the one that stopped.
+
+    Placed first in the stop rules, so it is always consulted (``|`` stops at the first yes).
+    """
+
+    def __init__(self, clock: Callable[[], float], deadline_at: float) -> None:
+        super().__init__(clock, deadline_at)
+        self.stopped_before: float | None = None  # the sleep that would have crossed the deadline
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        if super().__call__(retry_state):
+            self.stopped_before = retry_state.upcoming_sleep
+            return True
+        return False
 
 
 class _wait_retry_after(tenacity.wait.wait_base):
@@ -245,6 +281,9 @@ class Transport:
         url = self.base_url + path
         call = Call(self.vendor, method, path, safe)
         started = self._clock()
+        run = deadline.current()
+        # The run's deadline on our clock, which the retry rule measures on.
+        run_stop = None if run is None else _stop_at_run_deadline(self._clock, started + run.left())
         state = {"attempts": 0, "reauthed": False}
         kwargs = {"params": params, "json": json, "data": data, "headers": headers}
         auth = self._auth if use_auth else None
@@ -276,12 +315,14 @@ class Transport:
 
         predicate = _retryable_if_safe if safe else _retryable_if_unsafe
         policy = self.policy
+        stop: tenacity.stop.stop_base = _stop_at_deadline(
+            self._clock, started + policy.deadline
+        ) | tenacity.stop_after_attempt(policy.max_attempts)
+        if run_stop is not None:
+            stop = run_stop | stop
         retrying = tenacity.Retrying(
             sleep=self._sleep,
-            stop=(
-                _stop_at_deadline(self._clock, started + policy.deadline)
-                | tenacity.stop_after_attempt(policy.max_attempts)
-            ),
+            stop=stop,
             wait=_wait_retry_after(
                 tenacity.wait_exponential_jitter(
                     multiplier=policy.backoff_multiplier,
@@ -299,17 +340,31 @@ class Transport:
             if not predicate(exc):
                 raise
             elapsed = self._clock() - started
-            raise RetriesExhausted(
-                f"gave up after {state['attempts']} attempts in {elapsed:.1f} s ({type(exc).__name__})",
-                vendor=self.vendor,
-                method=method,
-                path=path,
-                status=exc.status,
-                code=exc.code,
-                retry_after=exc.retry_after,
-                attempts=int(state["attempts"]),
-                outcome_unknown=exc.outcome_unknown,
-            ) from exc
+            gave_up = f"gave up after {state['attempts']} attempts in {elapsed:.1f} s ({type(exc).__name__})"
+            last: dict[str, Any] = {  # what the last error said, kept by the one raised instead
+                "vendor": self.vendor,
+                "method": method,
+                "path": path,
+                "status": exc.status,
+                "code": exc.code,
+                "retry_after": exc.retry_after,
+                "outcome_unknown": exc.outcome_unknown,
+            }
+            if run is not None and run_stop is not None and run_stop.stopped_before is not None:
+                # The run's deadline, not the retry budget, ended it: say so, so the operator
+                # raises the right setting (the last error stays the cause).
+                when = (
+                    "passed"
+                    if run.passed()
+                    else f"would pass during the {run_stop.stopped_before:.1f} s wait before the next attempt"
+                )
+                raise RunDeadlineExceeded(
+                    f"the run's deadline of {run.seconds:g} s ({run.setting}) {when}: {gave_up}",
+                    bound=run.setting,
+                    limit=run.seconds,
+                    **last,
+                ) from exc
+            raise RetriesExhausted(gave_up, attempts=int(state["attempts"]), **last) from exc
 
     def json(self, response: requests.Response, method: str, path: str) -> Any:
         """Return the decoded JSON body of a success response.
@@ -335,30 +390,60 @@ class Transport:
         auth: RetryingAuth | None,
         kwargs: dict[str, Any],
     ) -> requests.Response:
-        self._limiter.acquire()
-        begun = self._clock()
         fields = {"vendor": self.vendor, "method": call.method, "path": call.path, "attempt": attempt}
+        run = deadline.current()
+        if run is None:
+            self._limiter.acquire()
+        else:
+            left = run.left()
+            if left <= 0:
+                raise self._run_over(call, run, fields, "passed before this request could be sent")
+            # A rate-limiter wait that would end after the deadline is not started at all.
+            if self._limiter.acquire(max_wait=left) is None:
+                raise self._run_over(
+                    call, run, fields, "would pass while waiting for the rate limit; the request was not sent"
+                )
+        begun = self._clock()
         failure: AdapterError | None = None
         policy = self.policy
+        connect_timeout, read_timeout = policy.connect_timeout, min(policy.read_timeout, policy.request_deadline)
+        limit = policy.request_deadline  # the total time of this request
+        binding: deadline.Deadline | None = None  # the run's deadline, when it ends this request first
+        cut_connect = cut_read = False  # whether a socket wait was shortened to the run's time left
         try:
             session = self._session()
             # Prepared here (which runs the auth hook) rather than by session.request, so that
             # fetching a PAS token, which has its own bounds, does not eat this request's deadline.
             prepared = session.prepare_request(requests.Request(call.method, url, auth=auth, **kwargs))
             begun = self._clock()
+            if run is not None:
+                left = run.left()  # again: the limiter and the token fetch may have taken time
+                if left <= 0:
+                    raise self._run_over(call, run, fields, "passed before this request could be sent")
+                if left < limit:
+                    limit, binding = left, run
+                cut_connect, cut_read = left < connect_timeout, left < read_timeout
+                connect_timeout, read_timeout = min(connect_timeout, left), min(read_timeout, left)
             settings = session.merge_environment_settings(prepared.url, {}, True, None, None)
             response = session.send(
                 prepared,
-                timeout=(policy.connect_timeout, min(policy.read_timeout, policy.request_deadline)),
+                timeout=(connect_timeout, read_timeout),
                 allow_redirects=False,  # never forward credentials to another location
                 **settings,  # stream=True: the body is read below, within the deadline and the cap
             )
         except requests.RequestException as exc:
             duration_ms = round((self._clock() - begun) * 1000)
             log.warning("http_request_failed", **fields, error=type(exc).__name__, duration_ms=duration_ms)
-            failure = error_from_exception(exc, call, redactor=self._redactor)
+            if run is not None and isinstance(exc, requests.ConnectTimeout) and cut_connect:
+                failure = self._run_error(call, run, "passed while connecting; the request was not sent")
+            elif run is not None and isinstance(exc, requests.ReadTimeout) and cut_read:
+                failure = self._run_error(
+                    call, run, "passed while waiting for the response", outcome_unknown=not call.safe
+                )
+            else:
+                failure = error_from_exception(exc, call, redactor=self._redactor)
         if failure is None:
-            failure = self._read_body(response, call, begun)
+            failure = self._read_body(response, call, begun, limit, binding)
             if failure is not None:
                 duration_ms = round((self._clock() - begun) * 1000)
                 log.warning(
@@ -377,8 +462,11 @@ class Transport:
         level("http_request", **fields, status=response.status_code, duration_ms=duration_ms)
         return response
 
-    def _read_body(self, response: requests.Response, call: Call, begun: float) -> AdapterError | None:
-        """Read the streamed body into the response, within the deadline and the size cap.
+    def _read_body(
+        self, response: requests.Response, call: Call, begun: float, limit: float, run: deadline.Deadline | None
+    ) -> AdapterError | None:
+        """Read the streamed body into the response, within ``limit`` seconds of ``begun`` and the
+        size cap. ``run`` is the run's deadline when that is what ``limit`` was cut to.
 
         Returns the error instead of raising it (see ``_send``); on an error the connection is
         closed, never handed back to the pool half read. Afterwards ``response.content``,
@@ -388,7 +476,7 @@ class Transport:
         if raw is None:  # a response built in memory (a test double): nothing to stream
             return None
         policy = self.policy
-        deadline_at = begun + policy.request_deadline
+        deadline_at = begun + limit
         declared = _content_length(response)
         if declared is not None and declared > policy.max_response_bytes:
             response.close()
@@ -401,7 +489,7 @@ class Transport:
             while True:
                 left = deadline_at - self._clock()
                 if left <= 0:
-                    failure = self._too_slow(call, response, len(body))
+                    failure = self._too_slow(call, response, len(body), run)
                     break
                 cut_short = left <= policy.read_timeout
                 _limit_socket_wait(raw, min(left, policy.read_timeout))
@@ -416,7 +504,7 @@ class Transport:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             timed_out = isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError)
             if self._clock() >= deadline_at or (timed_out and cut_short):
-                failure = self._too_slow(call, response, len(body))
+                failure = self._too_slow(call, response, len(body), run)
             else:
                 error = _as_requests_error(exc)
         if error is not None:
@@ -429,7 +517,16 @@ class Transport:
         setattr(response, "_content_consumed", True)  # noqa: B010
         return None
 
-    def _too_slow(self, call: Call, response: requests.Response, read: int) -> DeadlineExceeded:
+    def _too_slow(
+        self, call: Call, response: requests.Response, read: int, run: deadline.Deadline | None
+    ) -> LimitExceeded:
+        if run is not None:
+            return self._run_error(
+                call,
+                run,
+                f"passed while reading the response, after {read} bytes of the body",
+                **self._where(call, response),
+            )
         seconds = self.policy.request_deadline
         return DeadlineExceeded(
             f"request took longer than its total deadline of {seconds:g} s (request_deadline_seconds) "
@@ -446,6 +543,22 @@ class Transport:
             bound="max_response_mb",
             limit=cap / MIB,
             **self._where(call, response),
+        )
+
+    def _run_over(
+        self, call: Call, run: deadline.Deadline, fields: Mapping[str, Any], when: str
+    ) -> RunDeadlineExceeded:
+        """The error for a request that is not sent because the run's deadline is (about to be) reached."""
+        log.warning("http_request_skipped", **fields, reason="run_deadline", setting=run.setting)
+        return self._run_error(call, run, when)
+
+    def _run_error(self, call: Call, run: deadline.Deadline, when: str, **where: Any) -> RunDeadlineExceeded:
+        where = {"vendor": self.vendor, "method": call.method, "path": call.path, **where}
+        return RunDeadlineExceeded(
+            f"the run's deadline of {run.seconds:g} s ({run.setting}) {when}",
+            bound=run.setting,
+            limit=run.seconds,
+            **where,
         )
 
     def _where(self, call: Call, response: requests.Response) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import overload
 
 
 class SlidingWindowLimiter:
@@ -42,13 +43,25 @@ class SlidingWindowLimiter:
         # reservations of callers that are still sleeping).
         self._starts: deque[float] = deque(maxlen=limit)
 
-    def acquire(self) -> float:
-        """Block until a request may start; return the seconds waited (0 when none)."""
+    @overload
+    def acquire(self, max_wait: None = None) -> float: ...
+
+    @overload
+    def acquire(self, max_wait: float) -> float | None: ...
+
+    def acquire(self, max_wait: float | None = None) -> float | None:
+        """Block until a request may start; return the seconds waited (0 when none).
+
+        With ``max_wait``, a wait longer than that (the time left before a run's deadline) is
+        not started: nothing is reserved, nothing slept, and None is returned at once.
+        """
         with self._lock:
             now = self._clock()
             start = now
             if len(self._starts) == self.limit:
                 start = max(now, self._starts[0] + self.period)
+            if max_wait is not None and start - now > max_wait:
+                return None
             self._starts.append(start)
         wait = start - now
         if wait > 0:

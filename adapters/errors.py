@@ -230,13 +230,15 @@ class RetriesExhausted(TemporaryError):
 
 class LimitExceeded(TemporaryError):
     """A bound this side puts on every vendor read was hit: the request took longer than its
-    total deadline, the response was larger than the cap, or a listing had more pages than the
-    cap. Never repeated at once (a vendor that trickles or floods would do it again); the work
-    is left for a later tick.
+    total deadline, the response was larger than the cap, a listing had more pages than the
+    cap, or the run the request belongs to reached its overall deadline. Never repeated at
+    once (a vendor that trickles or floods would do it again); the work is left for a later
+    tick.
 
     ``bound`` names the setting that holds the limit (``request_deadline_seconds``,
-    ``max_response_mb``, ``max_pages``) and ``limit`` its value in the unit of that setting,
-    so the message says what to raise if the vendor really is that slow or that large.
+    ``max_response_mb``, ``max_pages``, the run's deadline setting) and ``limit`` its value in
+    the unit of that setting, so the message says what to raise if the vendor really is that
+    slow or that large.
     """
 
     def __init__(self, message: str, *, bound: str, limit: float, **kw: Any) -> None:
@@ -259,6 +261,17 @@ class ResponseTooLarge(LimitExceeded):
 class TooManyPages(LimitExceeded):
     """A listing went on for more pages than the cap (a vendor whose ``total`` or cursors never
     end would otherwise be read for ever)."""
+
+
+class RunDeadlineExceeded(LimitExceeded):
+    """The work this request belongs to (a run) reached its overall deadline
+    (:func:`adapters.deadline.overall`); the request was not sent (or its wait was cut short).
+
+    ``bound`` is the name of the setting the deadline came from (e.g.
+    ``"[sync] run_deadline_seconds"``) and ``limit`` its seconds. Never retried: the time is up.
+    When a retry was given up because its wait would cross the deadline, ``__cause__`` is the
+    last error. ``outcome_unknown`` is set when a write was sent but its answer not read.
+    """
 
 
 _BY_CODE: dict[str, type[AdapterError]] = {

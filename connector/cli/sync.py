@@ -185,15 +185,16 @@ def _print_reports(reports, moment) -> None:
         if not report.done and not report.postponed:
             typer.echo(f"{report.brin}: nothing due at {moment.isoformat()}")
             continue
-        typer.echo(f"{report.brin}: run {report.run_id} {report.outcome}")
+        run = f"run {report.run_id} " if report.run_id else ""  # no run: everything due is held
+        typer.echo(f"{report.brin}: {run}{report.outcome}")
         for key in report.done:
             typer.echo(f"  done {key}")
             for action in report.actions.get(key, []):
                 typer.echo(f"    {action.line()}")
         for key in report.postponed:
             reason = report.reasons.get(key)
-            typer.echo(f"  postponed {key}" + (f": {safe_text(reason, 300)}" if reason else ""))
-        if report.postponed:
+            typer.echo(f"  postponed {key}" + (f": {safe_text(reason, 700)}" if reason else ""))
+        if report.postponed and report.run_id:
             typer.echo(f"  (`connector logs --run {report.run_id}` shows why)")
         for name, number in sorted(report.counts.items()):
             if number:

@@ -162,26 +162,30 @@ Plan = Callable[[Step, Task], TaskPlan]
 @dataclass(frozen=True)
 class Job:
     """One job: `name` is what `JobMark.job`, `status` and `health` call it; `key` the shape of its
-    task keys; `part` what `sync --only` names; `due` when it is due; `plan` what it does."""
+    task keys; `part` what `sync --only` names; `due` when it is due; `plan` what it does;
+    `vendors` whom it calls ("pas", "planner"): a hold on one of them holds the job (`attention.py`)."""
 
     name: str
     key: str
     part: str
     due: schedule.Rule
     plan: Plan
+    vendors: frozenset[str]
 
 
 # In the order a run does what fell due at the same moment (`due_tasks` sorts by due time first).
+PAS, PLANNER = frozenset({"pas"}), frozenset({"planner"})
+BOTH, NONE = PAS | PLANNER, frozenset[str]()
 JOBS: tuple[Job, ...] = (
-    Job("roster", "roster:BRIN:DATE", "roster", schedule.roster_due, plan_roster),
-    Job("planners", "open:BRIN:YEAR:ROUND", "planners", schedule.planners_due, plan_planners),
-    Job("bookings", "bookings:BRIN:YEAR:ROUND:POLL", "bookings", schedule.bookings_due, plan_bookings),
-    Job("reminders", "remind:BRIN:YEAR:ROUND:MOMENT", "reminders", schedule.reminders_due, plan_reminders),
-    Job("verslagen", "verslagen:BRIN:DATE", "verslagen", schedule.verslagen_due, plan_verslagen),
-    Job("close", "close:BRIN:YEAR:ROUND", "reminders", schedule.close_due, plan_close),
-    Job("missed", "missed:BRIN:YEAR:ROUND", "planners", schedule.missed_due, plan_missed),
-    Job("retention", "retention:BRIN:WEEK", "roster", schedule.retention_due, plan_retention),
-    Job("overview", "overview:BRIN:WEEK", "verslagen", schedule.overview_due, plan_overview),
+    Job("roster", "roster:BRIN:DATE", "roster", schedule.roster_due, plan_roster, BOTH),
+    Job("planners", "open:BRIN:YEAR:ROUND", "planners", schedule.planners_due, plan_planners, PLANNER),
+    Job("bookings", "bookings:BRIN:YEAR:ROUND:POLL", "bookings", schedule.bookings_due, plan_bookings, PLANNER),
+    Job("reminders", "remind:BRIN:YEAR:ROUND:MOMENT", "reminders", schedule.reminders_due, plan_reminders, PLANNER),
+    Job("verslagen", "verslagen:BRIN:DATE", "verslagen", schedule.verslagen_due, plan_verslagen, BOTH),
+    Job("close", "close:BRIN:YEAR:ROUND", "reminders", schedule.close_due, plan_close, PLANNER),
+    Job("missed", "missed:BRIN:YEAR:ROUND", "planners", schedule.missed_due, plan_missed, NONE),
+    Job("retention", "retention:BRIN:WEEK", "roster", schedule.retention_due, plan_retention, NONE),
+    Job("overview", "overview:BRIN:WEEK", "verslagen", schedule.overview_due, plan_overview, PLANNER),
 )
 BY_NAME = {job.name: job for job in JOBS}
 PARTS = ("roster", "planners", "bookings", "reminders", "verslagen")

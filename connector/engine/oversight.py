@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 
 from connector.cycle.settings.templates import render
+from connector.engine.attention import NeedsPerson
 from connector.engine.context import Step
 from connector.engine.followup import pupil_names
 from connector.engine.messages import dutch_date
@@ -118,7 +119,7 @@ def plan_teacher_reminders(
 
 def plan_overview(step: Step, school_id: int | None, week: str) -> Message | None:
     """The weekly overview for the director and IB: every round so far, and what is overdue per
-    teacher. None when there is nothing to report on, or nobody to report to (then said in the run)."""
+    teacher. None when there is nothing to report on; NeedsPerson when there is nobody to report to."""
     if school_id is None:
         return None
     today = _today(step)
@@ -141,13 +142,12 @@ def plan_overview(step: Step, school_id: int | None, week: str) -> Message | Non
             )
             if {"directeur", "intern_begeleider"} & set(s.roles)
         ]
-    if not rows or not readers:
-        if not readers:
-            step.run.event(
-                "overview failed",
-                f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner",
-                level="warning",
-            )
+    if not readers:
+        raise NeedsPerson(
+            f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner, so the weekly "
+            "overview has nobody to go to: give them the role in the planner (or PAS) and link them"
+        )
+    if not rows:
         return None
     per_round: dict[str, Counter] = defaultdict(Counter)
     overdue: Counter = Counter()

@@ -23,6 +23,7 @@ from connector.cycle.settings.models import RoundKind
 from connector.cycle.yearplan import RoundPlan
 from connector.engine import messages
 from connector.engine.actions import Action
+from connector.engine.attention import NeedsPerson, last_roster
 from connector.engine.context import Step
 from connector.engine.intents import perform, recorded_payload
 from connector.engine.roster import find_school_ids
@@ -287,7 +288,19 @@ def plan_opening(step: Step, plan: RoundPlan) -> RoundOpening:
     resume, forget = _unfinished(step, round_id) if round_id is not None else ([], [])
     _, year_id = find_school_ids(step.engine, step.school)
     record = []
-    for planned in plan_group_planners(step, plan, year_id, frozenset(forget)):
+    planned_groups = plan_group_planners(step, plan, year_id, frozenset(forget))
+    if not planned_groups and not resume and not _has_planners(step, round_id):
+        leerjaren = ", ".join(map(str, plan.round.groups))
+        if last_roster(step.engine, step.school.brin) is None:
+            raise NeedsPerson(
+                f"{plan.round_id}: no planner can be opened before the school's roster has been read once "
+                "(its own failure says why)"
+            )
+        raise NeedsPerson(
+            f"{plan.round_id}: PAS lists no group of leerjaar {leerjaren} for this school year, so no planner "
+            "can be opened: check the groups in PAS, or the round's groups in the settings"
+        )
+    for planned in planned_groups:
         for problem in planned.problems:
             step.run.event("planner warning", problem, level="warning", ids=[planned.external_ref])
         if not planned.invitees:
@@ -361,6 +374,14 @@ def _in_parallel(step: Step, todo: list[tuple[int, PlannerPlan]]) -> list[tuple[
                 )
             )
         return [(planned, future.result()) for planned, future in futures]
+
+
+def _has_planners(step: Step, round_id: int | None) -> bool:
+    """Whether any planner of the round is recorded (then an opening with nothing left to do is done)."""
+    if round_id is None:
+        return False
+    with step.store.read() as session:
+        return session.exec(select(Planner.id).where(Planner.round_id == round_id)).first() is not None
 
 
 def _unfinished(step: Step, round_id: int) -> tuple[list[tuple[int, PlannerPlan]], list[int]]:

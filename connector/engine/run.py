@@ -14,18 +14,23 @@ from datetime import datetime
 
 import structlog
 
-from adapters.errors import AdapterError, TemporaryError
+from adapters.deadline import current as current_deadline
+from adapters.deadline import overall as overall_deadline
+from adapters.errors import AdapterError, LimitExceeded, RunDeadlineExceeded, TemporaryError
 from connector.cycle.settings.models import School
-from connector.engine import roster
+from connector.engine import attention, roster
 from connector.engine.actions import Action, TaskPlan
+from connector.engine.attention import NeedsPerson
 from connector.engine.context import Engine, Step
 from connector.engine.jobs import BY_NAME, due_tasks
 from connector.engine.jobs import next_due as next_due_of
 from connector.engine.runlog import Finding, Findings, RunLog, bound
 from connector.engine.schedule import Agenda, Task
-from connector.store.models import JobMark
+from connector.store.models import Attention, JobMark
 
 log = structlog.get_logger("connector.engine")
+DEADLINE_SETTING = "[sync] run_deadline_seconds"
+VENDOR_OF = {"pas": "pas", "parro": "planner"}  # an adapter's vendor name -> the name in `Job.vendors`
 
 
 @dataclass
@@ -95,14 +100,20 @@ def run_due(
     """Do everything due at `now` for each school (optionally one part only); returns what was done.
 
     Jobs in `force` (reads that are safe to repeat: roster, bookings, verslagen) are due even
-    when done already: that is a manual `connector sync`."""
+    when done already: that is a manual `connector sync`. The whole run ends by
+    `[sync] run_deadline_seconds`: every vendor read stops then, and what was not reached is
+    postponed to the next run, so the run lock is never held longer."""
     reports = []
-    for school in schools or engine.settings.schools:
-        tasks = tasks_due(engine, school, now, only=only, force=force)
-        report = SchoolReport(school.brin)
-        if tasks:
-            _run_school(engine, school, now, trigger, tasks, report)
-        reports.append(report)
+    seconds = engine.settings.sync.run_deadline_seconds
+    with overall_deadline(seconds, setting=DEADLINE_SETTING) as deadline:
+        for school in schools or engine.settings.schools:
+            tasks = tasks_due(engine, school, now, only=only, force=force)
+            report = SchoolReport(school.brin)
+            if deadline.passed():
+                _postpone(report, tasks, f"not tried: the run's deadline of {seconds} s ({DEADLINE_SETTING}) passed")
+            elif tasks:
+                _run_school(engine, school, now, trigger, tasks, report)
+            reports.append(report)
     return reports
 
 
@@ -119,16 +130,22 @@ def plan_due(
     for school in schools or engine.settings.schools:
         school_id, year_id = roster.find_school_ids(engine, school)
         dry = SchoolDryRun(school.brin)
+        holds = attention.rows_for(engine, school)
         for task in tasks_due(engine, school, now, only=only, force=force):
             findings = Findings()
             planned = PlannedTask(task, findings=findings.items)
+            held = _held(engine, school, holds, task, now)
+            if held is not None:
+                planned.refused = f"would be postponed: {attention.describe(held)}"
+                dry.tasks.append(planned)
+                continue
             try:
                 planned.actions = (
                     BY_NAME[task.job].plan(Step(engine, school, now, findings, school_id, year_id), task).actions
                 )
             except roster.RemovalGuardError as exc:
                 planned.refused = str(exc)
-            except (TemporaryError, AdapterError) as exc:
+            except (TemporaryError, AdapterError, NeedsPerson) as exc:
                 planned.refused = f"would be postponed: {exc}"
             dry.tasks.append(planned)
         out.append(dry)
@@ -144,48 +161,105 @@ def _plan(step: Step, task: Task, run: RunLog) -> TaskPlan:
         findings.replay(run)
 
 
+def _unavailable(exc: TemporaryError) -> str:
+    """Why the work after a temporary failure is not tried in this run."""
+    if isinstance(exc, RunDeadlineExceeded):
+        return f"the run's deadline ({exc.bound}) passed"
+    who = {"pas": "PAS", "parro": "the planner"}.get(exc.vendor or "", "a vendor")
+    if isinstance(exc, LimitExceeded):
+        return f"{who} answered beyond a bound ({exc.bound})"
+    return f"{who} is unavailable"
+
+
+def _postpone(report: SchoolReport, tasks: list[Task], reason: str) -> None:
+    for task in tasks:
+        report.postponed.append(task.key)
+        report.reasons[task.key] = reason
+
+
+def _held(engine: Engine, school: School, holds: dict[str, Attention], task: Task, now: datetime) -> Attention | None:
+    """The hold that keeps `task` from being tried now (`attention.py`), or None."""
+    if not holds:
+        return None
+    scopes = attention.scopes(school.brin, task.key, BY_NAME[task.job].vendors)
+    return attention.blocking(engine, holds, scopes, now, attention.last_roster(engine, school.brin))
+
+
 def _run_school(
     engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport
 ) -> None:
+    holds = attention.rows_for(engine, school)
+    if holds and all(_held(engine, school, holds, task, now) for task in tasks):
+        # Everything due waits for a person: no run is written, so a daemon's ticks add nothing to the log.
+        for task in tasks:
+            row = _held(engine, school, holds, task, now)
+            _postpone(report, [task], attention.describe(row) if row else "held")
+        report.outcome = "held"
+        return
     school_id, year_id = roster.school_ids(engine, school)
     run = RunLog(engine.store, trigger=trigger, school_id=school_id, now=now)
     report.run_id = run.id
     step = Step(engine, school, now, run, school_id, year_id)
     failed = False
+    down: dict[str, str] = {}  # vendor -> why it is unavailable in this run
+    deadline = current_deadline()
     with bound(run), structlog.contextvars.bound_contextvars(brin=school.brin):
-        for task in tasks:
+        for n, task in enumerate(tasks):
+            if deadline is not None and deadline.passed():
+                _postpone(
+                    report,
+                    tasks[n:],
+                    f"not tried: the run's deadline of {deadline.seconds:g} s ({deadline.setting}) passed",
+                )
+                break
+            held = _held(engine, school, holds, task, now)
+            if held is not None:
+                _postpone(report, [task], attention.describe(held))
+                continue
+            waits = [down[v] for v in sorted(BY_NAME[task.job].vendors) if v in down]
+            if waits:
+                _postpone(report, [task], f"not tried: {waits[0]}")
+                continue
             try:
                 plan = _plan(step, task, run)
                 plan.execute(step)
             except roster.RemovalGuardError as exc:
-                report.postponed.append(task.key)
-                report.reasons[task.key] = str(exc)
+                _postpone(report, [task], str(exc))
                 failed = True
                 if trigger == "manual":
                     run.finish(now, failed=True)
                     raise
                 break
-            except (TemporaryError, AdapterError) as exc:
+            except TemporaryError as exc:  # the vendor is down or slow: its other work waits for the next tick
                 run.event(f"{task.job} postponed", f"{task.key}: {exc}", level="warning", count="postponed")
-                report.postponed.append(task.key)
-                report.reasons[task.key] = str(exc)
-                if isinstance(exc, TemporaryError):  # the vendor is down: leave the rest for the next tick
-                    for rest in tasks[tasks.index(task) + 1 :]:
-                        report.postponed.append(rest.key)
-                        report.reasons[rest.key] = f"not tried: {exc.vendor or 'a vendor'} is unavailable"
+                _postpone(report, [task], str(exc))
+                vendor = VENDOR_OF.get(exc.vendor or "")
+                if vendor is None or isinstance(exc, RunDeadlineExceeded):
+                    _postpone(report, tasks[n + 1 :], f"not tried: {_unavailable(exc)}")
                     break
+                down[vendor] = _unavailable(exc)
                 continue
-            except Exception as exc:  # one school's bug must not stop the others
+            except (AdapterError, NeedsPerson) as exc:
+                scope = attention.scope_of(exc, school.brin, task.key)
+                assert scope is not None, "a permanent failure or NeedsPerson always has a scope"
+                row = attention.hold(engine, scope, brin=school.brin, job=task.job, exc=exc, now=now)
+                holds[scope] = row
+                run.event(
+                    f"{task.job} needs a person", f"{task.key}: {row.reason}", level="error", count="needs a person"
+                )
+                _postpone(report, [task], attention.describe(row))
+                continue
+            except Exception as exc:  # a bug: one school's must not stop the others
                 log.exception("task crashed", task=task.key)
                 run.event(f"{task.job} failed", f"{task.key}: {exc.__class__.__name__}", level="error")
-                report.postponed.append(task.key)
-                report.reasons[task.key] = f"internal error ({exc.__class__.__name__}); the log file has the details"
+                _postpone(report, [task], f"internal error ({exc.__class__.__name__}); the log file has the details")
                 failed = True
                 continue
             report.done.append(task.key)
             report.actions[task.key] = plan.actions
             with engine.store.write() as session:
                 session.merge(JobMark(key=task.key, job=task.job, done_at=now, run_id=run.id))
+            attention.release(engine, holds, attention.scopes(school.brin, task.key, BY_NAME[task.job].vendors))
         if report.postponed:
             run.failures += 1  # recorded as partial: some of what was due is left for the next tick
         report.outcome = run.finish(now, failed=failed and not report.done)

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import structlog
 from sqlmodel import select
@@ -43,7 +43,11 @@ class RunLog:
         self._lock = threading.Lock()  # events may come from the planner-opening workers
         self._now = now
         with store.write() as session:
-            session.add(SyncRun(id=self.id, trigger=trigger, school_id=school_id, started_at=now))
+            session.add(
+                SyncRun(
+                    id=self.id, trigger=trigger, school_id=school_id, started_at=now, wall_started_at=datetime.now(UTC)
+                )
+            )
 
     def event(
         self,

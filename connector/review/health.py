@@ -7,12 +7,16 @@
   writes it every 30 s, also during a long tick), including after a clean stop;
 * the most recent finished run ended `failed` (a guard stopped it, or it crashed with
   nothing done) or `interrupted` (its process died, or the daemon's stop cut it off). `partial`
-  runs are listed but do not make it unhealthy: their postponed items are retried by every tick.
+  runs are listed but do not make it unhealthy: their postponed items are retried by every tick;
+* a run is still `running` past its deadline (`[sync] run_deadline_seconds` and a margin, real time);
+* work needs a person (`connector/engine/attention.py`): credentials refused, nothing linked; or
+  PAS records stay unusable (pending) for longer than `[health] max_failure_minutes`;
+* a job has been due longer than `[health] max_failure_minutes` although runs went on meanwhile.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
@@ -21,12 +25,14 @@ from connector.cycle.settings import LoadedSettings
 from connector.engine.context import Engine
 from connector.engine.run import next_due
 from connector.errors import AccessError
+from connector.review.held import held_line, held_rows
 from connector.runtime import display_url, store_url
 from connector.store import Store
 from connector.store.db import sqlite_file, to_url
-from connector.store.models import JobMark, RunOutcome, School, SyncRun
+from connector.store.models import JobMark, PendingRecord, RunOutcome, School, SyncRun
 
 FAILURE_WINDOW = timedelta(hours=24)
+STUCK_MARGIN = timedelta(minutes=5)
 
 
 def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) -> dict:
@@ -83,6 +89,13 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
                 for r in failed
             ]
             tried = _last_attempts(session)
+            stuck = session.exec(
+                select(SyncRun).where(
+                    SyncRun.outcome == RunOutcome.RUNNING.value,
+                    col(SyncRun.wall_started_at).is_not(None),
+                    col(SyncRun.wall_started_at) < wall - _stuck_after(loaded),
+                )
+            ).all()
             last_run = (
                 {
                     "run_id": last.id,
@@ -93,8 +106,11 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
                 if last
                 else None
             )
+        held = held_rows(store)
+        stale = _stale_pending(store, now - timedelta(minutes=loaded.settings.health.max_failure_minutes))
         engine = Engine.offline(loaded, store)
         upcoming = {school.brin: next_due(engine, school, now) for school in loaded.settings.schools}
+        failing = _failing_jobs(loaded, store, upcoming, tried, now)
     except Exception as exc:  # no database, or no schema yet
         report["problems"].append(
             f"cannot read the database ({exc.__class__.__name__}): run `connector daemon` or `connector init-db`"
@@ -126,7 +142,19 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
             f"the last run {last_run['run_id']} was interrupted (its process ended before it finished): "
             f"`connector logs --run {last_run['run_id']}`"
         )
-    problems += _failing_jobs(loaded, upcoming, tried, now)
+    for run in stuck:
+        since = run.wall_started_at.astimezone(UTC) if run.wall_started_at else None
+        problems.append(
+            f"run {run.id} has been running since {since:%Y-%m-%d %H:%M} UTC, past its deadline "
+            f"([sync] run_deadline_seconds is {loaded.settings.sync.run_deadline_seconds}): it hangs"
+        )
+    problems += [held_line(row) for row in held]
+    problems += [
+        f"school {brin}: {count} PAS record(s) stay unusable since {first.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+        f"(more than health.max_failure_minutes): correct them in PAS; `connector status --school {brin}` names them"
+        for brin, count, first in stale
+    ]
+    problems += failing
     report["last_success"] = {job: at.isoformat() for job, at in sorted(rows)}
     report["failures"] = {
         "window_hours": int(FAILURE_WINDOW.total_seconds() // 3600),
@@ -137,6 +165,24 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
     report["next_due"] = {brin: {job: at.isoformat() for job, at in jobs.items()} for brin, jobs in upcoming.items()}
     report["healthy"] = not problems
     return report
+
+
+def _stale_pending(store: Store, before: datetime) -> list[tuple[str, int, datetime]]:
+    """Per school: the PAS records pending since before `before` (a record that stays bad needs a person)."""
+    query = (
+        select(School.brin, func.count(), func.min(PendingRecord.first_seen_at))
+        .join(School, col(School.id) == PendingRecord.school_id)
+        .where(PendingRecord.first_seen_at < before)
+        .group_by(col(School.brin))
+    )
+    with store.read() as session:
+        return [tuple(row) for row in session.exec(query).all()]  # type: ignore[misc]
+
+
+def _stuck_after(loaded: LoadedSettings) -> timedelta:
+    """How long after its real start a run still `running` hangs: its deadline, and a margin for
+    the work between two vendor reads (a task is never cut off halfway)."""
+    return timedelta(seconds=loaded.settings.sync.run_deadline_seconds) + STUCK_MARGIN
 
 
 def _ran_since(heartbeat_at: datetime | None, stopped_at: datetime | None) -> bool:
@@ -155,20 +201,42 @@ def _last_attempts(session: Session) -> dict[str, datetime]:
     return dict(session.exec(query).all())
 
 
+def _first_attempt(store: Store, brin: str, since: datetime) -> datetime | None:
+    """When the first run for the school started at or after `since`."""
+    query = (
+        select(func.min(SyncRun.started_at))
+        .join(School, col(School.id) == SyncRun.school_id)
+        .where(School.brin == brin, SyncRun.started_at >= since)
+    )
+    with store.read() as session:
+        return session.exec(query).one()
+
+
 def _failing_jobs(
-    loaded: LoadedSettings, upcoming: dict[str, dict[str, datetime]], tried: dict[str, datetime], now: datetime
+    loaded: LoadedSettings,
+    store: Store,
+    upcoming: dict[str, dict[str, datetime]],
+    tried: dict[str, datetime],
+    now: datetime,
 ) -> list[str]:
-    """Jobs due for longer than `health.max_failure_minutes` although runs went on meanwhile: they
-    keep failing (a vendor unreachable, credentials refused, a record that stays bad)."""
+    """Jobs still due `health.max_failure_minutes` after the first run that tried them, although runs
+    went on since (a vendor unreachable or too slow, a record that stays bad). Counted from that first
+    try, not from when the job fell due: after a first start or a downtime, work due long ago is
+    simply being caught up."""
     limit = timedelta(minutes=loaded.settings.health.max_failure_minutes)
     problems = []
     for brin, jobs in upcoming.items():
         attempted = tried.get(brin)
         for job, at in jobs.items():
-            if at <= now - limit and attempted is not None and attempted > at:
-                problems.append(
-                    f"school {brin}: {job} has been due since {at:%Y-%m-%d %H:%M %Z} and is still not done after "
-                    f"{(now - at).total_seconds() / 60:.0f} min (health.max_failure_minutes is "
-                    f"{limit.total_seconds() / 60:.0f}): `connector logs --school {brin} --level warning`"
-                )
+            if at > now - limit or attempted is None or attempted <= at:
+                continue
+            first = _first_attempt(store, brin, at)
+            if first is None or first > now - limit or attempted <= first:
+                continue
+            problems.append(
+                f"school {brin}: {job} has been due since {at:%Y-%m-%d %H:%M %Z} and is still not done "
+                f"{(now - first).total_seconds() / 60:.0f} min after the first run that tried it "
+                f"(health.max_failure_minutes is {limit.total_seconds() / 60:.0f}): "
+                f"`connector logs --school {brin} --level warning`"
+            )
     return problems

@@ -16,6 +16,7 @@ from connector.engine.context import Engine
 from connector.engine.jobs import next_due
 from connector.engine.schedule import release_at
 from connector.logging_setup import safe_id, safe_text
+from connector.review.held import held_attention
 from connector.review.pending import pending_attention
 from connector.review.rounds import round_summaries
 from connector.review.runs import RunView, _iso, _local, find_runs, job_marks
@@ -220,9 +221,9 @@ def attention(
                 + f". `connector logs --school {brin} --level warning` shows why.",
             }
         )
-    held = pending_attention(store, brin)
-    if held is not None:
-        items.append(held)
+    for item in (held_attention(store, brin), pending_attention(store, brin)):
+        if item is not None:
+            items.append(item)
     rows = verslag_rows(store, settings, brin=brin)
     overdue: Counter[str] = Counter()
     per_teacher: Counter[str] = Counter()

@@ -117,6 +117,9 @@ class SyncRun(SQLModel, table=True):
     round_id: int | None = fk("rounds.id", ondelete="SET NULL", nullable=True)
     started_at: datetime = utc_field(index=True)
     ended_at: datetime | None = utc_field(nullable=True)
+    # The real time it started (`started_at` is the moment it worked at, which `--now` may set):
+    # what `health` measures a run still `running` against its deadline with.
+    wall_started_at: datetime | None = utc_field(nullable=True)
     outcome: str = RunOutcome.RUNNING.value
     counts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
@@ -133,6 +136,26 @@ class SyncEvent(SQLModel, table=True):
     action: str
     vendor_ids: list[str] = Field(default_factory=list, sa_type=JSON)
     message: str = Field(default="", sa_type=Text)
+
+
+class Attention(SQLModel, table=True):
+    """Work held because it needs a person (issue W2-2): credentials a vendor refused (`scope`
+    "pas", "pas:BRIN", "planner:BRIN") or a task that cannot be done as things are ("task:KEY":
+    nobody to send the overview to, no groups for a round). Held work is not asked again until
+    `retry_at` passes or the settings (`fingerprint`) change, and for a task also after a roster
+    sync that may have brought what was missing; the row goes when the work succeeds. `health`
+    is unhealthy while a row exists. Times are the engine's moments, like `JobMark.done_at`."""
+
+    __tablename__ = "attention"
+
+    scope: str = Field(primary_key=True)
+    brin: str | None = Field(default=None, index=True)
+    job: str
+    reason: str
+    fingerprint: str
+    since: datetime = utc_field()
+    tried_at: datetime = utc_field()
+    retry_at: datetime = utc_field()
 
 
 class JobMark(SQLModel, table=True):
@@ -188,6 +211,7 @@ class Intent(Timestamps, table=True):
 
 
 __all__ = [
+    "Attention",
     "Intent",
     "JobMark",
     "IntentState",

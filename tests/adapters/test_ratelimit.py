@@ -57,3 +57,18 @@ def test_it_keeps_concurrent_threads_under_the_limit():
     for i, start in enumerate(starts):
         assert bisect_left(starts, start + 60) - i <= 50
     assert starts[-1] == 5 * 60  # 300 requests at 50 per minute: the last one at minute 5
+
+
+def test_a_wait_longer_than_max_wait_reserves_nothing_and_does_not_sleep(clock):
+    limiter = SlidingWindowLimiter(1, 60, clock=clock, sleep=clock.sleep)
+    limiter.acquire()
+    assert limiter.acquire(max_wait=59.9) is None
+    assert clock.sleeps == []
+    assert limiter.acquire() == 60  # no slot was taken by the refused call
+
+
+def test_a_wait_within_max_wait_is_waited_as_without_it(clock):
+    limiter = SlidingWindowLimiter(1, 60, clock=clock, sleep=clock.sleep)
+    assert limiter.acquire(max_wait=0) == 0
+    assert limiter.acquire(max_wait=60) == 60
+    assert clock.sleeps == [60]

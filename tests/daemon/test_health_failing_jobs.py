@@ -44,6 +44,8 @@ def report_at(loaded, store: Store, now: datetime, runs_every: timedelta = timed
     put(store, JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=now - timedelta(seconds=20)))
     done = [f"{job}:{BRIN}:2026-11-23" for job in ("verslagen",)] + [f"overview:{BRIN}:2026-W48"]
     put(store, *(JobMark(key=key, job=key.split(":")[0], done_at=ROSTER_DUE) for key in done))
+    if now - runs_every > ROSTER_DUE:  # the first run that tried the roster, right when it fell due
+        put(store, SyncRun(id="first", trigger="daemon", school_id=1, started_at=ROSTER_DUE, outcome="partial"))
     put(store, SyncRun(id="last", trigger="daemon", school_id=1, started_at=now - runs_every, outcome="partial"))
     return health_report(loaded, now=now, wall=now, max_age=timedelta(minutes=5))
 
@@ -59,6 +61,17 @@ def test_a_roster_failing_for_less_than_two_hours_is_not_yet_a_problem(world):
     loaded, store = world
     report = report_at(loaded, store, ROSTER_DUE + timedelta(hours=1, minutes=59))
     assert not any("roster has been due" in p for p in report["problems"])
+
+
+def test_work_due_long_before_the_first_run_that_tried_it_is_a_catch_up_not_a_failure(world):
+    loaded, store = world
+    now = ROSTER_DUE + timedelta(days=3)  # a first start (or the end of a downtime) three days on
+    put(store, JobMark(key=scheduler.HEARTBEAT_KEY, job=scheduler.DAEMON_JOB, done_at=now))
+    put(store, SyncRun(id="catch-up", trigger="daemon", school_id=1, started_at=now, outcome="partial"))
+    later = health_report(
+        loaded, now=now + timedelta(minutes=1), wall=now + timedelta(minutes=1), max_age=timedelta(minutes=5)
+    )
+    assert not any("has been due since" in p for p in later["problems"]), later["problems"]
 
 
 def test_without_a_run_since_the_job_fell_due_the_heartbeat_speaks_not_the_job(world):

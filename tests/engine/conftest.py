@@ -58,6 +58,18 @@ def _sub_once(pattern: str, replacement: str, text: str, count: int = 1) -> str:
     return out
 
 
+def connector(env: Env, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
+    """`python -m connector ARGS --settings <env's settings>` as a real process, in the env's folder."""
+    return subprocess.run(
+        [sys.executable, "-m", "connector", *args, "--settings", str(env.settings)],
+        cwd=env.folder,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"},
+    )
+
+
 def write_settings(folder: Path, base_url: str) -> Path:
     """The repository's settings.toml, with both base URLs at `base_url`, the store and the log
     file in `folder`, and the secrets as absolute paths to the repository's dev-secrets."""

@@ -4,9 +4,6 @@ naming the gap; a dry run may still look ahead; the simulator that follows `--no
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
@@ -16,21 +13,10 @@ from connector.engine.clock import ClockAhead, refuse_if_ahead
 from connector.store import Store
 from connector.store.models import JobMark, SyncEvent, SyncRun
 
-from .conftest import local, new_env
+from .conftest import connector, local, new_env
 
 VENDOR_NOW = local("2026-08-30 08:00")
 A_YEAR_AHEAD = VENDOR_NOW + timedelta(days=365)
-
-
-def run(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "connector", *args, "--settings", str(env.settings)],
-        cwd=env.folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"},
-    )
 
 
 def rows(db) -> dict[str, int]:
@@ -50,12 +36,12 @@ def test_a_moment_a_year_ahead_of_the_vendor_is_refused_before_anything_is_writt
     try:
         before, writes = rows(env.db), env.counters()["writes_total"]
         for command in (["sync"], ["run-due"], ["purge"]):
-            done = run(env, *command, "--now", A_YEAR_AHEAD.isoformat())
+            done = connector(env, *command, "--now", A_YEAR_AHEAD.isoformat())
             assert done.returncode == 1, done.stdout + done.stderr
             assert "ahead of PAS's clock" in done.stderr and "nothing was done" in done.stderr
             assert "Traceback" not in done.stderr
         assert rows(env.db) == before and env.counters()["writes_total"] == writes
-        dry = run(env, "sync", "--dry-run", "--now", A_YEAR_AHEAD.isoformat())
+        dry = connector(env, "sync", "--dry-run", "--now", A_YEAR_AHEAD.isoformat())
         assert dry.returncode == 0 and "dry run at" in dry.stdout
         assert rows(env.db) == before
     finally:

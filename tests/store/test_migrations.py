@@ -22,6 +22,7 @@ from connector.store.migrate import SchemaTooNewError
 from .conftest import downgrade_to_base
 
 EXPECTED_TABLES = {
+    "attention",
     "schools",
     "school_years",
     "school_groups",

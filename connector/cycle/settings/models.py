@@ -470,6 +470,9 @@ class Sync(_Strict):
     overview_weekday: Weekday = "ma"
     overview_at: time = time(8, 0)
     concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    # One run (a daemon tick, a `sync`) ends by then, whatever the vendors do: the run lock is never
+    # held longer; what it did not reach is left for the next run.
+    run_deadline_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
 
     @field_validator("roster_at", "verslag_check_at", "overview_at")
     @classmethod
