@@ -234,6 +234,10 @@ def _run_school(
                 run.event(f"{task.job} postponed", f"{task.key}: {exc}", level="warning", count="postponed")
                 _postpone(report, [task], str(exc))
                 vendor = VENDOR_OF.get(exc.vendor or "")
+                if task.job == "roster" and attention.last_roster(engine, school.brin) is None:
+                    # Everything else works on a roster: before the first one, there is nothing to work on.
+                    _postpone(report, tasks[n + 1 :], "not tried: waits for the school's first roster sync")
+                    break
                 if vendor is None or isinstance(exc, RunDeadlineExceeded):
                     _postpone(report, tasks[n + 1 :], f"not tried: {_unavailable(exc)}")
                     break

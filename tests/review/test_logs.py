@@ -15,13 +15,12 @@ from connector.store.models import JobMark, SyncEvent, SyncRun
 
 from .conftest import cli, json_lines, settings_copy
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture
 def logged(tmp_path: Path) -> tuple[str, dict[str, str]]:
     """Four runs: an old ok roster run, a partial one with a warning, a failed one whose school
     is known only from its events, and a board-wide retention run."""
+    now = datetime.now(UTC)  # when the fixture runs, not when the module was imported (a loaded suite is slow)
     database = tmp_path / "connector.db"
     upgrade_to_head(str(database))
     store = Store(database)
@@ -31,8 +30,8 @@ def logged(tmp_path: Path) -> tuple[str, dict[str, str]]:
         def run(name: str, age: timedelta, outcome: str, trigger: str = "schedule", events=()):
             row = SyncRun(
                 trigger=trigger,
-                started_at=NOW - age,
-                ended_at=NOW - age,
+                started_at=now - age,
+                ended_at=now - age,
                 outcome=outcome,
                 counts={"not linked": 1} if name == "partial" else {},
             )
