@@ -476,25 +476,15 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
     assert vendor_id is not None  # a planner that was created has its vendor id
     state = seen.get("created") or planner.get_planner(vendor_id)
     _store_vendor_state(step, row_id, state)
-    if state["status"] in RELEASED:
-        opened = perform(
-            step.store,
-            step.run_log,
-            key=f"open_planner:{ref}",
-            kind="open_planner",
-            payload={"id": vendor_id},
-            now=step.now,
-            send=lambda _key: vendor_id,
-            lookup=lambda: vendor_id,
-        )
-        return vendor_id if opened.done else None
+    already = state["status"] in RELEASED  # released by the create itself: the intent only records it
 
     def release(_key: str) -> str:
-        seen["opened"] = planner.open_planner(vendor_id)
+        if not already:
+            seen["opened"] = planner.open_planner(vendor_id)
         return vendor_id
 
     def released() -> str | None:
-        return vendor_id if planner.get_planner(vendor_id)["status"] in RELEASED else None
+        return vendor_id if already or planner.get_planner(vendor_id)["status"] in RELEASED else None
 
     opened = perform(
         step.store,
@@ -506,10 +496,11 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         send=release,
         lookup=released,
     )
-    if opened.done:
+    if not opened.done:
+        return None
+    if not already:
         _store_vendor_state(step, row_id, seen.get("opened") or planner.get_planner(vendor_id))
-        return vendor_id
-    return None
+    return vendor_id
 
 
 def _store_vendor_state(step: Step, row_id: int, state: dict) -> None:

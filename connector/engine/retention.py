@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy import delete, exists, update
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from connector.engine.runlog import RunLog, bound
 from connector.store import Store
@@ -124,16 +124,16 @@ def purge(
     return counts
 
 
-def purge_counts(store: Store, plan: PurgePlan) -> dict[str, int]:
-    """What a purge of `plan` would delete, per table (reads only: `purge --dry-run`)."""
-    return _count(store, plan)
-
-
 def describe(counts: dict[str, int], plan: PurgePlan) -> str:
     return (
         ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in COUNT_NAMES)
         + f" (pupils who left before {plan.pupils_before:%Y-%m-%d}, sync log before {plan.events_before:%Y-%m-%d})"
     )
+
+
+def _rows(session, query) -> int:
+    """How many rows `query` selects, counted by the database rather than loaded."""
+    return session.exec(select(func.count()).select_from(query.subquery())).one()
 
 
 def _chunks(ids: list) -> list[list]:
@@ -144,54 +144,49 @@ def _old_runs(plan: PurgePlan, current_run: str | None):
     return select(SyncRun.id).where(SyncRun.started_at < plan.events_before, SyncRun.id != (current_run or ""))
 
 
-def _count(store: Store, plan: PurgePlan) -> dict[str, int]:
+def purge_counts(store: Store, plan: PurgePlan) -> dict[str, int]:
+    """What a purge of `plan` would delete, per table (reads only: `purge --dry-run`)."""
     counts = dict.fromkeys(COUNT_NAMES, 0)
     with store.read() as session:
         for part in _chunks(plan.pupil_ids):
             conversations = select(Conversation.id).where(col(Conversation.pupil_id).in_(part))
-            counts["conversations"] += len(list(session.exec(conversations)))
-            counts["verslag_checks"] += len(
-                list(session.exec(select(VerslagCheck.id).where(col(VerslagCheck.conversation_id).in_(conversations))))
+            counts["conversations"] += _rows(session, conversations)
+            counts["verslag_checks"] += _rows(
+                session, select(VerslagCheck.id).where(col(VerslagCheck.conversation_id).in_(conversations))
             )
-            counts["planner_invitees"] += len(
-                list(session.exec(select(PlannerInvitee.pupil_id).where(col(PlannerInvitee.pupil_id).in_(part))))
+            counts["planner_invitees"] += _rows(
+                session, select(PlannerInvitee.pupil_id).where(col(PlannerInvitee.pupil_id).in_(part))
             )
-            counts["bookings"] += len(list(session.exec(select(Booking.id).where(col(Booking.pupil_id).in_(part)))))
-            counts["pupil_guardians"] += len(
-                list(session.exec(select(PupilGuardian.pupil_id).where(col(PupilGuardian.pupil_id).in_(part))))
+            counts["bookings"] += _rows(session, select(Booking.id).where(col(Booking.pupil_id).in_(part)))
+            counts["pupil_guardians"] += _rows(
+                session, select(PupilGuardian.pupil_id).where(col(PupilGuardian.pupil_id).in_(part))
             )
         for school_id, pas_id in plan.pupil_keys:
-            counts["notes"] += len(
-                list(session.exec(select(Note.id).where(Note.school_id == school_id, Note.pupil_pas_id == pas_id)))
+            counts["notes"] += _rows(
+                session, select(Note.id).where(Note.school_id == school_id, Note.pupil_pas_id == pas_id)
             )
-            counts["identity_links"] += len(
-                list(
-                    session.exec(
-                        select(IdentityLink.id).where(
-                            IdentityLink.school_id == school_id,
-                            IdentityLink.kind == "child",
-                            IdentityLink.pas_id == pas_id,
-                        )
-                    )
-                )
+            counts["identity_links"] += _rows(
+                session,
+                select(IdentityLink.id).where(
+                    IdentityLink.school_id == school_id,
+                    IdentityLink.kind == "child",
+                    IdentityLink.pas_id == pas_id,
+                ),
             )
         for part in _chunks(plan.guardian_ids):
             pas_ids = list(session.exec(select(Guardian.school_id, Guardian.pas_id).where(col(Guardian.id).in_(part))))
             for school_id, pas_id in pas_ids:
-                counts["identity_links"] += len(
-                    list(
-                        session.exec(
-                            select(IdentityLink.id).where(
-                                IdentityLink.school_id == school_id,
-                                IdentityLink.kind == "guardian",
-                                IdentityLink.pas_id == pas_id,
-                            )
-                        )
-                    )
+                counts["identity_links"] += _rows(
+                    session,
+                    select(IdentityLink.id).where(
+                        IdentityLink.school_id == school_id,
+                        IdentityLink.kind == "guardian",
+                        IdentityLink.pas_id == pas_id,
+                    ),
                 )
         counts["pupils"], counts["guardians"] = len(plan.pupil_ids), len(plan.guardian_ids)
-        counts["sync_events"] = len(list(session.exec(select(SyncEvent.id).where(SyncEvent.at < plan.events_before))))
-        counts["sync_runs"] = len(list(session.exec(_old_runs(plan, None))))
+        counts["sync_events"] = _rows(session, select(SyncEvent.id).where(SyncEvent.at < plan.events_before))
+        counts["sync_runs"] = _rows(session, _old_runs(plan, None))
     return counts
 
 
