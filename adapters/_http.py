@@ -340,7 +340,10 @@ class Transport:
             if not predicate(exc):
                 raise
             elapsed = self._clock() - started
-            gave_up = f"gave up after {state['attempts']} attempts in {elapsed:.1f} s ({type(exc).__name__})"
+            what = type(exc).__name__
+            if isinstance(exc, TransportError):  # the class name alone means nothing to whoever reads it
+                what += ": no connection or no answer"
+            gave_up = f"gave up after {state['attempts']} attempts in {elapsed:.1f} s ({what})"
             last: dict[str, Any] = {  # what the last error said, kept by the one raised instead
                 "vendor": self.vendor,
                 "method": method,

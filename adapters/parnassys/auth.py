@@ -115,9 +115,8 @@ class OAuth2ClientCredentials(requests.auth.AuthBase):
             # invalid_client, invalid_request, unsupported_grant_type, 415: wrong credentials
             # or a bug. Never retried (contract: do not keep requesting tokens).
             self._refused = TokenEndpointError(
-                f"PAS refused the client credentials ({exc.code or exc.status}): check [pas] client_id and "
-                f"client_secret; no token is asked again for {REFUSAL_PAUSE / 60:.0f} minutes or until the "
-                "settings change",
+                # The code and status lead the message already; how long it waits is the caller's to say.
+                "PAS refused the client credentials: check [pas] client_id and client_secret",
                 vendor=exc.vendor,
                 method=exc.method,
                 path=exc.path,

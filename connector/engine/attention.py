@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlmodel import col, delete, func, or_, select
 
@@ -30,7 +30,6 @@ from adapters.errors import AuthError, Forbidden, PermanentError
 from connector.cycle.settings.models import School
 from connector.engine.context import Engine
 from connector.logging_setup import safe_text
-from connector.store import Store
 from connector.store.models import Attention, JobMark
 
 RETRY_AFTER = timedelta(hours=1)
@@ -149,16 +148,10 @@ def release(engine: Engine, rows: dict[str, Attention], task_scopes: list[str]) 
             session.exec(delete(Attention).where(col(Attention.scope).in_(gone)))
 
 
-def describe(row: Attention) -> str:
-    """Why a task is held, for the run's report and `sync`'s output."""
-    since, retry = row.since.astimezone(UTC), row.retry_at.astimezone(UTC)
-    again = f"tried again from {retry:%Y-%m-%d %H:%M} UTC or at once when the settings change"
+def describe(row: Attention, zone: tzinfo) -> str:
+    """Why a task is held, for the run's report and `sync`'s output; times in the school's zone."""
+    since, retry = row.since.astimezone(zone), row.retry_at.astimezone(zone)
+    again = f"tried again from {retry:%Y-%m-%d %H:%M} or at once when the settings change"
     if row.scope.startswith("task:"):
         again += ", and after the next roster sync"
-    return f"needs a person since {since:%Y-%m-%d %H:%M} UTC: {row.reason} ({again})"
-
-
-def all_rows(store: Store) -> list[Attention]:
-    """Every hold, oldest first: what `health` and `status` report."""
-    with store.read() as session:
-        return list(session.exec(select(Attention).order_by(col(Attention.since), col(Attention.scope))))
+    return f"needs a person since {since:%Y-%m-%d %H:%M}: {row.reason} ({again})"

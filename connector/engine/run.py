@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -136,7 +137,7 @@ def plan_due(
             planned = PlannedTask(task, findings=findings.items)
             held = _held(engine, school, holds, task, now)
             if held is not None:
-                planned.refused = f"would be postponed: {attention.describe(held)}"
+                planned.refused = f"would be postponed: {attention.describe(held, ZoneInfo(school.timezone))}"
                 dry.tasks.append(planned)
                 continue
             try:
@@ -171,6 +172,10 @@ def _unavailable(exc: TemporaryError) -> str:
     return f"{who} is unavailable"
 
 
+def _never_read(engine: Engine, school: School) -> bool:
+    return attention.last_roster(engine, school.brin) is None
+
+
 def _postpone(report: SchoolReport, tasks: list[Task], reason: str) -> None:
     for task in tasks:
         report.postponed.append(task.key)
@@ -188,12 +193,13 @@ def _held(engine: Engine, school: School, holds: dict[str, Attention], task: Tas
 def _run_school(
     engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport
 ) -> None:
+    zone = ZoneInfo(school.timezone)
     holds = attention.rows_for(engine, school)
-    if holds and all(_held(engine, school, holds, task, now) for task in tasks):
+    blocked = [_held(engine, school, holds, task, now) for task in tasks]
+    if holds and all(blocked):
         # Everything due waits for a person: no run is written, so a daemon's ticks add nothing to the log.
-        for task in tasks:
-            row = _held(engine, school, holds, task, now)
-            _postpone(report, [task], attention.describe(row) if row else "held")
+        for task, row in zip(tasks, blocked, strict=True):
+            _postpone(report, [task], attention.describe(row, zone) if row else "")
         report.outcome = "held"
         return
     school_id, year_id = roster.school_ids(engine, school)
@@ -205,6 +211,11 @@ def _run_school(
     deadline = current_deadline()
     with bound(run), structlog.contextvars.bound_contextvars(brin=school.brin):
         for n, task in enumerate(tasks):
+            if n and tasks[0].job == "roster" and tasks[0].key in report.postponed and _never_read(engine, school):
+                # Everything else works on a roster: before the first one there is nothing to work on,
+                # and what it would say (no groups, nobody linked) would only mislead.
+                _postpone(report, tasks[n:], "not tried: waits for the school's first roster sync")
+                break
             if deadline is not None and deadline.passed():
                 _postpone(
                     report,
@@ -214,7 +225,7 @@ def _run_school(
                 break
             held = _held(engine, school, holds, task, now)
             if held is not None:
-                _postpone(report, [task], attention.describe(held))
+                _postpone(report, [task], attention.describe(held, zone))
                 continue
             waits = [down[v] for v in sorted(BY_NAME[task.job].vendors) if v in down]
             if waits:
@@ -234,10 +245,6 @@ def _run_school(
                 run.event(f"{task.job} postponed", f"{task.key}: {exc}", level="warning", count="postponed")
                 _postpone(report, [task], str(exc))
                 vendor = VENDOR_OF.get(exc.vendor or "")
-                if task.job == "roster" and attention.last_roster(engine, school.brin) is None:
-                    # Everything else works on a roster: before the first one, there is nothing to work on.
-                    _postpone(report, tasks[n + 1 :], "not tried: waits for the school's first roster sync")
-                    break
                 if vendor is None or isinstance(exc, RunDeadlineExceeded):
                     _postpone(report, tasks[n + 1 :], f"not tried: {_unavailable(exc)}")
                     break
@@ -251,7 +258,7 @@ def _run_school(
                 run.event(
                     f"{task.job} needs a person", f"{task.key}: {row.reason}", level="error", count="needs a person"
                 )
-                _postpone(report, [task], attention.describe(row))
+                _postpone(report, [task], attention.describe(row, zone))
                 continue
             except Exception as exc:  # a bug: one school's must not stop the others
                 log.exception("task crashed", task=task.key)

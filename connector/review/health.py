@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
@@ -148,7 +149,7 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
             f"run {run.id} has been running since {since:%Y-%m-%d %H:%M} UTC, past its deadline "
             f"([sync] run_deadline_seconds is {loaded.settings.sync.run_deadline_seconds}): it hangs"
         )
-    problems += [held_line(row) for row in held]
+    problems += [held_line(row, ZoneInfo(loaded.settings.schools[0].timezone)) for row in held]
     problems += [
         f"school {brin}: {count} PAS record(s) stay unusable since {first.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
         f"(more than health.max_failure_minutes): correct them in PAS; `connector status --school {brin}` names them"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import tzinfo
 
 from sqlmodel import col, or_, select
 
@@ -19,23 +19,24 @@ def held_rows(store: Store, brin: str | None = None) -> list[Attention]:
         return list(session.exec(query))
 
 
-def held_line(row: Attention) -> str:
-    """One line: whom it concerns, since when, and the reason (which says what to do)."""
-    return f"{_whom(row)} needs a person since {row.since.astimezone(UTC):%Y-%m-%d %H:%M} UTC: {row.reason}"
+def held_line(row: Attention, zone: tzinfo) -> str:
+    """One line: whom it concerns, since when (in `zone`), and the reason (which says what to do)."""
+    return f"{_whom(row)} needs a person since {row.since.astimezone(zone):%Y-%m-%d %H:%M}: {row.reason}"
 
 
-def held_attention(store: Store, brin: str) -> dict | None:
-    """The "needs attention" item of `status` for a school's held work, or None."""
-    rows = held_rows(store, brin)
-    if not rows:
-        return None
-    return {
-        "kind": "needs_a_person",
-        "count": len(rows),
-        "ids": [row.scope for row in rows],
-        "message": "; ".join(held_line(row) for row in rows)
-        + ". It is tried again an hour after each try, or at once when the settings change.",
-    }
+def held_attention(store: Store, brin: str, zone: tzinfo) -> list[dict]:
+    """The "needs attention" items of `status` for a school's held work: one per hold."""
+    return [
+        {
+            "kind": "needs_a_person",
+            "count": 1,
+            "ids": [row.scope],
+            "message": held_line(row, zone)
+            + f". Tried again from {row.retry_at.astimezone(zone):%Y-%m-%d %H:%M}, or at once when the settings "
+            "change.",
+        }
+        for row in held_rows(store, brin)
+    ]
 
 
 def _whom(row: Attention) -> str:

@@ -221,9 +221,10 @@ def attention(
                 + f". `connector logs --school {brin} --level warning` shows why.",
             }
         )
-    for item in (held_attention(store, brin), pending_attention(store, brin)):
-        if item is not None:
-            items.append(item)
+    items += held_attention(store, brin, zone)
+    pending = pending_attention(store, brin)
+    if pending is not None:
+        items.append(pending)
     rows = verslag_rows(store, settings, brin=brin)
     overdue: Counter[str] = Counter()
     per_teacher: Counter[str] = Counter()

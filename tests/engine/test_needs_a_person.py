@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from sqlmodel import delete, select
 
-from connector.engine import attention
 from connector.engine.run import run_due
 from connector.engine.schedule import release_at
+from connector.review.held import held_rows
 from connector.store.models import Attention, JobMark, Staff, SyncEvent
 
 from .conftest import SECRETS, connector, local, new_env
@@ -39,7 +39,7 @@ def use_pas_secret(env, secret: str) -> None:
 
 
 def holds(engine) -> dict[str, Attention]:
-    return {row.scope: row for row in attention.all_rows(engine.store)}
+    return {row.scope: row for row in held_rows(engine.store)}
 
 
 def test_refused_pas_credentials_stop_token_requests_for_an_hour_and_make_health_unhealthy(tmp_path):
