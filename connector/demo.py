@@ -3,17 +3,16 @@
 The simulator serves the settings' schools on a free loopback port; the engine runs `run-due`
 at a few moments of every school day, exactly as the daemon would, on a fresh database. Between
 those moments simulated parents book (most promptly, some late, some never, some cannot: no app)
-and simulated teachers write their verslagen (most on time, some late, some missing, one not
-visible in the ouderportaal). The result is a summary per school and round, the same for the
-same seed.
+and the simulated staff (`demo_staff.py`) cancel one planner, plan by hand with half of the
+families who did not book, and write their verslagen (most on time, some late, some missing, one
+not visible in the ouderportaal). The result is a summary per school and round, with the truth of
+every conversation, the same for the same seed.
 """
 
 from __future__ import annotations
 
-import random
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,24 +22,16 @@ import requests
 from adapters.simulator import Simulator
 from connector.cycle.settings import LoadedSettings
 from connector.cycle.yearplan import plan_school
+from connector.demo_staff import SchoolStaff
 from connector.engine.run import run_due
 from connector.engine.schedule import release_at
 from connector.review.rounds import round_summaries
+from connector.review.verslagen import verslag_rows
 from connector.runtime import Runtime, build_engine
 from connector.simulation import simulator_config
 
 STEPS_ACTIVE = (time(7, 30), time(12, 30), time(17, 30))  # while planners are open or verslagen are due
 STEPS_QUIET = (time(7, 30),)
-
-
-@dataclass(frozen=True)
-class PlannedNote:
-    brin: str
-    pupil_id: str
-    category: str
-    held_on: date
-    created_at: datetime
-    visible: bool
 
 
 def run_demo(
@@ -50,15 +41,24 @@ def run_demo(
     pupils_per_school: int = 200,
     progress: Callable[[date], None] | None = None,
     database: Path | None = None,
+    until: date | None = None,
 ) -> dict:
     """Walk the settings' school year on the simulator; returns the summary (JSON-ready).
 
     `database`: keep the demo's database at this path (created if missing) instead of a
-    temporary file that is deleted at the end, e.g. to review it with `status` and `logs`."""
+    temporary file that is deleted at the end, e.g. to review it with `status` and `logs`.
+    `until`: stop after this day instead of the end of the year."""
     zone = ZoneInfo("Europe/Amsterdam")
     plans = [plan_school(loaded.settings, school) for school in loaded.settings.schools]
     first = min(release_at(r) for p in plans for r in p.rounds if r.planner_opens) - timedelta(days=1)
-    last = max(r.verslag_deadline for p in plans for r in p.rounds) + timedelta(days=2)
+    # Until every verslag was due and every round's pupils not seen were known (its window plus the deadline).
+    last = max(
+        max(r.verslag_deadline, r.window_end + timedelta(days=r.round.verslag.deadline_days))
+        for p in plans
+        for r in p.rounds
+    ) + timedelta(days=2)
+    if until is not None:
+        last = min(last, until)
     start = datetime.combine(first.date(), time(6, 0), tzinfo=zone)
     with (
         tempfile.TemporaryDirectory(prefix="connector-demo-") as folder,
@@ -78,7 +78,7 @@ def run_demo(
         )
         demo_loaded = LoadedSettings(demo_settings, loaded.path)
         engine = build_engine(Runtime(demo_loaded, str(store)), throttle=False)
-        teachers = Teachers(sim, plans, seed)
+        staff = SchoolStaff(sim, plans, seed)
         control = requests.Session()
         active = _active_days(plans)
         day = first.date()
@@ -87,12 +87,19 @@ def run_demo(
                 now = datetime.combine(day, moment, tzinfo=zone)
                 control.post(f"{sim.base_url}/_sim/clock", json={"now": now.isoformat()}, timeout=10).raise_for_status()
                 control.post(f"{sim.base_url}/_sim/parents/behave", json={}, timeout=30).raise_for_status()
-                teachers.write_due_notes(control, now)
+                staff.step(control, now)
                 run_due(engine, now, trigger="demo")
             if progress:
                 progress(day)
             day += timedelta(days=1)
         counters = control.get(f"{sim.base_url}/_sim/counters", timeout=10).json()
+        end = datetime.combine(last, STEPS_QUIET[0], tzinfo=zone)  # the service's last verslag check
+        truth = staff.truth(end)
+        reported = {
+            (row["brin"], row["round"], item["pupil"], item["conversation"]): item["status"]
+            for row in verslag_rows(engine.store, demo_settings)
+            for item in row["items"]
+        }
         summary = {
             "seed": seed,
             "from": first.date().isoformat(),
@@ -100,6 +107,19 @@ def run_demo(
             "rounds": round_summaries(engine.store, demo_settings),
             "messages_sent": counters["messages_sent"],
             "duplicate_messages": counters["duplicate_messages"],
+            "report_agrees": sum(1 for key, (_, status, _) in truth.items() if reported.get(key) == status),
+            "truth": [
+                {
+                    "brin": b,
+                    "round": r,
+                    "pupil": p,
+                    "conversation": c,
+                    "how": how,
+                    "status": status,
+                    "teachers": sorted(who),
+                }
+                for (b, r, p, c), (how, status, who) in sorted(truth.items())
+            ],
         }
         engine.store.dispose()
         return summary
@@ -113,86 +133,3 @@ def _active_days(plans) -> set[date]:
             end = rnd.verslag_deadline + timedelta(days=1)
             days |= {begin + timedelta(days=n) for n in range((end - begin).days + 1)}
     return days
-
-
-class Teachers:
-    """Teachers who write a verslag after each conversation: on time, late, never, or not visible."""
-
-    def __init__(self, sim: Simulator, plans, seed: int) -> None:
-        self.sim = sim
-        self.plans = plans
-        self.seed = seed
-        self.planned: dict[tuple, PlannedNote] = {}
-        self.written: set[tuple] = set()
-        self.hidden_one: set[str] = set()  # schools that already have their one invisible verslag
-
-    def write_due_notes(self, http: requests.Session, now: datetime) -> None:
-        self._plan_new(now)
-        for key, note in sorted(self.planned.items(), key=lambda item: item[1].created_at):
-            if key in self.written or note.created_at > now:
-                continue
-            body = {
-                "pupil_id": note.pupil_id,
-                "category": note.category,
-                "gespreksdatum": note.held_on.isoformat(),
-                "created_at": note.created_at.isoformat(),
-                "zichtbaar_ouderportaal": note.visible,
-            }
-            http.post(f"{self.sim.base_url}/_sim/schools/{note.brin}/notes", json=body, timeout=10).raise_for_status()
-            self.written.add(key)
-
-    def _plan_new(self, now: datetime) -> None:
-        world = self.sim.world
-        with world.lock:
-            for plan in self.plans:
-                school = world.schools[plan.school.brin]
-                for rnd in plan.rounds:
-                    category = rnd.round.verslag_category
-                    if rnd.round.has_planner:
-                        for booking in school.bookings:
-                            planner = school.planners.get(booking.planner_id)
-                            if (
-                                booking.status != "booked"
-                                or planner is None
-                                or not planner.external_ref.startswith(
-                                    f"sync:{plan.school.brin}:{rnd.school_year}:{rnd.round_id}:"
-                                )
-                            ):
-                                continue
-                            slot = next((s for s in planner.slots if s.id == booking.slot_id), None)
-                            child = school.p_children.get(booking.child_id)
-                            if slot and child and child.external_id and slot.start <= now:
-                                self._decide(
-                                    plan.school.brin,
-                                    child.external_id,
-                                    category,
-                                    slot.start,
-                                    rnd.round.verslag.deadline_days,
-                                )
-                    elif now.date() > rnd.window_end:
-                        held = datetime.combine(rnd.window_end, time(12, 0), tzinfo=now.tzinfo)
-                        for pupil in school.pupils.values():
-                            record = pupil.at(held)
-                            if record and record["status"] == "ingeschreven" and record["leerjaar"] in rnd.round.groups:
-                                self._decide(
-                                    plan.school.brin, pupil.id, category, held, rnd.round.verslag.deadline_days
-                                )
-
-    def _decide(self, brin: str, pupil_id: str, category: str, held: datetime, deadline_days: int) -> None:
-        key = (brin, pupil_id, category, held.date())
-        if key in self.planned:
-            return
-        rng = random.Random(f"{self.seed}:{brin}:{pupil_id}:{category}:{held.date()}")
-        draw = rng.random()
-        if draw < 0.08:
-            return  # this verslag is never written
-        late = draw < 0.18
-        days = rng.randint(deadline_days + 2, deadline_days + 6) if late else rng.randint(0, max(0, deadline_days - 2))
-        created = (held + timedelta(days=days)).replace(hour=16, minute=rng.randrange(0, 60, 5))
-        visible = True
-        if brin not in self.hidden_one and not late:
-            self.hidden_one.add(brin)
-            visible = False
-        self.planned[key] = PlannedNote(
-            brin, pupil_id, category, held.date(), max(created, held + timedelta(minutes=30)), visible
-        )

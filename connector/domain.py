@@ -35,6 +35,7 @@ class StaffMember:
     group_ids: tuple[str, ...]
     werkdagen: tuple[str, ...]  # "ma" .. "vr"
     email: str | None = field(default=None, repr=False)
+    name: str = ""  # a staff member's name is not pupil data: reports name the teacher
 
 
 @dataclass(frozen=True)

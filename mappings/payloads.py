@@ -154,7 +154,12 @@ def staff_from_pas(item: JSON) -> StaffMember:
         raise r.fail("roles", "expected at least one role")
     # Unknown weekday values (a vendor may add "za") are ignored rather than fatal.
     werkdagen = tuple(d for d in r.texts("werkdagen") if d in WEEKDAYS)
-    return StaffMember(r.id, frozenset(roles), r.texts("group_ids"), werkdagen, _email(r.text("email", nullable=True)))
+    # A missing or odd name part leaves the name shorter, never the record unusable.
+    parts = (item.get(key) for key in ("roepnaam", "tussenvoegsel", "achternaam"))
+    name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return StaffMember(
+        r.id, frozenset(roles), r.texts("group_ids"), werkdagen, _email(r.text("email", nullable=True)), name[:200]
+    )
 
 
 def guardian_from_pas(item: JSON) -> Guardian:

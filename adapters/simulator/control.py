@@ -204,6 +204,7 @@ def enroll(app: App, req: Request) -> Response:
         now + delay,
     )
     s.p_children[child.id] = child
+    s.facts.setdefault("child_pupil", {})[child.id] = pid
     return Response.json(
         201, {"pupil": pupil_now(app, s, pid), "child_id": child.id, "planner_visible_from": fmt_ts(child.visible_from)}
     )

@@ -279,6 +279,8 @@ class _School:
         unlinked = {p.id for p in rng.sample(pupils[:-1], 2)}
         accented = [p.id for p in pupils if N.ascii_fold(p.latest()["roepnaam"]) != p.latest()["roepnaam"]]
         renamed = set(rng.sample(accented, min(2, len(accented))))
+        # Who each child is, as the school's own staff know it (also a child the planner cannot link).
+        child_pupil = s.facts.setdefault("child_pupil", {})
         for p in pupils:
             first_t, rec = p.versions[0]
             if p.id == s.facts["arrival_pupil_id"]:
@@ -287,7 +289,9 @@ class _School:
             if p.id == s.facts["leaver_pupil_id"]:
                 until = s.facts["leaver_deregistered_at"] + timedelta(hours=c.deregister_delay_hours)
             first = N.ascii_fold(rec["roepnaam"]) if p.id in renamed else rec["roepnaam"]
-            s.p_children[self.pid("chd_")] = PChild(
+            child_id = self.pid("chd_")
+            child_pupil[child_id] = p.id
+            s.p_children[child_id] = PChild(
                 "",
                 first,
                 N.full_surname(rec["tussenvoegsel"], rec["achternaam"]),

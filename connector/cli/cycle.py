@@ -22,7 +22,13 @@ class PlanFormat(StrEnum):
 
 @app.command("check-config")
 def check_config(settings: SettingsOption = None) -> None:
-    """Validate the settings: exit 0 when valid, else exit 2 listing every problem."""
+    """Validate the settings: exit 0 when valid, else exit 2 listing every problem.
+
+    Valid settings may still be warned about (exit 0): a booking period wholly in a vacation, a
+    verslag deadline in one."""
+    from connector.cycle.plan_warnings import plan_warnings
+    from connector.cycle.yearplan import plan_school
+
     loaded = load_settings(settings)
     s = loaded.settings
     rounds = sum(len(s.cycle_for(school).rounds) for school in s.schools)
@@ -30,6 +36,9 @@ def check_config(settings: SettingsOption = None) -> None:
         f"{loaded.path}: valid ({len(s.schools)} school(s), {len(s.cycles)} cycle(s), "
         f"{rounds} round(s) placed on the calendar)"
     )
+    for school in s.schools:
+        for warning in plan_warnings(plan_school(s, school)):
+            typer.echo(f"warning: {warning}")
 
 
 @app.command("plan")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from rich.console import Console
@@ -33,28 +34,38 @@ def _groups(plan: RoundPlan) -> str:
     return groups
 
 
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """A moment as people at the school read it."""
+    return moment.astimezone(zone)
+
+
 def render_table(plans: list[SchoolPlan], console: Console) -> None:
-    """One table per school: each round's window, planner opening and closing, verslag deadline."""
+    """One table per school: each round's window, the siblings' release, the planner's opening and
+    closing, the verslag deadline."""
     for school_plan in plans:
         school = school_plan.school
+        zone = ZoneInfo(school.timezone)
         cal = school_plan.calendar
         table = Table(
             title=f"{school.name} ({school.brin}) {school.school_year.year}: "
             f"{cal.first_day:%d-%m-%Y} to {cal.last_day:%d-%m-%Y}",
             title_justify="left",
         )
-        table.add_column("round")
+        table.add_column("round", overflow="fold")
         table.add_column("groups")
         table.add_column("window (days)")
-        table.add_column("planner open → closed")
+        table.add_column("planner", no_wrap=True)
         table.add_column("verslag by")
         for plan in school_plan.rounds:
             r = plan.round
-            planner = (
-                f"{plan.planner_opens:%d-%m %H:%M} → {plan.planner_closes:%d-%m %H:%M}"
-                if plan.planner_opens
-                else "no planner"
-            )
+            if plan.planner_release and plan.planner_opens and plan.planner_closes:
+                planner = (
+                    f"[dim]siblings[/dim] {_local(plan.planner_release, zone):%d-%m %H:%M}\n"
+                    f"[dim]open[/dim]     {_local(plan.planner_opens, zone):%d-%m %H:%M}\n"
+                    f"[dim]closed[/dim]   {_local(plan.planner_closes, zone):%d-%m %H:%M}"
+                )
+            else:
+                planner = "no planner"
             table.add_row(
                 f"{r.id}\n[dim]{r.kind.value}, {r.slot_minutes} min[/dim]",
                 _groups(plan),
@@ -89,7 +100,8 @@ def render_json(plans: list[SchoolPlan]) -> str:
 
 
 def render_ics(plans: list[SchoolPlan], now: datetime | None = None) -> bytes:
-    """A calendar with, per school and round, the conversation window, the planner period and the verslag deadline."""
+    """A calendar with, per school and round, the conversation window, the siblings' head start, the
+    planner period and the verslag deadline."""
     stamp = (now or datetime.now(UTC)).astimezone(UTC)
     cal = Calendar()
     cal.add("prodid", PRODID)
@@ -98,6 +110,7 @@ def render_ics(plans: list[SchoolPlan], now: datetime | None = None) -> bytes:
     cal.add("x-wr-calname", "Gesprekkencyclus")
     for school_plan in plans:
         school = school_plan.school
+        zone = ZoneInfo(school.timezone)
         for plan in school_plan.rounds:
             uid = f"{school.brin}-{plan.school_year}-{plan.round.id}"
             details = [
@@ -106,10 +119,12 @@ def render_ics(plans: list[SchoolPlan], now: datetime | None = None) -> bytes:
                 f"Gesprek: {plan.round.slot_minutes} minuten",
                 f"Verslag ({plan.round.verslag_category}) uiterlijk {plan.verslag_deadline.isoformat()}",
             ]
-            if plan.planner_opens:
-                details.insert(
-                    2, f"Planner open van {plan.planner_opens:%Y-%m-%d %H:%M} tot {plan.planner_closes:%Y-%m-%d %H:%M}"
-                )
+            release, opens, closes = plan.planner_release, plan.planner_opens, plan.planner_closes
+            if release and opens and closes:
+                release, opens, closes = _local(release, zone), _local(opens, zone), _local(closes, zone)
+                details.insert(2, f"Planner open van {opens:%Y-%m-%d %H:%M} tot {closes:%Y-%m-%d %H:%M}")
+                if release < opens:
+                    details.insert(2, f"Broers en zussen kiezen eerst: vanaf {release:%Y-%m-%d %H:%M}")
             cal.add_component(
                 _event(
                     f"{uid}-window",
@@ -120,14 +135,25 @@ def render_ics(plans: list[SchoolPlan], now: datetime | None = None) -> bytes:
                     "\n".join(details),
                 )
             )
-            if plan.planner_opens and plan.planner_closes:
+            if release and opens and closes:
+                if release < opens:
+                    cal.add_component(
+                        _event(
+                            f"{uid}-release",
+                            stamp,
+                            f"Gespreksplanner open voor broers en zussen: {plan.round.name} ({school.name})",
+                            release,
+                            opens,
+                            "Ouders met meer kinderen op school kiezen eerst een tijd.",
+                        )
+                    )
                 cal.add_component(
                     _event(
                         f"{uid}-planner",
                         stamp,
                         f"Gespreksplanner open: {plan.round.name} ({school.name})",
-                        plan.planner_opens,
-                        plan.planner_closes,
+                        opens,
+                        closes,
                         "Ouders kiezen een tijd.",
                     )
                 )

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from connector.cli.app import SettingsOption, app, engine_run_lock, parse_moment, select_schools
 from connector.errors import UsageError, not_writable
-from connector.logging_setup import safe_id
+from connector.logging_setup import safe_id, safe_text
 
 report = typer.Typer(no_args_is_help=True, help="Reports for the director and the IB.")
 app.add_typer(report, name="report")
@@ -183,6 +183,7 @@ def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime
             "booked",
             "reminders",
             "to contact",
+            "not seen",
             "verslagen overdue",
         ):
             table.add_column(column, justify="left" if column in ("round", "where it stands") else "right")
@@ -192,7 +193,7 @@ def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime
                 r["round"],
                 r["phase"],
                 planners,
-                *(str(r.get(k, 0)) for k in ("invited", "booked", "reminders_sent", "families_to_contact")),
+                *(str(r.get(k, 0)) for k in ("invited", "booked", "reminders_sent", "families_to_contact", "not_seen")),
                 str(r["verslagen_overdue"]),
             )
         console.print(table)
@@ -242,6 +243,7 @@ CSV_COLUMNS = (
     "school",
     "school year",
     "round",
+    "teacher",
     "teacher (PAS id)",
     "conversations",
     "on time",
@@ -249,13 +251,17 @@ CSV_COLUMNS = (
     "missing",
     "not visible",
     "pending",
+    "no verslag needed",
+    "not seen",
     "pupils missing",
     "pupils not visible",
+    "pupils not seen",
     "pupils late",
     "pupils on time",
     "pupils pending",
 )
-_KEYS = ("on_time", "late", "missing", "not_visible", "pending")
+_KEYS = ("on_time", "late", "missing", "not_visible", "pending", "not_required", "not_seen")
+_LISTED = ("missing", "not_visible", "not_seen", "late", "on_time", "pending")
 
 
 @report.command("verslagen")
@@ -343,14 +349,24 @@ def verslagen_csv(rows: list[dict]) -> bytes:
                     r["brin"],
                     r["school_year"],
                     r["round"],
+                    r["teacher_name"] or "",
                     r["teacher"] or "",
                     r["conversations"],
                     *(r[k] for k in _KEYS),
-                    *(", ".join(r["pupils"][k]) for k in ("missing", "not_visible", "late", "on_time", "pending")),
+                    *(", ".join(_pupils(r, k)) for k in _LISTED),
                 )
             ]
         )
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _pupils(row: dict, status: str, show=str) -> list[str]:
+    """The PAS ids of a row's conversations with this status; a pupil's OPP extra conversation marked."""
+    return [
+        show(i["pupil"]) + (" (extra)" if i["conversation"] == "extra" else "")
+        for i in sorted(row["items"], key=lambda i: (i["pupil"], i["conversation"] == "extra"))
+        if i["status"] == status
+    ]
 
 
 def _cell(value):
@@ -362,9 +378,10 @@ def _cell(value):
 
 def _print_verslagen(rows: list[dict], output: Path | None) -> None:
     table = Table(
-        title="Verslagen per teacher and round (PAS ids)",
+        title="Verslagen per teacher and round (pupils as PAS ids)",
         title_justify="left",
-        caption="overdue: PAS pupil ids whose verslag is missing, or not visible in the ouderportaal",
+        caption="to act on: PAS pupil ids whose verslag is missing or not visible in the ouderportaal, "
+        "and pupils not seen",
         caption_justify="left",
     )
     for column in (
@@ -377,25 +394,29 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
         "missing",
         "not visible",
         "pending",
-        "overdue",
+        "no verslag needed",
+        "not seen",
+        "to act on",
     ):
         table.add_column(
             column,
-            justify="right" if column not in ("school", "round", "teacher", "overdue") else "left",
+            justify="right" if column not in ("school", "round", "teacher", "to act on") else "left",
             overflow="fold",
         )
     totals = dict.fromkeys(("conversations", *_KEYS), 0)
     for r in rows:
         # PAS ids are vendor text: escaped, so that none moves the cursor or clears the screen.
         overdue = "; ".join(
-            f"{label}: {', '.join(safe_id(p) for p in r['pupils'][k])}"
-            for k, label in (("missing", "missing"), ("not_visible", "not visible"))
+            f"{label}: {', '.join(_pupils(r, k, safe_id))}"
+            for k, label in (("missing", "missing"), ("not_visible", "not visible"), ("not_seen", "not seen"))
             if r["pupils"][k]
         )
         table.add_row(
             r["brin"],
             r["round"],
-            Text(safe_id(r["teacher"])) if r["teacher"] else "(no teacher)",
+            Text(safe_text(r["teacher_name"]) if r["teacher_name"] else safe_id(r["teacher"]))
+            if r["teacher"]
+            else "(no teacher)",
             str(r["conversations"]),
             *(str(r[k]) for k in _KEYS),
             Text(overdue),

@@ -141,7 +141,10 @@ def _print_summary(summary: dict) -> None:
         title=f"School year on the simulator, {summary['from']} to {summary['to']} (seed {summary['seed']})",
         title_justify="left",
     )
-    table.caption = "to contact: families the teacher must contact (cannot or did not book); verslagen by outcome"
+    table.caption = (
+        "to contact: families the teacher must contact (cannot or did not book); seen: conversations held "
+        "(booked, planned by hand, kindgesprek); not seen: pupils of mandatory rounds without one; verslagen by outcome"
+    )
     for column in (
         "school",
         "round",
@@ -150,6 +153,8 @@ def _print_summary(summary: dict) -> None:
         "booked",
         "reminders",
         "to contact",
+        "seen",
+        "not seen",
         "on time",
         "late",
         "missing",
@@ -167,6 +172,8 @@ def _print_summary(summary: dict) -> None:
             str(r["booked"]),
             str(r["reminders_sent"]),
             str(r["families_to_contact"]),
+            str(r["conversations"]),
+            str(r["not_seen"]),
             str(v["on_time"]),
             str(v["late"]),
             str(v["missing"]),
@@ -177,6 +184,10 @@ def _print_summary(summary: dict) -> None:
         console.width = max(console.width, 120)
     console.print(table)
     typer.echo(f"messages sent: {summary['messages_sent']}, duplicates: {summary['duplicate_messages']}")
+    typer.echo(
+        f"conversations as the simulated school had them: {len(summary['truth'])}; "
+        f"the verslag report agrees on {summary['report_agrees']}"
+    )
 
 
 def _print_reports(reports, moment) -> None:

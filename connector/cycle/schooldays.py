@@ -130,6 +130,19 @@ class SchoolCalendar:
     def is_school_day(self, day: date) -> bool:
         return self.closed_reason(day) is None
 
+    def previous_school_day(self, day: date) -> date | None:
+        """`day` if it is a school day, else the last school day before it; None when the school
+        year has no school day that early."""
+        while day >= self.first_day:
+            if self.is_school_day(day):
+                return day
+            day -= timedelta(days=1)
+        return None
+
+    def vacation_on(self, day: date) -> Vacation | None:
+        """The vacation `day` falls in, if any (not a weekend, public holiday or free day)."""
+        return next((v for v in self.vacations.values() if day in v), None)
+
     def school_days(self, start: date, end: date, weekdays: tuple[str, ...] | None = None) -> list[date]:
         """School days from start to end inclusive, optionally only on the given weekdays."""
         days = []

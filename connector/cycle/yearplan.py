@@ -2,6 +2,15 @@
 
 Business dates ("the week before the round") are computed here on local dates; instants carry
 the school's time zone (pitfalls.md, APScheduler: compute dates in our own code).
+
+Nothing that parents or teachers receive is sent on a weekend, public holiday, vacation day or
+free day (issue W2-3): the planner's moments as the settings put them (`PlannerMoments`,
+`configured_moments`) are moved onto school days (`on_school_days`), keeping their clock time.
+The closing and each reminder move back to the previous school day; the opening moves back one
+day at a time until it and the siblings' release before it are both school days, and before the
+closing. Only when the school year has no such day that early (a round in its first week) does
+the opening move forward instead. The moved moments are the plan's: every due rule, message and
+plan output uses them.
 """
 
 from __future__ import annotations
@@ -11,7 +20,16 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from connector.cycle.schooldays import SchoolCalendar
-from connector.cycle.settings.models import HoursWindow, Participation, Round, RoundKind, School, Settings, Window
+from connector.cycle.settings.models import (
+    HoursWindow,
+    Participation,
+    PlannerTiming,
+    Round,
+    RoundKind,
+    School,
+    Settings,
+    Window,
+)
 
 
 class PlanProblem(ValueError):
@@ -21,6 +39,16 @@ class PlanProblem(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+@dataclass(frozen=True)
+class PlannerMoments:
+    """The moments of a round's planners, in the school's time zone."""
+
+    release: datetime  # created and released to families with several children (siblings' head start)
+    opens: datetime  # open to every family
+    closes: datetime  # bookings close; each teacher gets the families to contact
+    reminders: tuple[datetime, ...]  # to families still to book
 
 
 @dataclass(frozen=True)
@@ -38,10 +66,20 @@ class RoundPlan:
     planner_closes: datetime | None
     reminders: tuple[datetime, ...]
     verslag_deadline: date  # for the last conversation day of the round
+    # The planner's moments as the settings put them, before they were moved onto school days.
+    configured: PlannerMoments | None = None
 
     @property
     def round_id(self) -> str:
         return self.round.id
+
+    @property
+    def planner_release(self) -> datetime | None:
+        """When the planners are created and released to siblings: before opening, by the head start
+        (the moment `schedule.release_at` makes the planners due)."""
+        if self.planner_opens is None:
+            return None
+        return release_before(self.planner_opens, self.round.planner)
 
     @property
     def first_conversation_day(self) -> date:
@@ -71,6 +109,7 @@ class RoundPlan:
             "conversation_days": [d.isoformat() for d in self.conversation_days],
             "hours": [f"{s:%H:%M}-{e:%H:%M}" for s, e in self.hours],
             "uses_planner": r.has_planner,
+            "planner_release": self.planner_release.isoformat() if self.planner_release else None,
             "planner_opens": self.planner_opens.isoformat() if self.planner_opens else None,
             "planner_closes": self.planner_closes.isoformat() if self.planner_closes else None,
             "reminders": [m.isoformat() for m in self.reminders],
@@ -153,6 +192,86 @@ def _school_weeks(calendar: SchoolCalendar, number: int, weeks: int) -> tuple[da
     return start, counted[number + weeks - 2] + timedelta(days=4)
 
 
+def release_before(opens: datetime, timing: PlannerTiming) -> datetime:
+    """The siblings' release for an opening: the head start earlier, on the wall clock."""
+    return opens - timedelta(hours=timing.sibling_head_start_hours)
+
+
+def configured_moments(timing: PlannerTiming, first_day: date, zone: ZoneInfo) -> PlannerMoments:
+    """The planner's moments as the settings put them, relative to the first conversation day."""
+    opens = datetime.combine(first_day - timedelta(days=timing.opens_days_before), timing.opens_at, tzinfo=zone)
+    closes = datetime.combine(first_day - timedelta(days=timing.closes_days_before), timing.closes_at, tzinfo=zone)
+    reminders = tuple(
+        sorted(
+            datetime.combine(closes.date() - timedelta(days=d), timing.closes_at, tzinfo=zone)
+            for d in set(timing.reminders_days_before_close)
+        )
+    )
+    return PlannerMoments(release_before(opens, timing), opens, closes, reminders)
+
+
+def on_school_days(calendar: SchoolCalendar, timing: PlannerTiming, moments: PlannerMoments) -> PlannerMoments:
+    """The moments moved onto school days, each at its own clock time (see the module's docstring);
+    raises PlanProblem when the school year has no school day to move one to."""
+    year = calendar.school.school_year.year
+    closes = _back_to_school_day(calendar, moments.closes)
+    if closes is None:
+        raise PlanProblem(
+            "planner.closes_days_before",
+            f"the planner would close on {moments.closes:%Y-%m-%d}, before the first school day of school year "
+            f"{year} ({calendar.first_day}): there is no school day to close it on",
+        )
+    opens = _open_on_school_days(calendar, timing, moments.opens, closes)
+    if opens is None:
+        raise PlanProblem(
+            "planner.opens_days_before",
+            f"no school day on which to open the planner at {moments.opens:%H:%M} and release it "
+            f"{timing.sibling_head_start_hours} hour(s) earlier to siblings, before it closes on "
+            f"{closes:%Y-%m-%d %H:%M}",
+        )
+    release = release_before(opens, timing)
+    reminders = set()
+    for moment in moments.reminders:
+        moved = _back_to_school_day(calendar, moment)
+        if moved is not None and release < moved < closes:
+            reminders.add(moved)
+    return PlannerMoments(release, opens, closes, tuple(sorted(reminders)))
+
+
+def _back_to_school_day(calendar: SchoolCalendar, moment: datetime) -> datetime | None:
+    """The moment, or the same clock time on the previous school day; None when there is none."""
+    day = calendar.previous_school_day(moment.date())
+    return None if day is None else datetime.combine(day, moment.time(), tzinfo=moment.tzinfo)
+
+
+def _open_on_school_days(
+    calendar: SchoolCalendar, timing: PlannerTiming, opens: datetime, closes: datetime
+) -> datetime | None:
+    """The opening, moved back a day at a time (or, when the school year has no school day that
+    early, forward) until it and the siblings' release are on school days, before the closing."""
+
+    def on(day: date) -> datetime:
+        return datetime.combine(day, opens.time(), tzinfo=opens.tzinfo)
+
+    def fits(candidate: datetime) -> bool:
+        release = release_before(candidate, timing)
+        return (
+            calendar.is_school_day(release.date()) and calendar.is_school_day(candidate.date()) and candidate < closes
+        )
+
+    day = opens.date()
+    while release_before(on(day), timing).date() >= calendar.first_day:
+        if fits(on(day)):
+            return on(day)
+        day -= timedelta(days=1)
+    day = opens.date() + timedelta(days=1)
+    while on(day) < closes:
+        if fits(on(day)):
+            return on(day)
+        day += timedelta(days=1)
+    return None
+
+
 def plan_round(settings: Settings, school: School, calendar: SchoolCalendar, rnd: Round) -> RoundPlan:
     """Place one round on one school's calendar; raises PlanProblem naming the field at fault."""
     try:
@@ -179,29 +298,34 @@ def plan_round(settings: Settings, school: School, calendar: SchoolCalendar, rnd
         )
     zone = ZoneInfo(school.timezone)
     spans = tuple(hours.spans())
-    opens = closes = None
-    reminders: tuple[datetime, ...] = ()
+    configured = moved = None
     if rnd.has_planner:
-        timing = rnd.planner
-        opens = datetime.combine(days[0] - timedelta(days=timing.opens_days_before), timing.opens_at, tzinfo=zone)
-        closes = datetime.combine(days[0] - timedelta(days=timing.closes_days_before), timing.closes_at, tzinfo=zone)
+        configured = configured_moments(rnd.planner, days[0], zone)
         first_slot = datetime.combine(days[0], spans[0][0], tzinfo=zone)
-        if closes > first_slot:
+        if configured.closes > first_slot:
             raise PlanProblem(
                 "planner.closes_at",
-                f"the planner would close at {closes:%Y-%m-%d %H:%M}, "
+                f"the planner would close at {configured.closes:%Y-%m-%d %H:%M}, "
                 f"after the first conversation at {first_slot:%Y-%m-%d %H:%M}",
             )
-        reminders = tuple(
-            sorted(
-                datetime.combine(closes.date() - timedelta(days=d), timing.closes_at, tzinfo=zone)
-                for d in set(timing.reminders_days_before_close)
-            )
-        )
+        moved = on_school_days(calendar, rnd.planner, configured)  # closes earlier, if at all: the check holds
     # Kindgesprekken are held during the window without a planner; their verslag is due after it.
     last = end if rnd.kind is RoundKind.KIND else days[-1]
     deadline = last + timedelta(days=rnd.verslag.deadline_days)
-    return RoundPlan(school.brin, year, rnd, start, end, days, spans, opens, closes, reminders, deadline)
+    return RoundPlan(
+        school.brin,
+        year,
+        rnd,
+        start,
+        end,
+        days,
+        spans,
+        moved.opens if moved else None,
+        moved.closes if moved else None,
+        moved.reminders if moved else (),
+        deadline,
+        configured,
+    )
 
 
 def plan_school(settings: Settings, school: School) -> SchoolPlan:

@@ -4,11 +4,17 @@ Reminders go to families who must book and have not, one message per family per 
 each of its children still to book; none to families who booked, none to families who cannot
 receive them (no guardian with the app): those are on the teacher's list. At closing each
 teacher gets one message listing the families to contact personally (domain.md, "The job" 3).
+
+A planner that school staff cancelled in the planner (status `cancelled`) is found by the next job
+that reads it (a booking poll, a reminder moment, the closing): each teacher of its group is told
+once which families were invited, to contact them personally; then it is stored as cancelled and
+left alone: no booking poll, no reminder, no closing, no request at all. The main planner and the
+OPP extra planner of a group are separate planners: one can be cancelled while the other goes on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -25,14 +31,20 @@ from connector.store.models import (
     Booking,
     Group,
     GroupStaff,
+    Intent,
+    IntentState,
     Planner,
     PlannerInvitee,
+    PlannerStatus,
+    Pupil,
     ReminderSent,
     Slot,
     Staff,
     TeacherNotice,
 )
 from mappings.payloads import booking_from_planner, map_items
+
+CANCELLED = PlannerStatus.CANCELLED.value  # by school staff in the planner (contract: "Planner lifecycle")
 
 
 def round_planners(step: Step, round_id: int) -> list[Planner]:
@@ -88,6 +100,190 @@ def pull_bookings(step: Step, planner: Planner) -> int:
     return store_bookings(step, planner, fetch_bookings(step, planner))
 
 
+def is_extra(planner: Planner) -> bool:
+    """The OPP extra planner of a group (`planners._group_plans`): `sync:BRIN:YEAR:ROUND:GROUP:opp`,
+    or `…:opp:PUPILS` for pupils who arrived later."""
+    return planner.external_ref.split(":")[5:6] == ["opp"]
+
+
+def vendor_statuses(step: Step, planners: list[Planner]) -> dict[int, str]:
+    """Each planner's status at the vendor (reads only): one request per planner, none for a planner
+    already stored as cancelled (it is read-only at the vendor, and left alone)."""
+    statuses = {}
+    for planner in planners:
+        assert planner.id is not None and planner.vendor_id is not None  # `round_planners`: stored, at the vendor
+        statuses[planner.id] = (
+            CANCELLED if planner.status == CANCELLED else step.planner.get_planner(planner.vendor_id)["status"]
+        )
+    return statuses
+
+
+def live(planners: list[Planner], statuses: dict[int, str]) -> list[Planner]:
+    """The planners not cancelled (by `vendor_statuses`)."""
+    return [p for p in planners if p.id is not None and statuses[p.id] != CANCELLED]
+
+
+@dataclass
+class Cancellation:
+    """Planners found cancelled in the planner that the store does not know as cancelled yet, and
+    one notice per teacher of each one's group listing the families it invited."""
+
+    planners: list[Planner] = field(default_factory=list)
+    notices: list[tuple[Message, int, int, int]] = field(default_factory=list)  # message, staff, planner, pupils
+
+    def actions(self) -> list[Action]:
+        found = [Action("record cancelled planner", p.external_ref, "cancelled in the planner") for p in self.planners]
+        return found + [message.action() for message, _, _, _ in self.notices]
+
+    def execute(self, step: Step) -> None:
+        """Send the notices, then store the planners as cancelled. A planner whose notice waits for a
+        retry is stored once it went out: until then each job reads it again (and sends it then)."""
+        for message, staff_id, planner_id, count in self.notices:
+            if message.send(step) and _record_notice(step, message, "cancelled", staff_id, planner_id, count):
+                step.run_log.counts["families to contact"] += count
+        for planner in self.planners:
+            waiting = [m.key for m, _, pid, _ in self.notices if pid == planner.id and not _settled(step, m.key)]
+            if waiting:
+                continue
+            with step.store.write() as session:
+                row = session.get(Planner, planner.id)
+                assert row is not None, planner.external_ref  # read from the store
+                row.status, row.last_synced_at = CANCELLED, step.now
+                session.add(row)
+            step.run.event(
+                "planner cancelled",
+                f"{planner.external_ref}: cancelled in the planner; no more reminders or closing for it",
+                level="warning",
+                ids=[planner.vendor_id or ""],
+                count="planners cancelled",
+            )
+
+
+def plan_cancellation(
+    step: Step,
+    plan: RoundPlan,
+    planners: list[Planner],
+    statuses: dict[int, str],
+    names: dict[str, str] | None = None,
+) -> Cancellation:
+    """What to do about the planners `vendor_statuses` found cancelled and the store does not know
+    as cancelled: the notices to their groups' teachers (names read from PAS only if there is one)."""
+    found = [p for p in planners if p.id is not None and statuses[p.id] == CANCELLED and p.status != CANCELLED]
+    cancellation = Cancellation(found)
+    if not found:
+        return cancellation
+    names = pupil_names(step) if names is None else names
+    for planner in sorted(found, key=lambda p: p.external_ref):
+        assert planner.id is not None  # read from the store
+        with step.store.read() as session:
+            group = session.get(Group, planner.group_id)
+            teachers = _teachers(session, planner.group_id)
+            invited = session.exec(
+                select(Pupil.pas_id)
+                .join(PlannerInvitee, col(PlannerInvitee.pupil_id) == Pupil.id)
+                .where(PlannerInvitee.planner_id == planner.id)
+            )
+            lines = sorted(names.get(pas_id, f"leerling {pas_id}") for pas_id in invited)
+        if not lines:
+            continue
+        assert group is not None
+        extra = is_extra(planner)
+        what = "extra gesprek over de ondersteuning, " if extra else ""
+        for teacher in teachers:
+            body = {
+                "recipients": {"staff_ids": [teacher.planner_id]},
+                "subject": f"Gespreksplanner geannuleerd: {what}{plan.round.name.lower()} {group.name}"[:200],
+                "body": messages.cancelled_notice(
+                    plan.round,
+                    step.engine.loaded.path.parent,
+                    extra=extra,
+                    group_name=group.name,
+                    days=plan.conversation_days,
+                    families=lines,
+                    school=step.school.name,
+                ),
+            }
+            message = Message(
+                f"cancelled:{planner.external_ref}:{teacher.pas_id}",
+                body,
+                "cancelled notice",
+                f"{len(lines)} families to contact",
+                count="cancelled notices sent",
+            )
+            assert teacher.id is not None  # read from the store
+            cancellation.notices.append((message, teacher.id, planner.id, len(lines)))
+        if not teachers:
+            step.run.event(
+                "teacher notice failed",
+                f"{planner.external_ref}: cancelled in the planner; no teacher of the group is linked in the planner",
+                level="error",
+            )
+    return cancellation
+
+
+def _teachers(session, group_id: int) -> list[Staff]:
+    """The group's teachers who are linked in the planner (who can get a message)."""
+    return list(
+        session.exec(
+            select(Staff)
+            .join(GroupStaff, col(GroupStaff.staff_id) == Staff.id)
+            .where(GroupStaff.group_id == group_id, col(Staff.planner_id).is_not(None))
+        )
+    )
+
+
+def _record_notice(step: Step, message: Message, kind: str, staff_id: int, planner_id: int, count: int) -> bool:
+    """The TeacherNotice of a notice just sent; True when it is the planner's first of this kind."""
+    with step.store.write() as session:
+        first = (
+            session.exec(
+                select(TeacherNotice.id).where(TeacherNotice.planner_id == planner_id, TeacherNotice.kind == kind)
+            ).first()
+            is None
+        )
+        session.add(
+            TeacherNotice(
+                natural_key=message.key,
+                kind=kind,
+                staff_id=staff_id,
+                planner_id=planner_id,
+                detail={"families": count},
+                sent_at=step.now,
+            )
+        )
+    return first
+
+
+def _settled(step: Step, key: str) -> bool:
+    """Whether a message's intent is over: sent, or failed for good (reported; never retried)."""
+    with step.store.read() as session:
+        state = session.exec(select(Intent.state).where(Intent.natural_key == key)).first()
+    return state in (IntentState.CONFIRMED.value, IntentState.FAILED_PERMANENT.value)
+
+
+@dataclass
+class Polling:
+    """One booking poll of a round: the planners to read, and those found cancelled."""
+
+    planners: list[Planner]
+    cancellation: Cancellation
+
+    def actions(self) -> list[Action]:
+        return self.cancellation.actions() + [Action("read bookings", p.external_ref) for p in self.planners]
+
+    def execute(self, step: Step) -> int:
+        """Returns the number of active bookings seen."""
+        self.cancellation.execute(step)
+        return sum(pull_bookings(step, p) for p in self.planners)
+
+
+def plan_poll(step: Step, plan: RoundPlan, round_id: int | None) -> Polling:
+    """Which planners of the round to poll for bookings: those not cancelled (reads their status)."""
+    planners = round_planners(step, round_id) if round_id is not None else []
+    statuses = vendor_statuses(step, planners)
+    return Polling(live(planners, statuses), plan_cancellation(step, plan, planners, statuses))
+
+
 @dataclass
 class Reminding:
     """One reminder moment of a round: the bookings read for it, and one message per family."""
@@ -95,12 +291,14 @@ class Reminding:
     fresh: dict[int, tuple[Planner, list[BookingRecord]]]  # planner row id -> its bookings read now
     messages: list[tuple[Message, list[Invitee], set[str]]]  # with its invitees and their households
     moment: datetime
+    cancellation: Cancellation = field(default_factory=Cancellation)
 
     def actions(self) -> list[Action]:
         reads = [Action("store bookings", p.external_ref, f"{len(b)} read") for p, b in self.fresh.values()]
-        return reads + [message.action() for message, _, _ in self.messages]
+        return self.cancellation.actions() + reads + [message.action() for message, _, _ in self.messages]
 
     def execute(self, step: Step) -> int:
+        self.cancellation.execute(step)
         for planner, records in self.fresh.values():
             store_bookings(step, planner, records)
         sent = 0
@@ -112,17 +310,21 @@ class Reminding:
 
 
 def plan_reminders(step: Step, plan: RoundPlan, round_id: int | None, moment: datetime) -> Reminding:
-    """One reminder per family that must book and has not, for this moment, on the bookings read now."""
+    """One reminder per family that must book and has not, for this moment, on the bookings read now.
+    None for a planner cancelled in the planner: its families are on its teachers' list instead."""
     planners = round_planners(step, round_id) if round_id is not None else []
+    statuses = vendor_statuses(step, planners)
     fresh: dict[int, tuple[Planner, list[BookingRecord]]] = {}
-    for planner in planners:
+    for planner in live(planners, statuses):
         assert planner.id is not None  # read from the store
         fresh[planner.id] = (planner, fetch_bookings(step, planner))
-    reminding = Reminding(fresh, [], moment)
+    extra = {p.id for p in planners if is_extra(p)}
+    reminding = Reminding(fresh, [], moment, plan_cancellation(step, plan, planners, statuses))
     with step.store.read() as session:
         everyone = invitees(session, planners, _booked(fresh))
-        todo = [i for i in everyone if i.mandatory and not i.booked and i.child_id]
-        # Families over all invitees, not only those still to book: the key stays the same all round.
+        todo = [i for i in everyone if i.planner_id in fresh and i.mandatory and not i.booked and i.child_id]
+        # Families over all invitees (of cancelled planners too), not only those still to book: the
+        # key stays the same all round.
         groups = families(session, {i.pupil_id for i in everyone})
         house_of = {frozenset(f): households(session, f) for f in groups}
         pas_of = {i.pupil_id: i.pas_id for i in everyone}
@@ -131,11 +333,14 @@ def plan_reminders(step: Step, plan: RoundPlan, round_id: int | None, moment: da
     children = list(step.planner.children())
     reachable = reachable_children(children, list(step.planner.guardians()))
     first_names = {c["id"]: c.get("first_name") or "uw kind" for c in children}
+    base = step.engine.loaded.path.parent
     for family in groups:
         members = [i for i in todo if i.pupil_id in family and i.child_id in reachable]
         if not members:
             continue
         child_ids = sorted({i.child_id for i in members})
+        main = sorted({i.child_id for i in members if i.planner_id not in extra})
+        opp = sorted({i.child_id for i in members if i.planner_id in extra})
         eldest = min(pas_of[p] for p in family)
         key = f"remind:{step.school.brin}:{plan.school_year}:{plan.round_id}:{eldest}:{moment:%Y%m%dT%H%M}"
         assert plan.planner_closes is not None  # a round with planners
@@ -144,8 +349,9 @@ def plan_reminders(step: Step, plan: RoundPlan, round_id: int | None, moment: da
             "subject": f"Herinnering: {plan.round.name.lower()}"[:200],
             "body": messages.reminder(
                 plan.round,
-                step.engine.loaded.path.parent,
-                children=[first_names[c] for c in child_ids],
+                base,
+                children=[first_names[c] for c in main],
+                extra=[first_names[c] for c in opp],
                 now=moment,
                 closes=plan.planner_closes,
                 school=step.school.name,
@@ -153,6 +359,14 @@ def plan_reminders(step: Step, plan: RoundPlan, round_id: int | None, moment: da
         }
         message = Message(key, body, "reminder", f"{len(child_ids)} child(ren)", count="reminders sent")
         reminding.messages.append((message, members, house_of[frozenset(family)]))
+    to_extra = any(m.planner_id in extra for _, members, _ in reminding.messages for m in members)
+    if to_extra and not messages.names_conversations(plan.round, base):
+        step.run.event(
+            "reminder warning",
+            f"{plan.round_id}: the round's own reminder has no ${{gesprekken}}, so it cannot say which child "
+            "has to book the extra conversation about the support; those reminders use the built-in text",
+            level="warning",
+        )
     return reminding
 
 
@@ -187,30 +401,22 @@ class Closing:
     fresh: dict[int, tuple[Planner, list[BookingRecord]]]
     notices: list[tuple[Message, int, int, int]]  # message, staff row id, planner row id, families
     contact: int  # families for the teachers to contact
+    cancellation: Cancellation = field(default_factory=Cancellation)
 
     def actions(self) -> list[Action]:
         closes = [Action("close planner", p.external_ref) for p in self.to_close]
         reads = [Action("store bookings", p.external_ref, f"{len(b)} read") for p, b in self.fresh.values()]
-        return closes + reads + [message.action() for message, _, _, _ in self.notices]
+        return self.cancellation.actions() + closes + reads + [message.action() for message, _, _, _ in self.notices]
 
     def execute(self, step: Step) -> int:
+        self.cancellation.execute(step)
         for planner in self.to_close:
             _close(step, planner)
         for planner, records in self.fresh.values():
             store_bookings(step, planner, records)
         for message, staff_id, planner_id, count in self.notices:
             if message.send(step):
-                with step.store.write() as session:
-                    session.add(
-                        TeacherNotice(
-                            natural_key=message.key,
-                            kind="not_booked",
-                            staff_id=staff_id,
-                            planner_id=planner_id,
-                            detail={"families": count},
-                            sent_at=step.now,
-                        )
-                    )
+                _record_notice(step, message, "not_booked", staff_id, planner_id, count)
         return self.contact
 
 
@@ -230,21 +436,24 @@ def _close(step: Step, planner: Planner) -> None:
 
 def plan_close(step: Step, plan: RoundPlan, round_id: int | None) -> Closing:
     """What closing the round does. Bookings closed at `planner_closes`, so what is read now is final;
-    a planner still open at the vendor is closed, and a repeat is a no-op."""
+    a planner still open at the vendor is closed, and a repeat is a no-op. A planner cancelled in the
+    planner is not closed and has no families to contact: its teachers had (or get now) its list."""
     planners = round_planners(step, round_id) if round_id is not None else []
+    statuses = vendor_statuses(step, planners)
+    open_planners = live(planners, statuses)
     names = pupil_names(step)
     children = list(step.planner.children())
     reachable = reachable_children(children, list(step.planner.guardians()))
     to_close = []
     fresh: dict[int, tuple[Planner, list[BookingRecord]]] = {}
-    for planner in planners:
-        assert planner.id is not None and planner.vendor_id is not None  # `round_planners`: stored, at the vendor
-        if step.planner.get_planner(planner.vendor_id)["status"] in ("scheduled", "open"):
+    for planner in open_planners:
+        assert planner.id is not None  # read from the store
+        if statuses[planner.id] in ("scheduled", "open"):
             to_close.append(planner)
         fresh[planner.id] = (planner, fetch_bookings(step, planner))
-    closing = Closing(to_close, fresh, [], 0)
+    closing = Closing(to_close, fresh, [], 0, plan_cancellation(step, plan, planners, statuses, names))
     by_group: dict[int, list[Planner]] = {}
-    for planner in sorted(planners, key=lambda p: p.external_ref):
+    for planner in sorted(open_planners, key=lambda p: p.external_ref):
         by_group.setdefault(planner.group_id, []).append(planner)
     for group_planners in by_group.values():
         closing.contact += _plan_notices(step, plan, group_planners, reachable, names, _booked(fresh), closing)
@@ -265,7 +474,7 @@ def families_to_contact(
     step: Step, planners: list[Planner], reachable: set[str], names: dict[str, str], booked: Fresh
 ) -> list[str]:
     """One line per child of these planners (one group's) who must be seen and has no booking."""
-    extra = {p.id for p in planners if p.external_ref.endswith(":opp")}
+    extra = {p.id for p in planners if is_extra(p)}
     with step.store.read() as session:
         rows = [i for i in invitees(session, planners, booked) if i.mandatory and not i.booked]
     lines = []
@@ -296,13 +505,7 @@ def _plan_notices(
     lines = families_to_contact(step, planners, reachable, names, booked)
     with step.store.read() as session:
         group = session.get(Group, planner.group_id)
-        teachers = list(
-            session.exec(
-                select(Staff)
-                .join(GroupStaff, col(GroupStaff.staff_id) == Staff.id)
-                .where(GroupStaff.group_id == planner.group_id, col(Staff.planner_id).is_not(None))
-            )
-        )
+        teachers = _teachers(session, planner.group_id)
     if not lines:
         return 0
     assert group is not None

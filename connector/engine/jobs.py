@@ -71,14 +71,15 @@ def plan_planners(step: Step, task: Task) -> TaskPlan:
 
 
 def plan_bookings(step: Step, task: Task) -> TaskPlan:
-    round_id = planners.find_round(step, _round(task))
-    found = followup.round_planners(step, round_id) if round_id is not None else []
+    """Read the bookings of the round's planners; a planner found cancelled is not read (its
+    teachers are told, once)."""
+    polling = followup.plan_poll(step, _round(task), planners.find_round(step, _round(task)))
 
     def execute(step: Step) -> None:
         planners.ensure_round(step, _round(task), *_ids(step))
-        step.run_log.counts["bookings seen"] += sum(followup.pull_bookings(step, p) for p in found)
+        step.run_log.counts["bookings seen"] += polling.execute(step)
 
-    return TaskPlan(task, [Action("read bookings", p.external_ref) for p in found], execute)
+    return TaskPlan(task, polling.actions(), execute)
 
 
 def plan_reminders(step: Step, task: Task) -> TaskPlan:

@@ -1,4 +1,4 @@
-"""The Dutch texts that parents and staff read: invitation, reminder, teacher notice.
+"""The Dutch texts that parents and staff read: invitation, reminder, teacher notices.
 
 The wording around the template's placeholders lives in the editable templates
 (`connector/templates/`, or a school's own in its settings); this module only fills them in.
@@ -7,10 +7,12 @@ Dates are written out in Dutch here, so the result does not depend on the server
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
+from string import Template
 
 from connector.cycle.settings.models import Participation, Round, RoundKind
-from connector.cycle.settings.templates import render
+from connector.cycle.settings.templates import render, template_text
 
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
 MONTHS = (
@@ -125,22 +127,54 @@ def time_left(now: datetime, closes: datetime) -> str:
     return {0: "vandaag", 1: "morgen"}.get(days, f"over {days} dagen")
 
 
-def reminder(rnd: Round, base, *, children: list[str], now: datetime, closes: datetime, school: str) -> str:
-    names = children[0] if len(children) == 1 else ", ".join(children[:-1]) + " en " + children[-1]
+def _names(children: Sequence[str]) -> str:
+    if not children:
+        return ""
+    return children[0] if len(children) == 1 else ", ".join(children[:-1]) + " en " + children[-1]
+
+
+def reminder(
+    rnd: Round,
+    base,
+    *,
+    children: Sequence[str],
+    now: datetime,
+    closes: datetime,
+    school: str,
+    extra: Sequence[str] = (),
+) -> str:
+    """One family's reminder: `children` still have to book the round's conversation, `extra` the
+    extra conversation about their support (the OPP planner, `planners._group_plans`). A child may
+    be in both. `${gesprekken}` says which child has to book which (`reminder_round` and
+    `reminder_extra`); `${kinderen}` names every child once."""
+    rnd_name = rnd.name.lower()
+    parts = [
+        render(kind, None, base, {"ronde": rnd_name, "kinderen": _names(names)}).strip()
+        for kind, names in (("reminder_round", children), ("reminder_extra", extra))
+        if names
+    ]
     values = {
-        "ronde": rnd.name.lower(),
-        "kinderen": names,
+        "ronde": rnd_name,
+        "kinderen": _names(list(dict.fromkeys([*children, *extra]))),
+        "gesprekken": ", en ".join(parts),
         "nog": time_left(now, closes),
         "sluiting": dutch_moment(closes),
         "school": school,
     }
-    return render("reminder", rnd.templates.reminder, base, values)[:10000]
+    template = None if extra and not names_conversations(rnd, base) else rnd.templates.reminder
+    return render("reminder", template, base, values)[:10000]
 
 
-def teacher_notice(
-    rnd: Round, base, *, group_name: str, days: tuple[date, ...], families: list[str], school: str
-) -> str:
-    values = {
+def names_conversations(rnd: Round, base) -> bool:
+    """Whether the round's reminder says which conversation a child has to book: the built-in one
+    does; a school's own only with `${gesprekken}`. Without it, a reminder of the extra conversation
+    takes the built-in text rather than call it "the ${ronde}" (a family that just booked that)."""
+    template = rnd.templates.reminder
+    return template is None or "gesprekken" in Template(template_text("reminder", template, base)).get_identifiers()
+
+
+def _notice_values(rnd: Round, group_name: str, days: tuple[date, ...], families: list[str], school: str) -> dict:
+    return {
         "ronde": rnd.name.lower(),
         "groep": group_name,
         "periode": period(days),
@@ -148,4 +182,26 @@ def teacher_notice(
         "aantal": str(len(families)),
         "school": school,
     }
+
+
+def teacher_notice(
+    rnd: Round, base, *, group_name: str, days: tuple[date, ...], families: list[str], school: str
+) -> str:
+    values = _notice_values(rnd, group_name, days, families, school)
     return render("teacher_notice", rnd.templates.teacher_notice, base, values)[:10000]
+
+
+def cancelled_notice(
+    rnd: Round,
+    base,
+    *,
+    extra: bool,
+    group_name: str,
+    days: tuple[date, ...],
+    families: list[str],
+    school: str,
+) -> str:
+    """To a teacher: the group's planner (`extra`: its OPP extra planner) was cancelled in the
+    planner; the invited families, to contact personally."""
+    values = _notice_values(rnd, group_name, days, families, school)
+    return render("cancelled_notice_extra" if extra else "cancelled_notice", None, base, values)[:10000]

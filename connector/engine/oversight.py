@@ -20,7 +20,8 @@ from connector.engine.context import Step
 from connector.engine.followup import pupil_names
 from connector.engine.messages import dutch_date
 from connector.engine.outbox import Message
-from connector.store.models import Conversation, Pupil, Round, Staff, VerslagCheck
+from connector.review.verslagen import verslag_rows
+from connector.store.models import Conversation, Staff
 
 AFTER_WINDOW = 7  # days after a deadline in which a late catch-up still sends the "after" reminder
 
@@ -29,52 +30,31 @@ def _today(step: Step) -> date:
     return step.now.astimezone(ZoneInfo(step.school.timezone)).date()
 
 
-def plan_teacher_reminders(
-    step: Step,
-    school_id: int,
-    judged: dict[int, str],
-    new: list[tuple[Conversation, str | None]],
-) -> list[Message]:
-    """The verslag reminders due today, on the verdicts just made (`judged`: stored conversation id
-    -> outcome) and the conversations about to be stored (`new`, with their outcome)."""
+def plan_teacher_reminders(step: Step, judged: list[tuple[Conversation, str | None, str]]) -> list[Message]:
+    """The verslag reminders due today, on today's verdicts: (conversation, outcome or None while
+    pending, the pupil's PAS id) of every open conversation. Only on a school day: a reminder whose
+    day is not one goes out on the school day before it (the "after" one: on the first school day after
+    the deadline)."""
     today = _today(step)
+    calendar = step.engine.school_plan(step.school).calendar
+    if not calendar.is_school_day(today):
+        return []
     before = step.engine.settings.sync.verslag_reminder_days_before
-    earliest, latest = today - timedelta(days=AFTER_WINDOW), today + timedelta(days=before)
     with step.store.read() as session:
-        stored = list(
-            session.exec(
-                select(Conversation, VerslagCheck.outcome, Pupil.pas_id, Staff)
-                .join(Pupil, col(Pupil.id) == Conversation.pupil_id)
-                .join(Staff, col(Staff.id) == Conversation.staff_id)
-                .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
-                .where(
-                    Conversation.school_id == school_id,
-                    Conversation.verslag_due_on >= earliest,
-                    Conversation.verslag_due_on <= latest,
-                    col(Staff.planner_id).is_not(None),
-                )
-            )
-        )
-        recent = [(c, outcome) for c, outcome in new if earliest <= c.verslag_due_on <= latest and c.staff_id]
-        pupil_query = select(Pupil.id, Pupil.pas_id).where(col(Pupil.id).in_([c.pupil_id for c, _ in recent]))
-        pas_of = dict(session.exec(pupil_query).all())
-        linked = select(Staff).where(
-            col(Staff.id).in_([c.staff_id for c, _ in recent]), col(Staff.planner_id).is_not(None)
-        )
+        staff_ids = {s for c, _, _ in judged for s in c.staff_ids}
+        linked = select(Staff).where(col(Staff.id).in_(staff_ids), col(Staff.planner_id).is_not(None))
         staff_of = {s.id: s for s in session.exec(linked)}
-    rows: list[tuple[Conversation, str | None, str, Staff]] = []
-    for conversation, checked, pas_id, teacher in stored:
-        assert conversation.id is not None  # read from the store
-        rows.append((conversation, judged.get(conversation.id, checked), pas_id, teacher))
-    rows += [(c, outcome, pas_of[c.pupil_id], staff_of[c.staff_id]) for c, outcome in recent if c.staff_id in staff_of]
+    rows = [(c, outcome, pupil, staff_of[s]) for c, outcome, pupil in judged for s in c.staff_ids if s in staff_of]
     todo: dict[tuple[str, date, str], list[tuple[str, str, str]]] = defaultdict(list)  # (kind, due, staff) -> pupils
     staff_by_pas = {}
     for conversation, outcome, pupil, staff in rows:
         staff_by_pas[staff.pas_id] = staff
         due = conversation.verslag_due_on
-        if outcome is None and due - timedelta(days=before) <= today <= due:
+        if outcome is None and _school_day_on_or_before(calendar, due - timedelta(days=before)) <= today <= due:
             todo[("voor", due, staff.pas_id)].append((pupil, conversation.category, "nog geen verslag"))
-        elif outcome in ("missing", "not_visible") and due < today <= due + timedelta(days=AFTER_WINDOW):
+        elif outcome in ("missing", "not_visible") and due < today <= _first_school_day_after(
+            calendar, due
+        ) + timedelta(days=AFTER_WINDOW):
             todo[("na", due, staff.pas_id)].append(
                 (pupil, conversation.category, "ontbreekt" if outcome == "missing" else "niet zichtbaar voor ouders")
             )
@@ -117,22 +97,28 @@ def plan_teacher_reminders(
     return planned
 
 
+def _school_day_on_or_before(calendar, day: date) -> date:
+    for back in range(400):  # a school year has school days: this ends long before
+        if calendar.is_school_day(day - timedelta(days=back)):
+            return day - timedelta(days=back)
+    return day
+
+
+def _first_school_day_after(calendar, day: date) -> date:
+    for ahead in range(1, 400):
+        if calendar.is_school_day(day + timedelta(days=ahead)):
+            return day + timedelta(days=ahead)
+    return day + timedelta(days=1)
+
+
 def plan_overview(step: Step, school_id: int | None, week: str) -> Message | None:
-    """The weekly overview for the director and IB: every round so far, and what is overdue per
-    teacher. None when there is nothing to report on; NeedsPerson when there is nobody to report to."""
+    """The weekly overview for the director and IB: every round so far, and per teacher what is
+    overdue and who was not seen. None when there is nothing to report on; NeedsPerson when there
+    is nobody to report to."""
     if school_id is None:
         return None
     today = _today(step)
     with step.store.read() as session:
-        rows = list(
-            session.exec(
-                select(Conversation, VerslagCheck.outcome, Round.round_key, Staff.planner_id)
-                .join(Round, col(Round.id) == Conversation.round_id)
-                .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
-                .outerjoin(Staff, col(Staff.id) == Conversation.staff_id)
-                .where(Conversation.school_id == school_id)
-            )
-        )
         readers = [
             s
             for s in session.exec(
@@ -147,25 +133,39 @@ def plan_overview(step: Step, school_id: int | None, week: str) -> Message | Non
             f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner, so the weekly "
             "overview has nobody to go to: give them the role in the planner (or PAS) and link them"
         )
+    rows = verslag_rows(step.store, step.engine.settings, brin=step.school.brin)
     if not rows:
         return None
-    per_round: dict[str, Counter] = defaultdict(Counter)
+    names = {r.id: r.name for r in step.engine.settings.cycle_for(step.school).rounds}
+    per_round: dict[str, Counter] = {}
     overdue: Counter = Counter()
-    for conversation, outcome, round_key, teacher in rows:
-        per_round[round_key][outcome or ("open" if conversation.verslag_due_on >= today else "missing")] += 1
-        if outcome in ("missing", "not_visible") or (outcome is None and conversation.verslag_due_on < today):
-            overdue[teacher] += 1
-    staff_names = {s["id"]: s.get("name") or s["id"] for s in step.planner.staff()}
-    rounds = "\n".join(
-        f"- {key}: {sum(c.values())} gesprekken; "
-        f"verslagen op tijd {c['on_time']}, te laat {c['late']}, ontbreekt {c['missing']}, "
-        f"niet zichtbaar {c['not_visible']}, nog binnen de termijn {c['open']}"
-        for key, c in sorted(per_round.items())
+    unseen: Counter = Counter()
+    counted: set[tuple[str, str, str]] = set()  # a conversation of duo teachers is in both rows: counted once
+    for row in rows:
+        per = per_round.setdefault(row["round"], Counter())
+        for item in row["items"]:
+            one = (row["round"], item["pupil"], item["conversation"])
+            if one not in counted:
+                counted.add(one)
+                per[item["status"]] += 1
+        teacher = row["teacher_name"] or ("onbekende leerkracht" if row["teacher"] else "geen leerkracht gekoppeld")
+        overdue[teacher] += sum(row[k] for k in ("missing", "not_visible"))
+        unseen[teacher] += row["not_seen"]
+    lines = []
+    for key, c in per_round.items():
+        held = sum(c.values()) - c["not_seen"]
+        verslagen = (
+            f"verslagen op tijd {c['on_time']}, te laat {c['late']}, ontbreekt {c['missing']}, "
+            f"niet zichtbaar {c['not_visible']}, nog binnen de termijn {c['pending']}"
+            if held > c["not_required"]
+            else "geen verslag nodig"
+        )
+        lines.append(f"- {names.get(key, key)}: {held} gesprekken, niet gezien {c['not_seen']}; {verslagen}")
+    behind = _per_teacher(
+        "Verslagen over de termijn per leerkracht:", overdue, "Er zijn geen verslagen over de termijn."
     )
-    behind = (
-        "\n".join(f"- {staff_names.get(t, 'onbekende leerkracht')}: {n}" for t, n in overdue.most_common())
-        if overdue
-        else "Er zijn geen verslagen over de termijn."
+    missed = _per_teacher(
+        "Niet gezien per leerkracht:", unseen, "Alle leerlingen van de verplichte rondes zijn gezien."
     )
     body = {
         # `readers` all have a planner id (see the query): the check only narrows the type.
@@ -177,8 +177,9 @@ def plan_overview(step: Step, school_id: int | None, week: str) -> Message | Non
             step.engine.loaded.path.parent,
             {
                 "datum": dutch_date(today),
-                "rondes": rounds,
-                "achterstand": "Verslagen over de termijn per leerkracht:\n" + behind if overdue else behind,
+                "rondes": "\n".join(lines),
+                "achterstand": behind,
+                "niet_gezien": missed,
                 "school": step.school.name,
             },
         ),
@@ -187,6 +188,12 @@ def plan_overview(step: Step, school_id: int | None, week: str) -> Message | Non
         f"overview:{step.school.brin}:{week}",
         body,
         "overview",
-        f"{len(rows)} conversations, {sum(overdue.values())} verslagen overdue",
+        f"{len(counted)} conversations, {sum(overdue.values())} verslagen overdue, {sum(unseen.values())} not seen",
         count="overviews sent",
     )
+
+
+def _per_teacher(title: str, counts: Counter, none: str) -> str:
+    if not any(counts.values()):
+        return none
+    return title + "\n" + "\n".join(f"- {t}: {n}" for t, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])) if n)

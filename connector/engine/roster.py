@@ -208,6 +208,10 @@ def store_roster(step: Step, read: RosterRead) -> RosterResult:
         if read.previous_watermark is None or read.watermark >= read.previous_watermark:
             _set_watermark(session, school_id, read.watermark, step.now)
         pending.store(session, school_id, read.pending, step.now)
+        school = session.get(School, school_id)
+        if school is not None and school.served_since is None:
+            school.served_since = step.now
+            session.add(school)
     unmatched = [u for m in links for u in m.unmatched]
     for item in unmatched:
         step.run.event(
@@ -314,6 +318,7 @@ def _store_staff(session, school_id: int, staff, now: datetime) -> dict[str, Sta
     for member in staff:
         row = rows.get(member.pas_id) or Staff(school_id=school_id, pas_id=member.pas_id)
         row.roles, row.werkdagen, row.archived_at = sorted(member.roles), list(member.werkdagen), None
+        row.name = member.name
         session.add(row)
         rows[member.pas_id] = row
         seen.add(member.pas_id)

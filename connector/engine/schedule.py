@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from connector.cycle.settings.models import School, Sync
@@ -244,15 +244,52 @@ def retention_due(a: Agenda, now: datetime) -> Due:
 
 
 def overview_due(a: Agenda, now: datetime) -> Due:
-    """The weekly overview for the director and IB, once the first round's window has begun."""
+    """The weekly overview for the director and IB, once the first round's window has begun. It goes
+    out on a school day only: on the configured weekday, or when that is no school day, on the next
+    school day of the same ISO week; a week without one has no overview."""
     first = a.first_start()
     if first is None:
         return Due()
-    at = weekly(now, a.zone, a.sync.overview_weekday, a.sync.overview_at)
-    key = f"overview:{a.school.brin}:{iso_week(at)}"
-    tasks = (Task(key, "overview", at),) if first <= now and key not in a.done else ()
-    after = max(now, first - timedelta(microseconds=1))
-    return Due(tasks, next_weekly(after, a.zone, a.sync.overview_weekday, a.sync.overview_at))
+    at = _last_overview(a, now)
+    tasks: tuple[Task, ...] = ()
+    if at is not None:
+        key = f"overview:{a.school.brin}:{iso_week(at)}"
+        tasks = (Task(key, "overview", at),) if first <= now and key not in a.done else ()
+    return Due(tasks, _next_overview(a, max(now, first - timedelta(microseconds=1))))
+
+
+def _overview_in_week(a: Agenda, monday: date) -> datetime | None:
+    """The overview moment of the ISO week that begins on `monday`, or None when it has none."""
+    calendar = a.plan.calendar
+    for offset in range(WEEKDAYS.index(a.sync.overview_weekday), 5):  # weekends are never school days
+        day = monday + timedelta(days=offset)
+        if calendar.is_school_day(day):
+            return datetime.combine(day, a.sync.overview_at, tzinfo=a.zone)
+    return None
+
+
+def _last_overview(a: Agenda, now: datetime) -> datetime | None:
+    """The latest overview moment at or before `now` within the school year, if any."""
+    local = now.astimezone(a.zone).date()
+    monday = local - timedelta(days=local.weekday())
+    while monday + timedelta(days=6) >= a.plan.calendar.first_day:
+        moment = _overview_in_week(a, monday)
+        if moment is not None and moment <= now:
+            return moment
+        monday -= timedelta(days=7)
+    return None
+
+
+def _next_overview(a: Agenda, after: datetime) -> datetime | None:
+    """The first overview moment after `after`; None after the school year's last school week."""
+    local = after.astimezone(a.zone).date()
+    monday = local - timedelta(days=local.weekday())
+    while monday <= a.plan.calendar.last_day:
+        moment = _overview_in_week(a, monday)
+        if moment is not None and moment > after:
+            return moment
+        monday += timedelta(days=7)
+    return None
 
 
 Rule = Callable[[Agenda, datetime], Due]

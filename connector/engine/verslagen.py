@@ -1,61 +1,83 @@
 """Verslag checks: after each conversation, a note of the round's category within the deadline,
-visible in the ouderportaal (domain.md, "The job" 4). Only note metadata is read, never its text.
+visible in the ouderportaal when the round asks it (domain.md, "The job" 4). Only note metadata
+is read, never its text.
 
-A conversation took place when a booked slot lies in the past; a kindgesprek round counts as
-held for every pupil at the end of its window. Outcomes: on_time, late, missing, not_visible;
-a conversation whose deadline has not passed and has no visible note yet has no outcome yet.
-Notes are re-read from the oldest conversation still open, so a note made visible later counts.
+Each day: the conversations held since (`conversations.py`) are recorded; every open one gets its
+own note (`notematch.py`: one note never credits two conversations); a dated note for a pupil the
+teacher had to plan by hand records that conversation; an invitation still without one after the
+round's deadline is recorded as not seen. Outcomes: on_time, late, missing, not_visible; a
+conversation whose deadline has not passed and has no acceptable note yet has none (pending). A
+round with `verslag.required = false` records its conversations and judges no verslag. Notes are
+re-read from the oldest conversation still open, so a note made visible later counts.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
 from connector.cycle.yearplan import RoundPlan
 from connector.domain import NoteMeta
-from connector.engine import oversight
+from connector.engine import conversations, oversight
 from connector.engine.actions import Action
 from connector.engine.context import Step
+from connector.engine.conversations import OpenInvitation, Teachers
+from connector.engine.notematch import Held, NoteView, Rules, Unbooked, hand_planned, match, verdict
 from connector.engine.outbox import Message
 from connector.engine.planners import ensure_round, find_round
 from connector.store.models import (
     Booking,
     Conversation,
-    Group,
-    GroupStaff,
+    ConversationSource,
     Note,
     Planner,
     Pupil,
-    School,
+    Round,
     Slot,
-    Staff,
     VerslagCheck,
     VerslagOutcome,
 )
 from mappings.payloads import map_items, note_from_pas
 
 FINAL = (VerslagOutcome.ON_TIME.value, VerslagOutcome.LATE.value)
-RECHECK_DAYS = 60  # after this, a missing or invisible verslag is no longer looked for
+RECHECK_DAYS = 60  # after this, a missing or invisible verslag (or a pupil not seen) is no longer looked for
+
+
+@dataclass
+class Open:
+    """A conversation being judged today: stored or new, with its round's plan and latest check."""
+
+    conversation: Conversation
+    plan: RoundPlan
+    pupil_pas_id: str
+    check: VerslagCheck | None = None
+    note: NoteView | None = None
 
 
 @dataclass
 class Checking:
-    """The daily verslag check: the conversations that took place since the last one, the note
-    metadata read from PAS, the verdicts on every open conversation, and the teacher reminders."""
+    """The daily verslag check: the conversations to record (new, or stored ones that changed), the
+    note metadata read from PAS, the verdicts on every open conversation, and the teacher reminders."""
 
-    new: list[tuple[RoundPlan, Conversation]]  # unsaved; each gets its round's id when stored
-    notes: list[NoteMeta]
-    verdicts: list[tuple[Conversation, VerslagCheck | None, str, NoteView | None]]
-    reminders: list[Message]
+    new: list[tuple[RoundPlan, Conversation]] = field(default_factory=list)  # each gets its round's id when stored
+    changed: list[Conversation] = field(default_factory=list)
+    notes: list[NoteMeta] = field(default_factory=list)
+    verdicts: list[tuple[Conversation, VerslagCheck | None, str, NoteView | None]] = field(default_factory=list)
+    reminders: list[Message] = field(default_factory=list)
+    seen_late: int = 0  # stored as not seen, now known to be planned by hand
 
     def actions(self) -> list[Action]:
-        held = Counter(rp.round_id for rp, _ in self.new)
-        recorded = [Action("record conversations", key, f"{n} took place") for key, n in held.items()]
+        held: Counter[tuple[str, str]] = Counter((rp.round_id, c.source) for rp, c in self.new)
+        recorded = []
+        for key in sorted({k for k, _ in held}):
+            parts = [f"{held[(key, s.value)]} {_WORDS[s]}" for s in ConversationSource if held[(key, s.value)]]
+            recorded.append(Action("record conversations", key, ", ".join(parts)))
+        if self.seen_late:
+            recorded.append(Action("record conversations", "not seen", f"{self.seen_late} seen after all, by hand"))
         outcomes = Counter(outcome for _, _, outcome, _ in self.verdicts)
         judged = ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items()))
         checks = (
@@ -75,15 +97,27 @@ class Checking:
                 for conversation in by_round[rp.round_id]:
                     conversation.round_id = round_id
                     session.add(conversation)
+            counted = Counter(c.source for c in by_round[rp.round_id])
             step.run.event(
-                "conversations recorded", f"{rp.round_id}: {len(by_round[rp.round_id])} conversation(s) took place"
+                "conversations recorded",
+                f"{rp.round_id}: "
+                + ", ".join(f"{n} {_WORDS[ConversationSource(s)]}" for s, n in sorted(counted.items())),
             )
-            step.run_log.counts["conversations held"] += len(by_round[rp.round_id])
+            step.run_log.counts["conversations held"] += sum(
+                n for s, n in counted.items() if s != ConversationSource.NOT_SEEN.value
+            )
+            step.run_log.counts["pupils not seen"] += counted[ConversationSource.NOT_SEEN.value]
+        if self.changed:
+            with step.store.write() as session:
+                for conversation in self.changed:
+                    session.add(conversation)
+            # A pupil recorded as not seen whose dated verslag came later: seen after all.
+            step.run_log.counts["conversations held"] += self.seen_late
         _store_notes(step, school_id, self.notes)
         with step.store.write() as session:
-            for conversation, verdict, outcome, note in self.verdicts:
+            for conversation, check, outcome, note in self.verdicts:
                 assert conversation.id is not None  # read from the store, or stored above
-                row = verdict or VerslagCheck(conversation_id=conversation.id, outcome=outcome)
+                row = check or VerslagCheck(conversation_id=conversation.id, outcome=outcome)
                 row.outcome, row.checked_at = outcome, step.now
                 row.note_id, row.note_created_at = (note.pas_id, note.note_created_at) if note else (None, None)
                 session.add(row)
@@ -93,128 +127,248 @@ class Checking:
             message.send(step)
 
 
+_WORDS = {
+    ConversationSource.BOOKING: "took place",
+    ConversationSource.KINDGESPREK: "kindgesprekken held",
+    ConversationSource.HAND: "planned by hand",
+    ConversationSource.NOT_SEEN: "not seen",
+}
+
+
 def plan_check(step: Step, rounds: list[RoundPlan], school_id: int | None) -> Checking:
-    """What the verslag check of today does (reads only)."""
-    new = []
-    for rp in rounds:
-        new += new_conversations(step, rp, find_round(step, rp))
+    """What the verslag check of today does (reads only). `rounds`: those whose window has begun."""
+    checking = Checking()
     if school_id is None:
-        return Checking(new, [], [], [])
-    categories = sorted({rp.round.verslag_category for rp in rounds})
-    notes, verdicts = _judge_open(step, school_id, categories, [c for _, c in new])
-    judged = {c.id: outcome for c, _, outcome, _ in verdicts if c.id is not None}
-    new_outcomes = {id(c): outcome for c, _, outcome, _ in verdicts if c.id is None}
-    reminders = oversight.plan_teacher_reminders(
-        step, school_id, judged, [(c, new_outcomes.get(id(c))) for _, c in new]
-    )
-    return Checking(new, notes, verdicts, reminders)
-
-
-def new_conversations(step: Step, plan: RoundPlan, round_id: int | None) -> list[tuple[RoundPlan, Conversation]]:
-    """Every conversation of the round that has taken place by now and is not stored (unsaved)."""
-    zone = ZoneInfo(step.school.timezone)
-    deadline = timedelta(days=plan.round.verslag.deadline_days)
-    category = plan.round.verslag_category
-    out: list[tuple[RoundPlan, Conversation]] = []
-    with step.store.read() as session:
-        known = set()
-        if round_id is not None:
-            known = {
-                c.pupil_id
-                for c in session.exec(
-                    select(Conversation).where(Conversation.round_id == round_id, Conversation.category == category)
-                )
-            }
-        if plan.round.has_planner:
+        return checking
+    since = conversations.served_since(step, school_id)
+    rounds = [rp for rp in rounds if not conversations.before_the_service(rp, since)]
+    today = step.now.astimezone(ZoneInfo(step.school.timezone)).date()
+    who = conversations.teachers(step, school_id)
+    invitations: list[OpenInvitation] = []
+    fresh: list[Open] = []
+    for rp in rounds:
+        round_id = find_round(step, rp)
+        known = conversations.known_occasions(step, round_id) if round_id is not None else {}
+        if rp.round.has_planner:
             if round_id is None:
-                return out
-            rows = session.exec(
-                select(Booking, Slot, Planner)
-                .join(Slot, col(Slot.id) == Booking.slot_id)
-                .join(Planner, col(Planner.id) == Booking.planner_id)
-                .where(
-                    Planner.round_id == round_id,
-                    Booking.status == "booked",
-                    col(Booking.pupil_id).is_not(None),
-                    Slot.starts_at <= step.now,
-                )
-            )
-            staff = {s.planner_id: s.id for s in session.exec(select(Staff).where(col(Staff.planner_id).is_not(None)))}
-            for booking, slot, planner in rows:
-                assert booking.pupil_id is not None  # the query reads bookings of known pupils only
-                if booking.pupil_id in known:
-                    continue
-                held = slot.starts_at.astimezone(zone)
-                conversation = Conversation(
-                    school_id=planner.school_id,
-                    pupil_id=booking.pupil_id,
-                    booking_id=booking.id,
-                    staff_id=staff.get(slot.staff_ids[0]) if slot.staff_ids else None,
-                    category=category,
-                    held_on=held.date(),
-                    held_at=slot.starts_at,
-                    verslag_due_on=held.date() + deadline,
-                )
-                out.append((plan, conversation))
-                known.add(booking.pupil_id)
-        elif step.now >= datetime.combine(plan.window_end, time(23, 59), tzinfo=zone):
-            start = datetime.combine(plan.window_start, time(0, 0), tzinfo=zone)
-            school = session.exec(select(School.id).where(School.brin == step.school.brin)).first()
-            groups = [
-                g
-                for g in session.exec(select(Group).where(Group.school_id == school))
-                if set(g.leerjaren) & set(plan.round.groups)
-            ]
-            for group in groups:
-                teacher = session.exec(select(GroupStaff.staff_id).where(GroupStaff.group_id == group.id)).first()
-                for pupil in session.exec(
-                    select(Pupil).where(Pupil.group_id == group.id, col(Pupil.archived_at).is_(None))
-                ):
-                    assert pupil.id is not None  # read from the store
-                    if pupil.leerjaar not in plan.round.groups or pupil.id in known:
-                        continue
-                    conversation = Conversation(
-                        school_id=group.school_id,
-                        pupil_id=pupil.id,
-                        staff_id=teacher,
-                        category=category,
-                        source="kindgesprek",
-                        held_on=plan.window_end,
-                        held_at=start,
-                        verslag_due_on=plan.window_end + deadline,
-                    )
-                    out.append((plan, conversation))
-                    known.add(pupil.id)
-    return out
+                continue
+            new = conversations.booked(step, rp, round_id, known, who)
+            if today <= conversations.hand_window(rp)[1] + timedelta(days=RECHECK_DAYS):
+                invitations += conversations.open_invitations(step, rp, round_id, known)
+        else:
+            new = conversations.kindgesprekken(step, rp, known, who)
+        checking.new += [(rp, c) for c in new]
+        fresh += [Open(c, rp, "") for c in new]
+    _judge(step, school_id, rounds, fresh, invitations, who, checking)
+    return checking
 
 
-def _judge_open(
-    step: Step, school_id: int, categories: list[str], new: list[Conversation]
-) -> tuple[list[NoteMeta], list[tuple[Conversation, VerslagCheck | None, str, NoteView | None]]]:
-    """Read the notes of the open period and judge every open conversation (the new ones too)."""
+def _judge(
+    step: Step,
+    school_id: int,
+    rounds: list[RoundPlan],
+    fresh: list[Open],
+    invitations: list[OpenInvitation],
+    who: Teachers,
+    checking: Checking,
+) -> None:
+    """Match notes to every open conversation, record those planned by hand or not seen, judge."""
     zone = ZoneInfo(step.school.timezone)
     today = step.now.astimezone(zone).date()
+    candidates = _stored_open(step, school_id, {rp.round_id: rp for rp in rounds}, today) + fresh
+    _fill_pupil_ids(step, candidates)
+    starts = [c.conversation.held_at or _midnight(c.conversation.held_on, zone) for c in candidates]
+    starts += [_midnight(i.plan.window_start, zone) for i in invitations]
+    if not starts:
+        return
+    categories = sorted({rp.round.verslag_category for rp in rounds})
+    checking.notes, notes = _read_notes(step, school_id, categories, min(starts))
+    claimed = _claimed(step, school_id)
+    found = match([_held(n, c, zone) for n, c in enumerate(candidates)], notes, claimed)
+    for n, candidate in enumerate(candidates):
+        candidate.note = found.get(n)
+    unbooked = [
+        Unbooked(n, i.pupil_pas_id, i.plan.round.verslag_category, *conversations.hand_window(i.plan))
+        for n, i in enumerate(invitations)
+    ]
+    by_hand = hand_planned(unbooked, notes, claimed)
+    for n, invitation in enumerate(invitations):
+        note = by_hand.get(n)
+        if note is not None:
+            candidates.append(_planned_by_hand(invitation, note, who, zone, checking))
+        elif (
+            invitation.expected and invitation.stored is None and today > conversations.hand_window(invitation.plan)[1]
+        ):
+            checking.new.append((invitation.plan, _not_seen(invitation, who)))
+    context = _context(step, candidates)
+    reminded = []
+    for candidate in candidates:
+        conversation = candidate.conversation
+        credit = _credit(conversation, candidate.note, who, context)
+        if credit != conversation.staff_ids:
+            conversation.staff_ids = credit
+            if conversation.id is not None:
+                checking.changed.append(conversation)
+        if not candidate.plan.round.verslag.required:
+            continue
+        rules = Rules(conversation.verslag_due_on, candidate.plan.round.verslag.visible_in_ouderportaal)
+        outcome = verdict(candidate.note, rules, today, zone)
+        if outcome is not None:
+            checking.verdicts.append((conversation, candidate.check, outcome, candidate.note))
+        reminded.append((conversation, outcome, candidate.pupil_pas_id))
+    checking.changed = list({id(c): c for c in checking.changed}.values())  # a row changed twice is stored once
+    checking.reminders = oversight.plan_teacher_reminders(step, reminded)
+
+
+def _midnight(day, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def _held(key: int, candidate: Open, zone: ZoneInfo) -> Held:
+    c = candidate.conversation
+    start = c.held_at or _midnight(c.held_on, zone)
+    first = start.astimezone(zone).date() if c.source == ConversationSource.KINDGESPREK.value else c.held_on
+    return Held(key, candidate.pupil_pas_id, c.category, first, c.held_on, start)
+
+
+def _stored_open(step: Step, school_id: int, plans: dict[str, RoundPlan], today) -> list[Open]:
+    """Stored conversations of the judged rounds still open: held, without a final verdict, recent."""
     with step.store.read() as session:
-        open_rows = list(
-            session.exec(
-                select(Conversation, VerslagCheck, Pupil.pas_id)
-                .join(Pupil, col(Pupil.id) == Conversation.pupil_id)
-                .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
-                .where(
-                    Conversation.school_id == school_id,
-                    Conversation.verslag_due_on >= today - timedelta(days=RECHECK_DAYS),
-                )
+        rows = session.exec(
+            select(Conversation, VerslagCheck, Round.round_key)
+            .join(Round, col(Round.id) == Conversation.round_id)
+            .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
+            .where(
+                Conversation.school_id == school_id,
+                Conversation.source != ConversationSource.NOT_SEEN.value,
+                Conversation.verslag_due_on >= today - timedelta(days=RECHECK_DAYS),
+            )
+            .order_by(col(Conversation.id))
+        )
+        return [
+            Open(c, plans[key], "", check)
+            for c, check, key in rows
+            if key in plans and (check is None or check.outcome not in FINAL)
+        ]
+
+
+def _fill_pupil_ids(step: Step, candidates: list[Open]) -> None:
+    with step.store.read() as session:
+        query = select(Pupil.id, Pupil.pas_id).where(col(Pupil.id).in_({c.conversation.pupil_id for c in candidates}))
+        pas_of = dict(session.exec(query).all())
+    for candidate in candidates:
+        candidate.pupil_pas_id = pas_of[candidate.conversation.pupil_id]
+
+
+def _claimed(step: Step, school_id: int) -> set[str]:
+    """Notes that are another conversation's verslag for good."""
+    with step.store.read() as session:
+        query = (
+            select(VerslagCheck.note_id)
+            .join(Conversation, col(Conversation.id) == VerslagCheck.conversation_id)
+            .where(
+                Conversation.school_id == school_id,
+                col(VerslagCheck.outcome).in_(FINAL),
+                col(VerslagCheck.note_id).is_not(None),
             )
         )
-        pupils = select(Pupil.id, Pupil.pas_id).where(col(Pupil.id).in_([c.pupil_id for c in new]))
-        pas_of = dict(session.exec(pupils).all())
-    candidates: list[tuple[Conversation, VerslagCheck | None, str]] = [
-        (c, v, pas) for c, v, pas in open_rows if v is None or v.outcome not in FINAL
-    ]
-    candidates += [(c, None, pas_of[c.pupil_id]) for c in new if c.verslag_due_on >= today - timedelta(RECHECK_DAYS)]
-    if not candidates:
-        return [], []
-    since = min(c.held_at or datetime.combine(c.held_on, time(0), tzinfo=zone) for c, _, _ in candidates)
+        return {note_id for note_id in session.exec(query) if note_id}
+
+
+def _planned_by_hand(
+    invitation: OpenInvitation, note: NoteView, who: Teachers, zone: ZoneInfo, checking: Checking
+) -> Open:
+    """The conversation a dated note shows the teacher held with a family that did not book."""
+    assert note.gespreksdatum is not None  # `hand_planned` hands out dated notes only
+    day = note.gespreksdatum
+    due = day + timedelta(days=invitation.plan.round.verslag.deadline_days)
+    conversation = invitation.stored or Conversation(
+        school_id=invitation.school_id,
+        round_id=invitation.round_id,
+        pupil_id=invitation.pupil_id,
+        occasion=invitation.occasion,
+        category=invitation.plan.round.verslag_category,
+        held_on=day,
+        verslag_due_on=due,
+    )
+    conversation.source = ConversationSource.HAND.value
+    conversation.held_on, conversation.held_at, conversation.verslag_due_on = day, _midnight(day, zone), due
+    conversation.staff_ids = who.group(invitation.group_id)
+    if invitation.stored is None:
+        checking.new.append((invitation.plan, conversation))
+    else:
+        checking.changed.append(conversation)
+        checking.seen_late += 1
+    return Open(conversation, invitation.plan, invitation.pupil_pas_id, note=note)
+
+
+def _not_seen(invitation: OpenInvitation, who: Teachers) -> Conversation:
+    """A mandatory invitation that no booking and no dated note met by the round's deadline."""
+    plan = invitation.plan
+    return Conversation(
+        school_id=invitation.school_id,
+        round_id=invitation.round_id,
+        pupil_id=invitation.pupil_id,
+        occasion=invitation.occasion,
+        staff_ids=who.group(invitation.group_id),
+        category=plan.round.verslag_category,
+        source=ConversationSource.NOT_SEEN.value,
+        held_on=plan.window_end,
+        verslag_due_on=plan.verslag_deadline,
+    )
+
+
+@dataclass
+class _Context:
+    """What crediting a teacher needs: each booking's slot staff and group, each pupil's group."""
+
+    slots: dict[int, tuple[list[str], int]]
+    groups: dict[int, int | None]
+
+
+def _context(step: Step, candidates: list[Open]) -> _Context:
+    bookings = {c.conversation.booking_id for c in candidates if c.conversation.booking_id is not None}
+    pupils = {c.conversation.pupil_id for c in candidates}
+    with step.store.read() as session:
+        slot_rows = session.exec(
+            select(Booking.id, Slot.staff_ids, Planner.group_id)
+            .join(Slot, col(Slot.id) == Booking.slot_id)
+            .join(Planner, col(Planner.id) == Booking.planner_id)
+            .where(col(Booking.id).in_(bookings))
+        )
+        slots: dict[int, tuple[list[str], int]] = {}
+        for booking_id, staff, group in slot_rows:
+            assert booking_id is not None  # read from the store
+            slots[booking_id] = (list(staff), group)
+        groups: dict[int, int | None] = {}
+        for pupil_id, group_id in session.exec(select(Pupil.id, Pupil.group_id).where(col(Pupil.id).in_(pupils))):
+            assert pupil_id is not None  # read from the store
+            groups[pupil_id] = group_id
+    return _Context(slots, groups)
+
+
+def _credit(conversation: Conversation, note: NoteView | None, who: Teachers, context: _Context) -> list[int]:
+    """The teachers accountable for the verslag: those on the booked slot (a duo slot: the note's
+    author when that is one of them); otherwise the group's teachers who work on the day the note
+    is dated, else all of them."""
+    if conversation.booking_id is not None and conversation.booking_id in context.slots:
+        staff, group = context.slots[conversation.booking_id]
+        base = who.on_slot(staff, group)
+    else:
+        group_id = context.groups.get(conversation.pupil_id)
+        base = who.group(group_id)
+        if note is not None and note.gespreksdatum is not None:
+            base = who.working(group_id, note.gespreksdatum) or base
+    if not base:
+        return conversation.staff_ids  # nobody linked now: keep whom it was credited to
+    author = [s for s in base if note is not None and who.staff[s].pas_id == note.author_pas_id]
+    return author if author and len(base) > 1 else base
+
+
+def _read_notes(
+    step: Step, school_id: int, categories: list[str], since: datetime
+) -> tuple[list[NoteMeta], list[NoteView]]:
+    """The notes of the categories created since `since`: read from PAS, over what is stored."""
     mapped = map_items(
         "PAS note", step.engine.pas.notes(step.school.brin, categories=categories, created_since=since), note_from_pas
     )
@@ -223,63 +377,49 @@ def _judge_open(
     fresh_ids = [m.pas_id for m in mapped.records]
     with step.store.read() as session:
         open_period = select(Note).where(Note.school_id == school_id, Note.note_created_at >= since)
-        notes = {n.pas_id: _stored_view(n) for n in session.exec(open_period)}
+        notes = {n.pas_id: _stored_view(n) for n in session.exec(open_period) if n.category in categories}
         just_read = select(Note).where(Note.school_id == school_id, col(Note.pas_id).in_(fresh_ids))
         stored = {n.pas_id: _stored_view(n) for n in session.exec(just_read)}
     for meta in mapped.records:  # as `_store_notes` will store them
         note = _fresh_view(stored.get(meta.pas_id), meta)
         if note.note_created_at >= since:
             notes[meta.pas_id] = note
-    by_pupil: dict[tuple[str, str], list[NoteView]] = {}
-    for note in notes.values():
-        by_pupil.setdefault((note.pupil_pas_id, note.category), []).append(note)
-    verdicts: list[tuple[Conversation, VerslagCheck | None, str, NoteView | None]] = []
-    for conversation, verdict, pas_id in candidates:
-        outcome, found = judge(conversation, by_pupil.get((pas_id, conversation.category), []), today)
-        if outcome is not None:
-            verdicts.append((conversation, verdict, outcome, found))
-    return mapped.records, verdicts
-
-
-@dataclass(frozen=True)
-class NoteView:
-    """What judging needs of a note, stored or just read."""
-
-    pas_id: str
-    pupil_pas_id: str
-    category: str
-    note_created_at: datetime
-    visible: bool
+    return mapped.records, list(notes.values())
 
 
 def _stored_view(note: Note) -> NoteView:
-    return NoteView(note.pas_id, note.pupil_pas_id, note.category, note.note_created_at, note.visible)
+    return NoteView(
+        note.pas_id,
+        note.pupil_pas_id,
+        note.category,
+        note.note_created_at,
+        note.visible,
+        note.gespreksdatum,
+        note.author_pas_id,
+    )
 
 
 def _fresh_view(stored: NoteView | None, meta: NoteMeta) -> NoteView:
-    """A stored note as `_store_notes` will update it (its pupil and moment stay), or a new one."""
+    """A stored note as `_store_notes` will update it (its pupil, moment and author stay), or a new one."""
     if stored is not None:
         return NoteView(
-            stored.pas_id, stored.pupil_pas_id, meta.category, stored.note_created_at, meta.visible_to_parents
+            stored.pas_id,
+            stored.pupil_pas_id,
+            meta.category,
+            stored.note_created_at,
+            meta.visible_to_parents,
+            meta.gespreksdatum,
+            stored.author_pas_id,
         )
-    return NoteView(meta.pas_id, meta.pupil_id, meta.category, meta.created_at, meta.visible_to_parents)
-
-
-def judge(conversation: Conversation, notes: list[NoteView], today: date) -> tuple[str | None, NoteView | None]:
-    """The outcome for one conversation given the pupil's notes of its category."""
-    after = conversation.held_at or datetime.min.replace(tzinfo=ZoneInfo("UTC"))
-    relevant = sorted((n for n in notes if n.note_created_at >= after), key=lambda n: n.note_created_at)
-    visible = [n for n in relevant if n.visible]
-    due_end = conversation.verslag_due_on
-    if visible:
-        first = visible[0]
-        on_time = first.note_created_at.astimezone(ZoneInfo("Europe/Amsterdam")).date() <= due_end
-        return (VerslagOutcome.ON_TIME.value if on_time else VerslagOutcome.LATE.value), first
-    if today <= due_end:
-        return None, None
-    if relevant:
-        return VerslagOutcome.NOT_VISIBLE.value, relevant[0]
-    return VerslagOutcome.MISSING.value, None
+    return NoteView(
+        meta.pas_id,
+        meta.pupil_id,
+        meta.category,
+        meta.created_at,
+        meta.visible_to_parents,
+        meta.gespreksdatum,
+        meta.author_id,
+    )
 
 
 def _store_notes(step: Step, school_id: int, metas: list[NoteMeta]) -> None:

@@ -6,6 +6,7 @@ from collections import Counter
 
 from sqlmodel import col, select
 
+from connector.review.verslagen import STATUSES, status_of
 from connector.store import Store
 from connector.store.models import (
     Booking,
@@ -22,7 +23,6 @@ from connector.store.models import (
 )
 
 RELEASED = ("scheduled", "open", "closed")
-OUTCOMES = ("on_time", "late", "missing", "not_visible")
 
 
 def round_summaries(store: Store, settings) -> list[dict]:
@@ -61,7 +61,8 @@ def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
         "reminders_sent": 0,
         "families_to_contact": 0,
         "conversations": 0,
-        "verslagen": dict.fromkeys((*OUTCOMES, "pending"), 0),
+        "not_seen": 0,
+        "verslagen": dict.fromkeys(STATUSES[:-1], 0),
     }
     if row is None:
         return summary
@@ -102,16 +103,15 @@ def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
             per_planner.get(notice.planner_id, 0), int(notice.detail.get("families", 0))
         )
     summary["families_to_contact"] = sum(per_planner.values())
-    outcomes: Counter[str] = Counter()
-    conversations = list(
-        session.exec(
-            select(Conversation.id, VerslagCheck.outcome)
-            .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
-            .where(Conversation.round_id == row.id)
-        )
+    statuses: Counter[str] = Counter()
+    conversations = session.exec(
+        select(Conversation.source, VerslagCheck.outcome)
+        .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
+        .where(Conversation.round_id == row.id)
     )
-    for _, outcome in conversations:
-        outcomes[outcome or "pending"] += 1
-    summary["conversations"] = len(conversations)
-    summary["verslagen"].update(outcomes)
+    for source, outcome in conversations:
+        statuses[status_of(source, outcome, rnd.verslag.required)] += 1
+    summary["not_seen"] = statuses.pop("not_seen", 0)
+    summary["conversations"] = sum(statuses.values())
+    summary["verslagen"].update(statuses)
     return summary

@@ -22,7 +22,7 @@ from connector.review.rounds import round_summaries
 from connector.review.runs import RunView, _iso, _local, find_runs, job_marks
 from connector.review.verslagen import OVERDUE, verslag_rows
 from connector.store import Store
-from connector.store.models import Intent, IntentState, JobMark, SyncEvent
+from connector.store.models import Intent, IntentState, JobMark, School, SyncEvent
 
 ACTIVE_AFTER_DEADLINE = timedelta(days=14)  # a round stays on `status` this long after its verslag deadline
 FAILED_RUNS_WINDOW = timedelta(days=7)
@@ -39,10 +39,11 @@ def school_status(engine: Engine, school, now: datetime, *, all_rounds: bool = F
     plan = engine.school_plan(school)
     zone = ZoneInfo(school.timezone)
     summaries = {s["round"]: s for s in round_summaries(store, _one_school(settings, school))}
+    served = served_since(store, school.brin)
     rounds = []
     for rp in plan.rounds:
         summary = dict(summaries.get(rp.round_id) or {})
-        phase, active = round_phase(rp, now, zone)
+        phase, active = round_phase(rp, now, zone, served)
         if not (active or all_rounds):
             continue
         summary.update(
@@ -102,8 +103,20 @@ def _start_of(rp, zone: ZoneInfo) -> datetime:
     return release_at(rp) if rp.planner_opens is not None else datetime.combine(rp.window_start, time(0), tzinfo=zone)
 
 
-def round_phase(rp, now: datetime, zone: ZoneInfo) -> tuple[str, bool]:
+def served_since(store: Store, brin: str) -> datetime | None:
+    """When the service first read the school's roster (None: not yet)."""
+    with store.read() as session:
+        return session.exec(select(School.served_since).where(School.brin == brin)).first()
+
+
+def round_phase(rp, now: datetime, zone: ZoneInfo, served: datetime | None = None) -> tuple[str, bool]:
     """Where a round stands at `now` in plain words, and whether `status` shows it (active)."""
+    if served is not None and rp.window_end < served.astimezone(zone).date():
+        return (
+            f"before the service (its window ended {rp.window_end.isoformat()}, before the first roster sync "
+            f"{_local(served, zone)}): not judged",
+            False,
+        )
     start = _start_of(rp, zone)
     deadline_end = datetime.combine(rp.verslag_deadline + timedelta(days=1), time(0), tzinfo=zone)
     if now < start:
@@ -225,23 +238,54 @@ def attention(
     pending = pending_attention(store, brin)
     if pending is not None:
         items.append(pending)
-    rows = verslag_rows(store, settings, brin=brin)
-    overdue: Counter[str] = Counter()
+    items += verslag_attention(verslag_rows(store, settings, brin=brin), brin)
+    return items
+
+
+def _teacher(row: dict) -> str:
+    """A teacher as a person reads it: the name, with the PAS id when there is no name."""
+    if row["teacher"] is None:
+        return "no teacher linked"
+    return safe_text(row["teacher_name"]) if row["teacher_name"] else f"PAS id {safe_id(row['teacher'])}"
+
+
+def verslag_attention(rows: list[dict], brin: str) -> list[dict]:
+    """Verslagen overdue, and pupils not seen, per teacher."""
+    items = []
     per_teacher: Counter[str] = Counter()
+    not_seen: Counter[str] = Counter()
     for row in rows:
-        for name in OVERDUE:
-            overdue[name] += row[name]
-            per_teacher[safe_id(row["teacher"]) if row["teacher"] else "no teacher"] += row[name]  # a PAS id
-    total = sum(overdue.values())
+        per_teacher[_teacher(row)] += sum(row[name] for name in OVERDUE)
+        not_seen[_teacher(row)] += row["not_seen"]
+    # A conversation credited to two teachers is in both their rows: the totals count it once.
+    statuses = {(r["round"], i["pupil"], i["conversation"]): i["status"] for r in rows for i in r["items"]}
+    overdue = Counter(status for status in statuses.values())
+    total = sum(overdue[name] for name in OVERDUE)
+    both = " (one of a duo group is listed for both its teachers)"
     if total:
         teachers = ", ".join(f"{t}: {n}" for t, n in sorted(per_teacher.items(), key=lambda x: (-x[1], x[0])) if n)
         items.append(
             {
                 "kind": "verslagen_overdue",
                 "count": total,
-                "ids": sorted(t for t, n in per_teacher.items() if n),
+                "ids": sorted({r["teacher"] for r in rows if r["teacher"] and any(r[k] for k in OVERDUE)}),
                 "message": f"{total} verslag(en) are overdue ({overdue['missing']} missing, "
-                f"{overdue['not_visible']} not visible in the ouderportaal); per leerkracht (PAS id): {teachers}. "
+                f"{overdue['not_visible']} not visible in the ouderportaal); per leerkracht: {teachers}"
+                f"{both if sum(per_teacher.values()) > total else ''}. "
+                f"`connector report verslagen --school {brin}` lists the pupils.",
+            }
+        )
+    unseen = overdue["not_seen"]
+    if unseen:
+        teachers = ", ".join(f"{t}: {n}" for t, n in sorted(not_seen.items(), key=lambda x: (-x[1], x[0])) if n)
+        items.append(
+            {
+                "kind": "not_seen",
+                "count": unseen,
+                "ids": sorted({r["teacher"] for r in rows if r["teacher"] and r["not_seen"]}),
+                "message": f"{unseen} conversation(s) of mandatory rounds did not take place (no booking, and no "
+                f"verslag dated in the round to show the teacher planned it by hand); per leerkracht: {teachers}"
+                f"{both if sum(not_seen.values()) > unseen else ''}. "
                 f"`connector report verslagen --school {brin}` lists the pupils.",
             }
         )

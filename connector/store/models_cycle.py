@@ -177,25 +177,35 @@ class TeacherNotice(Timestamps, table=True):
     sent_at: datetime | None = utc_field(nullable=True)
 
 
-class Conversation(Timestamps, table=True):
-    """A conversation that was held (from a booking, a kindgesprek, or by hand).
+class ConversationSource(StrEnum):
+    BOOKING = "booking"  # a booked slot of a planner, once its time came
+    KINDGESPREK = "kindgesprek"  # held in class, one per pupil of the round's groups
+    HAND = "hand"  # planned by the teacher for a family without a booking: known from its dated note
+    NOT_SEEN = "not_seen"  # a mandatory invitation with no conversation by the round's deadline
 
-    ``category`` is the verslag category due: Oudergesprek or Kindgesprek.
-    ``staff_id`` is the teacher accountable for the verslag (director's view).
+
+class Conversation(Timestamps, table=True):
+    """A conversation a round expects of a pupil: one per (planner, child) invitation, or one
+    kindgesprek per pupil, with how it is known (``source``).
+
+    ``occasion`` says which: the planner's ``external_ref`` (the main planner or the OPP extra
+    one) or ``kindgesprek``. ``category`` is the verslag category due. ``staff_ids`` are the
+    teachers (staff row ids) accountable for the verslag, as the director's view credits them.
     """
 
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("round_id", "pupil_id", "category"),)
+    __table_args__ = (UniqueConstraint("round_id", "pupil_id", "occasion"),)
 
     id: int | None = Field(default=None, primary_key=True)
     school_id: int = fk("schools.id")
     round_id: int = fk("rounds.id", index=False)
     pupil_id: int = fk("pupils.id")
+    occasion: str
     booking_id: int | None = fk("bookings.id", ondelete="SET NULL", nullable=True)
-    staff_id: int | None = fk("staff.id", ondelete="SET NULL", nullable=True)
+    staff_ids: list[int] = Field(default_factory=list, sa_type=JSON)
     category: str
-    source: str = "booking"
-    held_on: date
+    source: str = ConversationSource.BOOKING.value
+    held_on: date  # not seen: the round's last day
     held_at: datetime | None = utc_field(nullable=True)
     verslag_due_on: date = Field(index=True)
 
@@ -220,6 +230,7 @@ class VerslagCheck(Timestamps, table=True):
 __all__ = [
     "Booking",
     "Conversation",
+    "ConversationSource",
     "Note",
     "PlannerInvitee",
     "Planner",

@@ -1,8 +1,9 @@
 """School reference data mirrored from the administration (PAS) and the planner.
 
 Data minimisation (domain.md, Privacy): no names, birth dates, e-mail
-addresses or phone numbers are stored. People are addressed by id only: the
-job talks to staff and guardians through their planner ids.
+addresses or phone numbers of pupils and parents are stored. They are addressed by
+id only: the job talks to guardians through their planner ids. A staff member's
+name is kept (it is not pupil data): the director's reports name the teacher.
 
 ``planner_id`` columns on groups/staff/pupils/guardians are a convenience copy
 of :class:`IdentityLink`, which is the record of *how* two ids were matched.
@@ -39,6 +40,8 @@ class School(Timestamps, table=True):
     id: int | None = Field(default=None, primary_key=True)
     brin: str = Field(unique=True)
     name: str = ""
+    # The first successful roster sync: rounds whose window ended before it ran before the service.
+    served_since: datetime | None = utc_field(nullable=True)
 
 
 class SchoolYear(Timestamps, table=True):
@@ -84,6 +87,7 @@ class Staff(Timestamps, table=True):
     school_id: int = fk("schools.id")
     pas_id: str
     planner_id: str | None = Field(default=None, index=True)
+    name: str = ""  # as PAS writes it (roepnaam, tussenvoegsel, achternaam), for the reports
     roles: list[str] = Field(default_factory=list, sa_type=JSON)
     werkdagen: list[str] = Field(default_factory=list, sa_type=JSON)  # ["ma", "di", ...]
     archived_at: datetime | None = utc_field(nullable=True)

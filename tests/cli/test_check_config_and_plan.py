@@ -84,7 +84,10 @@ def test_plan_json_gives_each_rounds_dates(tmp_path):
     assert result.returncode == 0, result.stderr
     (school,) = json.loads(result.stdout)["schools"]
     start = school["rounds"][0]
-    assert start["round"] == "start" and start["planner_opens"] == "2026-08-31T08:00:00+02:00"
+    # Released to siblings on the first school day (a day later than set: 30-08 is a Sunday of the summer holiday).
+    assert start["round"] == "start" and start["planner_release"] == "2026-08-31T08:00:00+02:00"
+    assert start["planner_opens"] == "2026-09-01T08:00:00+02:00"
+    assert start["planner_closes"] == "2026-09-04T17:00:00+02:00"  # Friday, not Sunday 06-09
     assert start["verslag_deadline"] == "2026-09-17"
 
 

@@ -1,8 +1,9 @@
 """`connector daemon` and `connector health` as real processes against an in-process simulator.
 
 The simulator serves the settings' school on a free loopback port, its clock running in real
-time from Tuesday 20 October 2026 09:00 (the advies-8 planners are due to open); the daemon is
-started with the same moment (`--now`) and a tick every 2 s. Waits are bounded polls.
+time from Thursday 15 October 2026 09:00 (the advies-8 planners are due to open: released at
+08:00, before the herfstvakantie); the daemon is started with the same moment (`--now`) and a
+tick every 2 s. Waits are bounded polls.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from connector.store import Store
 from connector.store.models import JobMark, SyncRun
 from tests.daemon.conftest import REPO, settings_copy
 
-START = datetime(2026, 10, 20, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
+START = datetime(2026, 10, 15, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam"))
 READY_TIMEOUT = 60.0
 POLL = 0.2
 

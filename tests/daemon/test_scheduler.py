@@ -34,6 +34,9 @@ from tests.daemon.conftest import settings_copy
 AMS = ZoneInfo("Europe/Amsterdam")
 BRIN = "12AB00"
 ADVIES = f"{BRIN}:2026-2027:advies-8"
+# The default settings' July round on school days: released Thursday 24 June 08:00, open from Friday
+# 25 June 08:00, one reminder Thursday 1 July 17:00, closed Friday 2 July 17:00.
+JULY = f"{BRIN}:2026-2027:rapport-jul"
 KNOWN = {"roster", "open", "bookings", "remind", "close", "verslagen", "overview"}
 
 
@@ -96,26 +99,26 @@ def tick_through(daemon: scheduler.Daemon, clock: FakeClock, start: datetime, en
 
 
 def test_downtime_does_each_missed_item_once_in_order_and_the_missed_opening_late(runtime, performed):
-    clock = FakeClock(local(2026, 10, 19, 7, 0))
+    clock = FakeClock(local(2027, 6, 24, 7, 0))
     daemon = make_daemon(runtime, clock)
-    daemon.tick()  # the last tick before the server went off: Monday 07:00
+    daemon.tick()  # the last tick before the server went off: Thursday 07:00
     performed.calls.clear()
 
-    clock.now = local(2026, 10, 23, 18, 0)  # back on Friday evening, four and a half days later
+    clock.now = local(2027, 7, 1, 18, 0)  # back the next Thursday evening, a week and ten hours later
     with capture_logs() as logs:
         daemon.tick()
 
     assert performed.done_keys(known=True) == [
-        f"roster:{BRIN}:2026-10-23",  # first, what the rest works on: five missed nights collapse into today's one
-        f"open:{ADVIES}",  # due Monday 08:00: done late, not skipped
-        f"verslagen:{BRIN}:2026-10-23",  # likewise the daily verslag check
-        f"remind:{ADVIES}:20261023T1700",  # the reminder whose moment passed, once
-        f"bookings:{ADVIES}:82",  # the polls missed collapse into the current one
-        f"overview:{BRIN}:2026-W43",  # Monday 08:00 weekly: the week's one, late, after the check it reports on
+        f"roster:{BRIN}:2027-07-01",  # first, what the rest works on: eight missed nights collapse into today's one
+        f"open:{JULY}",  # due Thursday 08:00: done late, not skipped
+        f"verslagen:{BRIN}:2027-07-01",  # likewise the daily verslag check
+        f"remind:{JULY}:20270701T1700",  # the reminder whose moment passed, once
+        f"bookings:{JULY}:154",  # the polls missed collapse into the current one
+        f"overview:{BRIN}:2027-W26",  # Monday 08:00 weekly: the week's one, late, after the check it reports on
     ]
     late = {entry["key"]: entry for entry in logs if entry["event"] == "done late"}
-    assert late[f"open:{ADVIES}"]["due_at"] == "2026-10-19T08:00:00+02:00"
-    assert late[f"open:{ADVIES}"]["late_minutes"] == (4 * 24 + 10) * 60
+    assert late[f"open:{JULY}"]["due_at"] == "2027-06-24T08:00:00+02:00"
+    assert late[f"open:{JULY}"]["late_minutes"] == (7 * 24 + 10) * 60
 
     performed.calls.clear()
     daemon.tick()  # the same moment again: nothing is done twice
@@ -123,16 +126,15 @@ def test_downtime_does_each_missed_item_once_in_order_and_the_missed_opening_lat
 
 
 def test_the_rest_of_the_round_follows_once_after_the_catch_up(runtime, performed):
-    clock = FakeClock(local(2026, 10, 23, 18, 0))
+    clock = FakeClock(local(2027, 7, 1, 18, 0))
     daemon = make_daemon(runtime, clock)
-    tick_through(daemon, clock, local(2026, 10, 23, 18, 0), local(2026, 10, 27, 0, 0), timedelta(minutes=15))
+    tick_through(daemon, clock, local(2027, 7, 1, 18, 0), local(2027, 7, 3, 0, 0), timedelta(minutes=15))
 
     counts = Counter(performed.done_keys())
     assert {k: n for k, n in counts.items() if n != 1} == {}
     assert [(k, t.isoformat()) for k, job, t in performed.calls if job in ("reminders", "close")] == [
-        (f"remind:{ADVIES}:20261023T1700", "2026-10-23T18:00:00+02:00"),
-        (f"remind:{ADVIES}:20261025T1700", "2026-10-25T17:00:00+01:00"),
-        (f"close:{ADVIES}", "2026-10-26T17:00:00+01:00"),
+        (f"remind:{JULY}:20270701T1700", "2027-07-01T18:00:00+02:00"),
+        (f"close:{JULY}", "2027-07-02T17:00:00+02:00"),
     ]
 
 
@@ -155,7 +157,23 @@ def test_on_a_dst_day_each_daily_job_runs_once_at_its_local_time(runtime, perfor
     assert {k: n for k, n in Counter(performed.done_keys()).items() if n != 1} == {}
 
 
-def test_booking_polls_follow_real_hours_across_the_autumn_change(runtime, performed):
+def long_advies_round(settings_file: Path) -> Runtime:
+    """The default settings with the advies-8 planners open from Thursday 15 October 08:00 to
+    Tuesday 27 October 12:00 (both school days), over the herfstvakantie and the autumn clock
+    change: bookings are polled in a vacation too (a poll sends nobody anything)."""
+    window = 'window = { after = "herfstvakantie", before = "kerstvakantie" }\n'
+    planner = 'planner = { opens_days_before = 12, closes_days_before = 0, closes_at = "12:00" }\n'
+    text = settings_file.read_text()
+    assert window in text
+    settings_file.write_text(text.replace(window, window + planner))
+    loaded = load_settings(settings_file)
+    url = store_url(loaded)
+    Store(url).upgrade()
+    return Runtime(loaded, url)
+
+
+def test_booking_polls_follow_real_hours_across_the_autumn_change(settings_file, performed):
+    runtime = long_advies_round(settings_file)
     clock = FakeClock(local(2026, 10, 24, 0, 0))
     daemon = make_daemon(runtime, clock)
     tick_through(daemon, clock, local(2026, 10, 24, 0, 0), local(2026, 10, 26, 0, 0), timedelta(minutes=1))
@@ -199,13 +217,13 @@ def test_a_changed_settings_file_is_reloaded_and_an_invalid_one_kept_out(runtime
 
 def test_next_due_shows_each_job_kind_the_engine_will_do(runtime):
     engine = offline_engine(runtime)
-    upcoming = engine_run.next_due(engine, engine.settings.schools[0], local(2026, 10, 19, 7, 30).astimezone(UTC))
+    upcoming = engine_run.next_due(engine, engine.settings.schools[0], local(2027, 6, 24, 7, 30).astimezone(UTC))
     shown = {job: at.astimezone(AMS).isoformat() for job, at in upcoming.items()}
-    assert shown["planners"] == "2026-10-19T08:00:00+02:00"
-    assert shown["bookings"] == "2026-10-20T08:00:00+02:00"
-    assert shown["reminders"] == "2026-10-23T17:00:00+02:00"
-    assert shown["close"] == "2026-10-26T17:00:00+01:00"
-    assert shown["roster"] == "2026-10-19T06:00:00+02:00"  # due now: today's run is still to do
+    assert shown["planners"] == "2027-06-24T08:00:00+02:00"
+    assert shown["bookings"] == "2027-06-25T08:00:00+02:00"
+    assert shown["reminders"] == "2027-07-01T17:00:00+02:00"
+    assert shown["close"] == "2027-07-02T17:00:00+02:00"
+    assert shown["roster"] == "2027-06-24T06:00:00+02:00"  # due now: today's run is still to do
 
 
 def test_a_stopping_daemon_starts_no_tick(runtime, performed):
@@ -259,7 +277,7 @@ def test_the_scheduler_holds_a_tick_and_a_heartbeat_in_memory_with_safe_defaults
 
 def test_the_catch_up_on_the_simulator_opens_the_missed_planners_once_and_reminds_once(tmp_path):
     """The same catch-up with the real engine and vendor clients, against the simulator."""
-    back = local(2026, 10, 23, 18, 0)
+    back = local(2027, 7, 1, 18, 0)
     loaded = load_settings(settings_copy(tmp_path))
     config = replace(simulator_config(loaded, start=back, pupils_per_school=60), faults=FaultConfig(latency_ms=(0, 0)))
     with Simulator(config) as sim:
@@ -273,7 +291,7 @@ def test_the_catch_up_on_the_simulator_opens_the_missed_planners_once_and_remind
         )
         reports = daemon.tick()
         done = [key for report in reports for key in report.done]
-        assert {f"open:{ADVIES}", f"roster:{BRIN}:2026-10-23", f"remind:{ADVIES}:20261023T1700"} <= set(done)
+        assert {f"open:{JULY}", f"roster:{BRIN}:2027-07-01", f"remind:{JULY}:20270701T1700"} <= set(done)
         writes = sim.world.counters.writes.copy()
 
         assert [r.done for r in daemon.tick()] == []  # a repeat at the same moment: nothing
@@ -289,9 +307,9 @@ def test_the_catch_up_on_the_simulator_opens_the_missed_planners_once_and_remind
 def test_a_booking_period_that_passed_wholly_during_downtime_is_reported_once_not_silently_skipped(runtime, performed):
     clock = FakeClock(local(2026, 10, 12, 7, 0))
     daemon = make_daemon(runtime, clock)
-    daemon.tick()  # the service ran a week before the advies round's planners were due (Tuesday 20 October)
+    daemon.tick()  # the service ran days before the advies round's planners were due (Thursday 15 October)
     performed.calls.clear()
-    clock.now = local(2026, 10, 28, 7, 0)  # back after the booking period closed (Monday 26 October 17:00)
+    clock.now = local(2026, 10, 28, 7, 0)  # back after the booking period closed (Friday 16 October 17:00)
     daemon.tick()
     keys = performed.done_keys()
     assert f"missed:{ADVIES}" in keys and f"open:{ADVIES}" not in keys

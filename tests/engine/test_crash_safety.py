@@ -12,12 +12,11 @@ on a fresh copy of the same simulator and database (same seed, same prepared sta
 
 Scenarios (default settings, seed SEED):
 
-* planner opening: the "start" round's release, 2026-08-30 08:00 (roster + create and release
-  every planner: 2 writes per planner); later moment 2026-08-31 08:30 (planners open: the roster
+* planner opening: the "start" round's release, 2026-08-31 08:00 (roster + create and release
+  every planner: 2 writes per planner); later moment 2026-09-01 08:30 (planners open: the roster
   re-plans the open round, bookings are read).
-* reminders: the second reminder moment, 2026-09-05 17:00, after parents acted (some families have
-  not booked; the first reminders were sent on 2026-09-03); later moment 2026-09-06 17:00, the
-  planners close (teachers get their lists).
+* reminders: the reminder moment, 2026-09-03 17:00, after parents acted (some families have not
+  booked); later moment 2026-09-04 17:00, the planners close (teachers get their lists).
 
 Every kill point is a fresh copy of the prepared state (`Snapshot`); the points run two at a
 time (`WORKERS`), each with its own simulator, database and processes. Planners are created
@@ -193,8 +192,8 @@ def every(step: int, n: int) -> list[int]:
 
 # --- the two scenarios ----------------------------------------------------------------------
 
-RELEASE = local("2026-08-30 08:00")
-REMIND = local("2026-09-05 17:00")
+RELEASE = local("2026-08-31 08:00")  # on school days: released Monday, open Tuesday, one reminder, closed Friday
+REMIND = local("2026-09-03 17:00")
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +202,7 @@ def planner_campaign(tmp_path_factory) -> tuple[Result, list[Result]]:
     env = new_env(folder / "prepare", start=local("2026-08-30 07:00"))
     snapshot = take_snapshot(env, folder / "snapshot")
     env.stop()
-    scenario = Scenario("planners", snapshot, RELEASE, local("2026-08-31 08:30"), parents_act_later=False)
+    scenario = Scenario("planners", snapshot, RELEASE, local("2026-09-01 08:30"), parents_act_later=False)
     # every write "after" (the vendor did it, the answer was lost); every 3rd "before" and the last
     # (creates and releases interleave, so both kinds)
     return campaign(
@@ -218,8 +217,8 @@ def reminder_campaign(tmp_path_factory) -> tuple[Result, list[Result]]:
     folder = tmp_path_factory.mktemp("crash-reminders")
     env = new_env(folder / "prepare", start=local("2026-08-30 07:00"))
     engine = env.engine()
-    try:  # the year so far, in-process: planners released, bookings, first reminders
-        for text, parents_act in (("2026-08-30 08:00", False), ("2026-08-31 12:00", True), ("2026-09-03 17:00", True)):
+    try:  # the year so far, in-process: planners released, bookings
+        for text, parents_act in (("2026-08-31 08:00", False), ("2026-09-01 12:00", True), ("2026-09-02 17:00", True)):
             env.set_clock(local(text))
             if parents_act:
                 env.behave()
@@ -232,7 +231,7 @@ def reminder_campaign(tmp_path_factory) -> tuple[Result, list[Result]]:
     assert counts["booked"] > 0 and counts["never"] > 0, counts  # some book now, some never
     snapshot = take_snapshot(env, folder / "snapshot")
     env.stop()
-    scenario = Scenario("reminders", snapshot, REMIND, local("2026-09-06 17:00"), parents_act_later=True)
+    scenario = Scenario("reminders", snapshot, REMIND, local("2026-09-04 17:00"), parents_act_later=True)
     return campaign(
         scenario,
         folder,

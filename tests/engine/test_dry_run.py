@@ -52,11 +52,14 @@ def test_a_dry_run_prints_exactly_what_the_real_run_then_does(tmp_path):
     try:
         engine = env.engine()
         rp = engine.school_plan(engine.settings.schools[0]).rounds[0]
-        # The day before the first verslag deadline: conversations to record, teachers to remind.
+        # The school day before the first verslag deadline: conversations to record, teachers to remind
+        # (a reminder due on a weekend goes out on the Friday before).
         check_at = engine.settings.sync.verslag_check_at
-        check_after = local(
-            f"{rp.first_conversation_day + timedelta(days=rp.round.verslag.deadline_days - 1)} {check_at:%H:%M}"
-        )
+        calendar = engine.school_plan(engine.settings.schools[0]).calendar
+        day = rp.first_conversation_day + timedelta(days=rp.round.verslag.deadline_days - 1)
+        while not calendar.is_school_day(day):
+            day -= timedelta(days=1)
+        check_after = local(f"{day} {check_at:%H:%M}")
         env.set_clock(release_at(rp) - timedelta(hours=2))
         run_due(engine, release_at(rp) - timedelta(hours=2), trigger="run-due")  # today's roster, stored
         verbs = set()

@@ -23,33 +23,34 @@ YEAR = "2026-2027"
 
 # (label, local moment, parents act first, work the first run must do, the first run writes)
 MOMENTS = [
+    # The start round on school days: released on the first school day, open from Tuesday, one
+    # reminder (Saturday's moved onto the closing, so dropped), closed on Friday.
     (
         "start round released",
-        "2026-08-30 08:00",
+        "2026-08-31 08:00",
         False,
-        [f"roster:{BRIN}:2026-08-30", f"open:{BRIN}:{YEAR}:start"],
+        [f"roster:{BRIN}:2026-08-31", f"open:{BRIN}:{YEAR}:start"],
         True,
     ),
     (
         "start round open, first bookings",
-        "2026-08-31 12:00",
+        "2026-09-01 12:00",
         True,
-        [f"roster:{BRIN}:2026-08-31", f"bookings:{BRIN}:{YEAR}:start:4"],
+        [f"roster:{BRIN}:2026-09-01", f"bookings:{BRIN}:{YEAR}:start:4"],
         False,
     ),
     (
-        "first reminder, 17:00, some families not booked",
+        "reminder, 17:00, some families not booked",
         "2026-09-03 17:00",
         True,
         [f"remind:{BRIN}:{YEAR}:start:20260903T1700"],
         True,
     ),
-    ("second reminder, 17:00", "2026-09-05 17:00", True, [f"remind:{BRIN}:{YEAR}:start:20260905T1700"], True),
-    ("start round planners close", "2026-09-06 17:00", False, [f"close:{BRIN}:{YEAR}:start"], True),
+    ("start round planners close", "2026-09-04 17:00", False, [f"close:{BRIN}:{YEAR}:start"], True),
     ("verslag check after the conversations", "2026-09-14 07:00", False, [f"verslagen:{BRIN}:2026-09-14"], None),
     (
-        "advies-8 round released (after the arrival of a pupil)",
-        "2026-10-19 08:00",
+        "advies-8 round released (after the arrival of a pupil), before the herfstvakantie",
+        "2026-10-15 08:00",
         False,
         [f"open:{BRIN}:{YEAR}:advies-8"],
         True,

@@ -17,7 +17,7 @@ from .conftest import BRIN, local, new_env, planners_at_vendor
 
 
 def test_a_dry_run_sync_says_what_it_would_do_and_changes_nothing(tmp_path):
-    env = new_env(tmp_path / "dry", start=local("2026-08-30 08:00"))
+    env = new_env(tmp_path / "dry", start=local("2026-08-31 08:00"))  # the start round's release
     try:
         before = env.counters()["writes_total"]
         result = subprocess.run(
@@ -28,7 +28,7 @@ def test_a_dry_run_sync_says_what_it_would_do_and_changes_nothing(tmp_path):
                 "sync",
                 "--dry-run",
                 "--now",
-                local("2026-08-30 08:00").isoformat(),
+                local("2026-08-31 08:00").isoformat(),
                 "--settings",
                 str(env.settings),
             ],
@@ -50,21 +50,21 @@ def test_a_dry_run_sync_says_what_it_would_do_and_changes_nothing(tmp_path):
 
 
 def test_a_pupil_who_arrives_while_planners_are_open_gets_a_planner_of_their_own(tmp_path):
-    env = new_env(tmp_path / "arrival", start=local("2026-08-30 08:00"))
+    env = new_env(tmp_path / "arrival", start=local("2026-08-31 08:00"))
     try:
         engine = env.engine()
-        run_due(engine, local("2026-08-30 08:00"), trigger="test")
+        run_due(engine, local("2026-08-31 08:00"), trigger="test")  # the start round's release
         opened = {p["external_ref"] for p in planners_at_vendor(env.sim)}
         group = next(g for g in env.sim.world.schools[BRIN].groups if g["leerjaren"] == [5])
         arrived = env.control("POST", f"/schools/{BRIN}/pupils", {"group_id": group["id"], "planner_delay_hours": 0})
-        env.set_clock(local("2026-08-31 07:00"))
-        run_due(engine, local("2026-08-31 07:00"), trigger="test")  # the nightly roster sees the new pupil
+        env.set_clock(local("2026-09-01 07:00"))
+        run_due(engine, local("2026-09-01 07:00"), trigger="test")  # the nightly roster sees the new pupil
         late = [p for p in planners_at_vendor(env.sim) if p["external_ref"] not in opened]
         assert [p["external_ref"] for p in late] == [
             f"sync:{BRIN}:2026-2027:start:{group['id']}:{arrived['pupil']['id']}"
         ]
         assert late[0]["invitees"] == [arrived["child_id"]] and late[0]["released"]
-        run_due(engine, local("2026-09-01 07:00"), trigger="test")
+        run_due(engine, local("2026-09-02 07:00"), trigger="test")
         assert len(planners_at_vendor(env.sim)) == len(opened) + 1  # once, not again the next night
         engine.store.dispose()
     finally:

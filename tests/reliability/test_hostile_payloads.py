@@ -1,5 +1,5 @@
 """Issue "[P6] Proof at school-board scale": hostile payloads, generated with hypothesis, in the
-roster sync and the planner opening of the "start" round (2026-08-30 08:00).
+roster sync and the planner opening of the "start" round (2026-08-31 08:00).
 
 Each example starts from the same fresh simulator world (one simulator for the whole test; its
 world is replaced by a clone of the prepared one) and an empty database, then poisons both
@@ -42,7 +42,7 @@ from tests.engine.conftest import BRIN, clone_world, copy_database
 
 from .conftest import fresh_env, local, make_engine
 
-RELEASE = local("2026-08-30 08:00")
+RELEASE = local("2026-08-31 08:00")  # the start round's release, on the first school day
 OPEN_KEY = f"open:{BRIN}:2026-2027:start"
 PAS_PAGE, PLANNER_PAGE = 37, 23
 PLANNER_LISTS = ("/v1/children", "/v1/guardians", "/v1/groups", "/v1/staff", "/v1/planners")

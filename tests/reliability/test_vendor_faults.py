@@ -99,11 +99,16 @@ def test_pas_tokens_revoked_again_and_again_mid_run_cost_nothing(tmp_path, schoo
     revoked = []
 
     def revoke(method: str, path: str, phase: str) -> None:
-        if phase == "before" and path.startswith("/api/v1/") and not path.endswith("/oauth/token"):
-            revoke.n = getattr(revoke, "n", 0) + 1
-            if revoke.n % 10 == 0:
-                with env.sim.world.lock:
-                    revoked.append(env.sim.world.revoke_tokens())
+        if phase != "before" or not path.startswith("/api/v1/"):
+            return
+        if path.endswith("/oauth/token"):
+            revoke.fresh = True  # a token just issued is not revoked before its first use: that is a refusal
+            return
+        revoke.n = getattr(revoke, "n", 0) + 1
+        if revoke.n % 10 == 0 and not getattr(revoke, "fresh", False):
+            with env.sim.world.lock:
+                revoked.append(env.sim.world.revoke_tokens())
+        revoke.fresh = False
 
     env = fresh_env(tmp_path / "env")
     try:
@@ -134,11 +139,11 @@ def stored(db, model) -> list:
         store.dispose()
 
 
-MAINTENANCE_TICKS = ("2026-08-31 01:10", "2026-08-31 01:25")  # PAS: 503, Retry-After until 01:30
+MAINTENANCE_TICKS = ("2026-09-01 01:10", "2026-09-01 01:25")  # PAS: 503, Retry-After until 01:30
 
 
 def test_a_tick_in_the_pas_maintenance_window_leaves_the_work_for_the_next_tick(tmp_path, school_reference):
-    """The connector was down over the release (2026-08-30 08:00); its first ticks fall in PAS's
+    """The connector was down over the release (2026-08-31 08:00); its first ticks fall in PAS's
     nightly maintenance (01:00-01:30 local, 503 with a Retry-After of up to 30 minutes, longer
     than the clients wait). Those ticks neither crash nor write anything: the run is recorded
     with its outcome and a "postponed" event naming the work. The tick at 01:40 does it all,
@@ -156,13 +161,13 @@ def test_a_tick_in_the_pas_maintenance_window_leaves_the_work_for_the_next_tick(
             writes = env.counters()["writes_total"]
             reports = tick(env, engine, local(text), walk, f"maintenance {text}", drain=False)
             assert [(r.done, bool(r.postponed)) for r in reports] == [([], True)], reports
-            assert "roster:12AB00:2026-08-30" in reports[0].postponed
+            assert "roster:12AB00:2026-08-31" in reports[0].postponed
             assert env.counters()["writes_total"] == writes
         assert max(sleep.waits, default=0) <= 60  # no thread blocked on "come back in 20 minutes"
         assert env.counters()["faults"].get("503 rejected", 0) >= 2
         moments = start_round_moments(env)
         assert moments[0].label == "release" and moments[0].at < local(MAINTENANCE_TICKS[0])
-        after = [Moment(local("2026-08-31 01:40"), False, "after maintenance")] + moments[1:]
+        after = [Moment(local("2026-09-01 01:40"), False, "after maintenance")] + moments[1:]
         rest = walk_year(env, engine, after)
         engine.store.dispose()
         result = outcome(env)
@@ -176,5 +181,5 @@ def test_a_tick_in_the_pas_maintenance_window_leaves_the_work_for_the_next_tick(
         run = runs[reports[0].run_id]
         assert run.ended_at is not None and run.outcome in ("ok", "partial", "failed"), run
         postponed = [e for e in events if e.run_id == run.id and e.action.endswith("postponed")]
-        assert postponed and "roster:12AB00:2026-08-30" in postponed[0].message and postponed[0].level == "warning"
+        assert postponed and "roster:12AB00:2026-08-31" in postponed[0].message and postponed[0].level == "warning"
     assert problems(result, school_reference) == []

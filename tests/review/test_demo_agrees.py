@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from connector.logging_setup import configure_logging
 
 from .conftest import cli, json_lines, settings_copy
 
-OUTCOMES = ("on_time", "late", "missing", "not_visible", "pending")
+OUTCOMES = ("on_time", "late", "missing", "not_visible", "pending", "not_required")
 PUPILS = 40  # enough for every kind of family; the year takes ~20 s instead of ~60
 
 
@@ -97,9 +98,16 @@ def test_the_verslag_report_adds_up_to_the_demos_outcomes_in_json_and_csv(demo):
             assert len(row["pupils"][outcome]) == row[outcome]
         assert row["teacher"] is None or row["teacher"].isdigit()  # PAS staff ids, no names
     for expected in summary["rounds"]:
-        got = totals(by_round.get(expected["round"], []), ("conversations", *OUTCOMES))
-        assert got["conversations"] == expected["conversations"], expected["round"]
+        # A kindgesprek of duo teachers without a dated note is in both teachers' rows: counted once here.
+        unique = {
+            (i["pupil"], i["conversation"]): i["status"]
+            for r in by_round.get(expected["round"], [])
+            for i in r["items"]
+        }
+        got = Counter(unique.values())
+        assert sum(got.values()) - got["not_seen"] == expected["conversations"], expected["round"]
         assert {k: got[k] for k in OUTCOMES} == expected["verslagen"], expected["round"]
+        assert got["not_seen"] == expected["not_seen"], expected["round"]
 
     code, out, err = cli("report", "verslagen", "--settings", str(settings), "--format", "csv")
     assert code == 0, err
@@ -107,8 +115,58 @@ def test_the_verslag_report_adds_up_to_the_demos_outcomes_in_json_and_csv(demo):
     assert data.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
     table = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
     assert len(table) == len(rows)
-    for name, key in (("on time", "on_time"), ("late", "late"), ("missing", "missing"), ("not visible", "not_visible")):
-        assert sum(int(r[name]) for r in table) == sum(r["verslagen"][key] for r in summary["rounds"])
+    columns = (("on time", "on_time"), ("late", "late"), ("missing", "missing"), ("not visible", "not_visible"))
+    columns += (("not seen", "not_seen"), ("no verslag needed", "not_required"), ("pending", "pending"))
+    for line, row in zip(table, rows, strict=True):  # the same rows, in the same order
+        assert (line["round"], line["teacher (PAS id)"]) == (row["round"], row["teacher"] or "")
+        assert {key: int(line[name]) for name, key in columns} == {key: row[key] for _, key in columns}
+
+
+def test_every_conversation_is_reported_as_it_really_went(demo):
+    """OPP extra conversations, a cancelled planner, families who never book and teachers who plan
+    them by hand: per conversation, the report says what the simulated school did."""
+    summary, settings = demo
+    code, out, err = cli("report", "verslagen", "--settings", str(settings), "--format", "json")
+    assert code == 0, err
+    reported: dict[tuple, tuple] = {}
+    for row in json.loads(out)["rows"]:
+        for item in row["items"]:
+            key = (row["brin"], row["round"], item["pupil"], item["conversation"])
+            how, status, teachers = reported.get(key, (item["how"], item["status"], frozenset()))
+            assert (how, status) == (item["how"], item["status"]), key  # the same in every teacher's row
+            reported[key] = (how, status, teachers | {row["teacher"]})
+    truth = {
+        (t["brin"], t["round"], t["pupil"], t["conversation"]): (t["how"], t["status"], frozenset(t["teachers"]))
+        for t in summary["truth"]
+    }
+    wrong = {k: (reported.get(k), truth.get(k)) for k in set(reported) | set(truth) if reported.get(k) != truth.get(k)}
+    assert not wrong, sorted(wrong.items())[:10]
+    statuses = Counter(status for _, status, _ in truth.values())
+    assert all(statuses[s] for s in ("on_time", "late", "missing", "not_visible", "not_seen")), statuses
+    hows = Counter(how for how, _, _ in truth.values())
+    assert all(hows[h] for h in ("booking", "hand", "kindgesprek", "not_seen")), hows
+    assert any(conversation == "extra" for _, _, _, conversation in truth)
+    assert summary["report_agrees"] == len(truth)  # what the demo prints
+
+
+def test_while_verslagen_are_still_due_the_report_says_pending_where_the_truth_is(tmp_path):
+    """Halfway the start round's verslag period: conversations held, some verslagen written, others
+    still within the deadline."""
+    database = tmp_path / "demo.db"
+    settings = settings_copy(tmp_path, database)
+    loaded = load_settings(str(settings))
+    configure_logging(level="error")
+    summary = run_demo(loaded, seed=3, pupils_per_school=PUPILS, database=database, until=date(2026, 9, 17))
+    code, out, err = cli("report", "verslagen", "--settings", str(settings), "--format", "json")
+    assert code == 0, err
+    reported = {
+        (row["brin"], row["round"], item["pupil"], item["conversation"]): item["status"]
+        for row in json.loads(out)["rows"]
+        for item in row["items"]
+    }
+    truth = {(t["brin"], t["round"], t["pupil"], t["conversation"]): t["status"] for t in summary["truth"]}
+    assert reported == truth
+    assert {"pending", "on_time"} <= set(truth.values())
 
 
 def test_one_round_and_one_school_can_be_chosen_and_unknown_ones_are_refused(demo):
@@ -128,7 +186,8 @@ def test_one_round_and_one_school_can_be_chosen_and_unknown_ones_are_refused(dem
     assert code == 0
     rows = json.loads(out)["rows"]
     kind = next(r for r in summary["rounds"] if r["round"] == "kind-okt")
-    assert {r["round"] for r in rows} == {"kind-okt"} and sum(r["conversations"] for r in rows) == kind["conversations"]
+    held = {(i["pupil"], i["conversation"]) for r in rows for i in r["items"] if i["status"] != "not_seen"}
+    assert {r["round"] for r in rows} == {"kind-okt"} and len(held) == kind["conversations"]
     code, _, err = cli("report", "verslagen", "--settings", str(settings), "--round", "nope")
     assert code != 0 and "no round 'nope'" in err and "kind-okt" in err
     code, _, err = cli("status", "--settings", str(settings), "--school", "99ZZ99")

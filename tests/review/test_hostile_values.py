@@ -220,7 +220,7 @@ def hostile_run(tmp_path_factory) -> dict:
             reports += run_due(engine, moment, trigger="schedule")
         # A bug in a task: its traceback is logged, but never a local variable's value.
         crash_at = steps[-1] + timedelta(days=1)
-        monkeypatch.setattr(verslagen, "new_conversations", _crashing)
+        monkeypatch.setattr(verslagen, "_judge", _crashing)
         control.post(f"{sim.base_url}/_sim/clock", json={"now": crash_at.isoformat()}, timeout=10).raise_for_status()
         reports += run_due(engine, crash_at, trigger="schedule")
         engine.store.dispose()
@@ -255,7 +255,7 @@ def hostile_run(tmp_path_factory) -> dict:
     }
 
 
-def _crashing(step, plan, round_id):
+def _crashing(*_args):
     guardian_name, planner_key = NAME_SCRIPT + GUARDIAN_EMAIL, API_KEY  # noqa: F841 (locals a traceback must not show)
     raise RuntimeError("simulated bug in a task")
 

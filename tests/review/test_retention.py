@@ -158,6 +158,7 @@ def world(tmp_path: Path):
                 school_id=school.id,
                 round_id=rnd.id,
                 pupil_id=pupil.id,
+                occasion=planner.external_ref,
                 booking_id=booking.id,
                 category="Oudergesprek",
                 held_on=date(2026, 9, 8),

@@ -78,7 +78,7 @@ def test_work_that_is_due_and_not_done_keeps_the_moment_it_became_due(source):
 def test_next_due_agrees_with_due_tasks_at_that_moment(source):
     school = source.settings.schools[0]
     feb = rounds(source)["rapport-feb"]
-    now = feb.planner_opens + timedelta(days=1, minutes=7)
+    now = feb.planner_opens + timedelta(hours=1, minutes=7)  # open for a day: moved out of the voorjaarsvakantie
     done = {
         "open:12AB00:2026-2027:rapport-feb",
         f"roster:12AB00:{now.astimezone(AMS).date()}",
@@ -111,30 +111,33 @@ def test_the_csv_opens_in_a_dutch_excel_and_cannot_run_a_formula():
         "round": "start",
         "kind": "start",
         "teacher": '=HYPERLINK("x")',
-        "conversations": 3,
+        "teacher_name": "@SUM(A1)",  # a name is vendor text too
+        "conversations": 4,
         "on_time": 1,
         "late": 0,
         "missing": 2,
         "not_visible": 0,
         "pending": 0,
-        "pupils": {
-            "on_time": ["580001"],
-            "late": [],
-            "missing": ["580002", "580003"],
-            "not_visible": [],
-            "pending": [],
-        },
+        "not_required": 0,
+        "not_seen": 1,
+        "items": [
+            {"pupil": "580001", "conversation": "main", "status": "on_time"},
+            {"pupil": "580002", "conversation": "main", "status": "missing"},
+            {"pupil": "580002", "conversation": "extra", "status": "missing"},
+            {"pupil": "580003", "conversation": "main", "status": "not_seen"},
+        ],
     }
     data = verslagen_csv([row])
     assert data.startswith(b"\xef\xbb\xbf") and b"\r\n" in data
     [header, line] = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=";"))
-    assert header[:4] == ["school", "school year", "round", "teacher (PAS id)"]
+    assert header[:5] == ["school", "school year", "round", "teacher", "teacher (PAS id)"]
     record = dict(zip(header, line, strict=True))
-    assert record["teacher (PAS id)"] == '\'=HYPERLINK("x")'
+    assert record["teacher (PAS id)"] == '\'=HYPERLINK("x")' and record["teacher"] == "'@SUM(A1)"
     assert (
         record["missing"] == "2"
-        and record["pupils missing"] == "580002, 580003"
+        and record["pupils missing"] == "580002, 580002 (extra)"  # the startgesprek and the OPP conversation
         and record["pupils on time"] == "580001"
+        and (record["not seen"], record["pupils not seen"]) == ("1", "580003")
     )
 
 

@@ -51,7 +51,10 @@ def test_school_000_startgesprek_in_week_two_for_everyone_with_child_and_opp_ext
     assert start.window_start == date(2026, 9, 7)  # the school year starts 31 August (midden)
     assert start.round.slot_minutes == 10 and start.round.participation is Participation.MANDATORY
     assert start.round.attendance.child_from_leerjaar == 1 and start.round.opp_extra_conversation
-    assert (start.first_conversation_day - start.planner_opens.date()).days == 7  # the week before
+    assert start.configured is not None
+    assert (start.first_conversation_day - start.configured.opens.date()).days == 7  # set: the week before
+    # The summer holiday comes before that week: released to siblings on the first school day instead.
+    assert start.planner_release is not None and start.planner_release.date() == plan.calendar.first_day
 
 
 def test_school_000_july_rapport_optional_with_children_from_groep_5():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
@@ -138,3 +139,59 @@ def test_migration_scripts_import_sqlmodel_for_autostring() -> None:
     for script in (migrations / "versions").glob("*.py"):
         if "sqlmodel." in script.read_text():
             assert "import sqlmodel" in script.read_text(), script.name
+
+
+def _upgrade_to(url: Path, revision: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def test_0006_keeps_every_conversation_with_its_planner_and_teacher(db_path: Path) -> None:
+    """A database of the previous version: each conversation gets its occasion (its planner's
+    external_ref, or kindgesprek) and its one teacher as a list; the school's first roster is known."""
+    _upgrade_to(db_path, "0005")
+    engine = make_engine(db_path)
+    now = "2026-09-01 08:00:00.000000"
+    with engine.begin() as conn:
+        for statement in (
+            f"INSERT INTO schools (id, brin, name, created_at, updated_at) VALUES (1, '12AB00', 'S', '{now}', '{now}')",
+            'INSERT INTO school_years (id, school_id, pas_id, start_date, end_date, "current", created_at, updated_at) '
+            f"VALUES (1, 1, '2026-2027', '2026-08-31', '2027-07-16', 1, '{now}', '{now}')",
+            "INSERT INTO school_groups (id, school_id, school_year_id, pas_id, name, leerjaren, created_at, "
+            f"updated_at) VALUES (1, 1, 1, '71001', 'Groep 1', '[1]', '{now}', '{now}')",
+            "INSERT INTO staff (id, school_id, pas_id, roles, werkdagen, created_at, updated_at) "
+            f"VALUES (7, 1, '3101', '[\"leerkracht\"]', '[\"ma\"]', '{now}', '{now}')",
+            "INSERT INTO pupils (id, school_id, pas_id, leerjaar, status, ondersteuningsniveau, handelingsplan, opp, "
+            f"created_at, updated_at) VALUES (1, 1, '580001', 1, 'ingeschreven', 1, 0, 0, '{now}', '{now}')",
+            "INSERT INTO rounds (id, school_id, school_year_id, round_key, kind, window_start, window_end, created_at, "
+            f"updated_at) VALUES (1, 1, 1, 'start', 'start', '2026-09-07', '2026-09-11', '{now}', '{now}')",
+            "INSERT INTO planners (id, external_ref, school_id, round_id, group_id, kind, status, opens_at, closes_at, "
+            "created_at, updated_at) VALUES (1, 'sync:12AB00:2026-2027:start:71001', 1, 1, 1, 'parent_meeting', "
+            f"'closed', '{now}', '{now}', '{now}', '{now}')",
+            "INSERT INTO bookings (id, vendor_id, planner_id, slot_vendor_id, child_planner_id, pupil_id, status, "
+            f"created_at, updated_at) VALUES (1, 'bkg_1', 1, 'slt_1', 'chd_1', 1, 'booked', '{now}', '{now}')",
+            "INSERT INTO conversations (id, school_id, round_id, pupil_id, booking_id, staff_id, category, source, "
+            "held_on, verslag_due_on, created_at, updated_at) VALUES (1, 1, 1, 1, 1, 7, 'Oudergesprek', 'booking', "
+            f"'2026-09-08', '2026-09-15', '{now}', '{now}')",
+            "INSERT INTO job_marks (key, job, done_at) "
+            "VALUES ('roster:12AB00:2026-08-30', 'roster', '2026-08-30 04:00:00.000000')",
+        ):
+            conn.execute(text(statement))
+    engine.dispose()
+    upgrade_to_head(db_path)
+    engine = make_engine(db_path)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT occasion, staff_ids FROM conversations WHERE id = 1")).one()
+            served = conn.execute(text("SELECT served_since FROM schools WHERE id = 1")).scalar_one()
+    finally:
+        engine.dispose()
+    assert row == ("sync:12AB00:2026-2027:start:71001", "[7]")
+    assert str(served).startswith("2026-08-30 04:00")
+    assert schema_diff(db_path) == []

@@ -261,6 +261,11 @@ class Attendance(_Strict):
 
 
 class Verslag(_Strict):
+    """What a conversation of the round leaves in the administration: a note of `category` within
+    `deadline_days`, visible to parents when `visible_in_ouderportaal`; no note at all when not
+    `required` (e.g. the written report or portfolio is the verslag)."""
+
+    required: bool = True
     category: str | None = None  # default: Kindgesprek for kind rounds, Oudergesprek otherwise
     deadline_days: Annotated[int, Field(ge=1, le=60)] = 7
     visible_in_ouderportaal: bool = True

@@ -15,11 +15,17 @@ from connector.cycle.settings.models import TemplateRef
 
 PLACEHOLDERS = {
     "invitation": {"ronde", "groep", "doel", "duur", "vorm", "aanwezig", "periode", "verplicht", "sluiting", "school"},
-    "reminder": {"ronde", "kinderen", "nog", "sluiting", "school"},
+    "reminder": {"ronde", "kinderen", "gesprekken", "nog", "sluiting", "school"},
     "teacher_notice": {"ronde", "groep", "periode", "gezinnen", "aantal", "school"},
     # Built-in only (edit the files in connector/templates/): per school, not per round.
     "verslag_reminder": {"stand", "leerlingen", "categorie", "school"},
-    "overview": {"datum", "rondes", "achterstand", "school"},
+    "overview": {"datum", "rondes", "achterstand", "niet_gezien", "school"},
+    # The parts of a reminder's ${gesprekken}: the round's conversation, the OPP extra conversation.
+    "reminder_round": {"ronde", "kinderen"},
+    "reminder_extra": {"ronde", "kinderen"},
+    # To the teachers: the group's planner (or its OPP extra planner) was cancelled in the planner.
+    "cancelled_notice": {"ronde", "groep", "periode", "gezinnen", "aantal", "school"},
+    "cancelled_notice_extra": {"ronde", "groep", "periode", "gezinnen", "aantal", "school"},
 }
 
 
