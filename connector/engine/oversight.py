@@ -50,7 +50,7 @@ def plan_teacher_reminders(step: Step, judged: list[tuple[Conversation, str | No
     for conversation, outcome, pupil, staff in rows:
         staff_by_pas[staff.pas_id] = staff
         due = conversation.verslag_due_on
-        if outcome is None and _school_day_on_or_before(calendar, due - timedelta(days=before)) <= today <= due:
+        if outcome is None and (calendar.previous_school_day(due - timedelta(days=before)) or due) <= today <= due:
             todo[("voor", due, staff.pas_id)].append((pupil, conversation.category, "nog geen verslag"))
         elif outcome in ("missing", "not_visible") and due < today <= _first_school_day_after(
             calendar, due
@@ -95,13 +95,6 @@ def plan_teacher_reminders(step: Step, judged: list[tuple[Conversation, str | No
             )
         )
     return planned
-
-
-def _school_day_on_or_before(calendar, day: date) -> date:
-    for back in range(400):  # a school year has school days: this ends long before
-        if calendar.is_school_day(day - timedelta(days=back)):
-            return day - timedelta(days=back)
-    return day
 
 
 def _first_school_day_after(calendar, day: date) -> date:
