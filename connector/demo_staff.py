@@ -90,7 +90,7 @@ class SchoolStaff:
         self.seed = seed
         self.conversations: dict[tuple[str, str, str, str], Truth] = {}
         self.unseen: list[tuple[Truth, datetime]] = []  # not seen, if the pupil is still at school at that moment
-        self.contacted: set[tuple[str, str]] = set()  # (brin, round) whose families were planned by hand
+        self.contacted: set[tuple[str, str]] = set()  # (brin, planner) whose families were planned by hand
         self.cancelled: set[str] = set()
         self.hidden_one: set[str] = set()  # schools that already have their one invisible verslag
         self.written: set[int] = set()
@@ -179,19 +179,25 @@ class SchoolStaff:
     def _plan_by_hand(self, school: SimSchool, rp: RoundPlan, now: datetime) -> None:
         """At closing, the families without a booking (all of a cancelled planner's): the teacher plans
         their conversations by hand on one day, or they are not seen."""
-        assert rp.planner_closes is not None  # a round with planners
-        if now < rp.planner_closes or (rp.brin, rp.round_id) in self.contacted:
-            return
-        self.contacted.add((rp.brin, rp.round_id))
         todo: dict[str, list[tuple[SimPlanner, tuple[str, str, str, str]]]] = {}
-        for planner in sorted(self._planners(school, rp), key=lambda p: p.external_ref):
-            booked = set()
-            if planner.cancelled_at is None:
-                booked = {b.child_id for b in school.planner_bookings(planner.id) if b.status == "booked"}
-            pupils_booked = {school.facts["child_pupil"][c] for c in booked}
+        planners = sorted(self._planners(school, rp), key=lambda p: p.external_ref)
+        booked = set()  # (pupil, conversation): booked in any planner of the round that was not cancelled
+        for planner in planners:
+            for b in school.planner_bookings(planner.id) if planner.cancelled_at is None else ():
+                if b.status == "booked":
+                    booked.add((school.facts["child_pupil"][b.child_id], _conversation(planner.external_ref)))
+        for planner in planners:
+            # Each planner at its own closing: a late arrival's planner closes after the round's.
+            if now < planner.closes_at or (rp.brin, planner.id) in self.contacted:
+                continue
+            self.contacted.add((rp.brin, planner.id))
             for pupil_id in self._invited(school, rp, planner):
-                if pupil_id not in pupils_booked:
-                    key = (rp.brin, rp.round_id, pupil_id, _conversation(planner.external_ref))
+                key = (rp.brin, rp.round_id, pupil_id, _conversation(planner.external_ref))
+                if (
+                    (pupil_id, key[3]) not in booked
+                    and key not in self.conversations
+                    and all(k != key for _, k in todo.get(pupil_id, []))
+                ):
                     todo.setdefault(pupil_id, []).append((planner, key))
         for pupil_id, invitations in sorted(todo.items()):
             self._by_hand(school, rp, pupil_id, invitations, now)

@@ -192,7 +192,6 @@ def kindgesprekken(step: Step, plan: RoundPlan, known, who: Teachers) -> list[Co
 def open_invitations(step: Step, plan: RoundPlan, round_id: int, known) -> list[OpenInvitation]:
     """Invitations of the round's planners (closed or cancelled by now) with no conversation but a
     not-seen one, of pupils still at school; in a stable order."""
-    closed = plan.planner_closes is not None and step.now >= plan.planner_closes
     out = []
     with step.store.read() as session:
         rows = session.exec(
@@ -206,9 +205,18 @@ def open_invitations(step: Step, plan: RoundPlan, round_id: int, known) -> list[
             )
             .order_by(col(Pupil.pas_id), col(Planner.external_ref))
         )
+        # A pupil invited twice for one conversation (in the group's planner before the app knew them, then in
+        # a planner of their own) has it once: a conversation under either invitation meets both.
+        seen = [key for key, c in known.items() if c.source != ConversationSource.NOT_SEEN.value]
+        met = {(pupil_id, conversation_word(occasion)) for pupil_id, occasion in seen}
         for invitee, planner, pupil in rows:
+            word = (invitee.pupil_id, conversation_word(planner.external_ref))
+            if word in met:
+                continue
+            met.add(word)
             stored = known.get((invitee.pupil_id, planner.external_ref))
             cancelled = planner.status == PlannerStatus.CANCELLED.value
+            closed = step.now >= planner.closes_at  # its own: a late arrival's planner may close later
             if (stored is not None and stored.source != ConversationSource.NOT_SEEN.value) or not (closed or cancelled):
                 continue
             out.append(
@@ -225,6 +233,14 @@ def open_invitations(step: Step, plan: RoundPlan, round_id: int, known) -> list[
                 )
             )
     return out
+
+
+def conversation_word(occasion: str) -> str:
+    """Which conversation of the round an occasion is: `main`, `extra` (the OPP planner, also a late
+    arrival's `…:opp:PUPILS`) or `kindgesprek`."""
+    if occasion == KINDGESPREK:
+        return KINDGESPREK
+    return "extra" if occasion.split(":")[5:6] == ["opp"] else "main"
 
 
 def hand_window(plan: RoundPlan) -> tuple[date, date]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from connector.engine.conversations import conversation_word
 from connector.store import Store
 from connector.store.models import (
     Conversation,
@@ -36,13 +37,6 @@ def status_of(source: str, outcome: str | None, required: bool) -> str:
     if not required:
         return "not_required"
     return outcome or "pending"
-
-
-def occasion_word(occasion: str) -> str:
-    """Which conversation of the round: the main one, the OPP extra one, or a kindgesprek."""
-    if occasion == "kindgesprek":
-        return "kindgesprek"
-    return "extra" if occasion.endswith(":opp") else "main"
 
 
 def verslag_rows(store: Store, settings, *, brin: str | None = None, round_key: str | None = None) -> list[dict]:
@@ -81,7 +75,7 @@ def verslag_rows(store: Store, settings, *, brin: str | None = None, round_key: 
                 status = status_of(conversation.source, outcome, required[key])
                 item = {
                     "pupil": pupil,
-                    "conversation": occasion_word(conversation.occasion),
+                    "conversation": conversation_word(conversation.occasion),
                     "how": conversation.source,
                     "held_on": None if status == "not_seen" else conversation.held_on.isoformat(),
                     "verslag_due_on": conversation.verslag_due_on.isoformat(),
