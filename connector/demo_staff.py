@@ -26,6 +26,7 @@ from adapters.simulator import Simulator
 from adapters.simulator.world import Planner as SimPlanner
 from adapters.simulator.world import School as SimSchool
 from connector.cycle.yearplan import RoundPlan, SchoolPlan
+from connector.engine.occasions import SUPPORT_SUFFIXES, is_support
 
 HAND_PLANNED_SHARE = 0.5  # of the families who did not book, those the teacher reaches and plans by hand
 
@@ -239,7 +240,7 @@ class SchoolStaff:
         pupils of the round's leerjaren (OPP extra: those with an OPP) when it was made; a late
         planner: its children."""
         parts = planner.external_ref.split(":")
-        if len(parts) > 6 or (len(parts) == 6 and parts[5] != "opp"):
+        if len(parts) > 6 or (len(parts) == 6 and parts[5] not in SUPPORT_SUFFIXES):
             return sorted(school.facts["child_pupil"][c] for c in planner.invitee_child_ids)
         group = school.p_groups[planner.group_id]["external_id"]
         out = []
@@ -250,7 +251,7 @@ class SchoolStaff:
                 and record["status"] == "ingeschreven"
                 and record["group_id"] == group
                 and record["leerjaar"] in rp.round.groups
-                and (len(parts) == 5 or record["ontwikkelingsperspectief"])
+                and (len(parts) == 5 or _support_for(rp, parts[5], record))
             ):
                 out.append(pupil.id)
         return sorted(out)
@@ -350,8 +351,16 @@ class SchoolStaff:
 
 
 def _conversation(external_ref: str) -> str:
-    parts = external_ref.split(":")
-    return "extra" if len(parts) > 5 and parts[5] == "opp" else "main"
+    return "extra" if is_support(external_ref) else "main"
+
+
+def _support_for(rp: RoundPlan, suffix: str, record: dict) -> bool:
+    """Whether the service invites this pupil to the group's support planner `suffix` (opp or ib)."""
+    opp = rp.round.opp_extra_conversation and record["ontwikkelingsperspectief"]
+    if suffix == "opp":
+        return bool(opp)
+    level = rp.round.attendance.ib_from_ondersteuningsniveau
+    return level is not None and record["ondersteuningsniveau"] >= level and not opp
 
 
 def _mandatory(rp: RoundPlan, school: SimSchool, pupil_id: str, planner: SimPlanner) -> bool:

@@ -139,6 +139,21 @@ def _pick(world: World, planner: Planner, child: PChild, taken: set[str], family
     return random.Random(f"{world.config.seed}:{planner.id}:{child.id}").choice(free)
 
 
+def _available(world: World, planner: Planner, child: PChild) -> list[str]:
+    """What a family states in a preferences planner: every slot on the evenings it can, about half
+    of the days (at least one of the planner's), drawn per family and date from the seed, so that
+    the family states the same evenings for all its children, whichever teacher's planner."""
+    days = sorted({s.start.date() for s in planner.slots})
+    family = sorted(child.guardian_ids)
+
+    def draw(day: object) -> float:
+        digest = hashlib.sha256(f"{world.config.seed}|evening|{family}|{day}".encode()).hexdigest()
+        return int(digest[:8], 16) / 16**8
+
+    can = {d for d in days if draw(d) < 0.5} or ({min(days, key=draw)} if days else set())
+    return sorted(s.id for s in planner.slots if s.start.date() in can)
+
+
 def behave(world: World, planner_id: str | None = None) -> dict[str, list[str]]:
     """One deterministic round of parent behaviour over released planners; returns child ids per outcome."""
     out: dict[str, list[str]] = {
@@ -182,11 +197,7 @@ def behave(world: World, planner_id: str | None = None) -> dict[str, list[str]]:
                 elif not world.bookable_from(school, planner, active[0]) <= now:
                     out["not_yet_bookable"].append(child_id)
                 elif planner.mode == "preferences":
-                    rng = random.Random(f"{world.config.seed}:{planner.id}:{child_id}")
-                    ids = [s.id for s in planner.slots]
-                    submit_preferences(
-                        world, school, planner, child_id, sorted(rng.sample(ids, min(3, len(ids)))), active[0]
-                    )
+                    submit_preferences(world, school, planner, child_id, _available(world, planner, child), active[0])
                     out["preferences"].append(child_id)
                 else:
                     slot = _pick(world, planner, child, taken, family)

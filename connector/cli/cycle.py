@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +12,11 @@ from rich.console import Console
 from connector.cli.app import SettingsOption, app, select_schools
 from connector.cycle.settings import load_settings
 from connector.errors import UsageError
+
+if TYPE_CHECKING:
+    from connector.cycle.capacity import CapacityWarning
+    from connector.cycle.settings import LoadedSettings
+    from connector.cycle.yearplan import SchoolPlan
 
 
 class PlanFormat(StrEnum):
@@ -25,7 +30,8 @@ def check_config(settings: SettingsOption = None) -> None:
     """Validate the settings: exit 0 when valid, else exit 2 listing every problem.
 
     Valid settings may still be warned about (exit 0): a booking period wholly in a vacation, a
-    verslag deadline in one."""
+    verslag deadline in one; once the roster has been read, a window that cannot hold a group's
+    conversations with the people they need (a note when only the slot margin does not fit)."""
     from connector.cycle.plan_warnings import plan_warnings
     from connector.cycle.yearplan import plan_school
 
@@ -36,9 +42,32 @@ def check_config(settings: SettingsOption = None) -> None:
         f"{loaded.path}: valid ({len(s.schools)} school(s), {len(s.cycles)} cycle(s), "
         f"{rounds} round(s) placed on the calendar)"
     )
-    for school in s.schools:
-        for warning in plan_warnings(plan_school(s, school)):
+    plans = [plan_school(s, school) for school in s.schools]
+    capacity = _capacity(loaded, plans)
+    for plan in plans:
+        for warning in plan_warnings(plan):
             typer.echo(f"warning: {warning}")
+        for found in capacity[plan.school.brin] or []:
+            typer.echo(f"{'note' if found.margin else 'warning'}: {found.message}")
+    unread = [brin for brin, found in capacity.items() if found is None]
+    if unread:
+        typer.echo(
+            f"capacity not checked for {', '.join(unread)}: no roster read yet; each round's slots are checked "
+            "against each group's conversations once the roster has been read"
+        )
+
+
+def _capacity(loaded: LoadedSettings, plans: list[SchoolPlan]) -> dict[str, list[CapacityWarning] | None]:
+    """Per school (BRIN): the capacity warnings of its year plan, or None before its roster was read."""
+    from connector.cycle.capacity import capacity_warnings
+    from connector.review.capacity import roster_facts
+
+    facts = roster_facts(loaded, [p.school for p in plans])
+    out: dict[str, list[CapacityWarning] | None] = {}
+    for p in plans:
+        found = facts[p.school.brin]
+        out[p.school.brin] = None if found is None else capacity_warnings(p, found)
+    return out
 
 
 @app.command("plan")
@@ -47,7 +76,8 @@ def plan(
     school: Annotated[str | None, typer.Option("--school", metavar="BRIN", help="Only this school.")] = None,
     format: Annotated[PlanFormat, typer.Option("--format", help="table, json or ics.")] = PlanFormat.table,
 ) -> None:
-    """The year's timeline per school: windows, planner opening and closing, verslag deadlines."""
+    """The year's timeline per school: windows, planner opening and closing, verslag deadlines; with
+    the table and JSON, the capacity warnings once the roster has been read."""
     from connector.cli.plan_render import render_ics, render_json, render_table
     from connector.cycle.yearplan import plan_school
 
@@ -55,12 +85,12 @@ def plan(
     schools = select_schools(loaded, school)
     plans = [plan_school(loaded.settings, s) for s in schools]
     if format is PlanFormat.json:
-        typer.echo(render_json(plans))
+        typer.echo(render_json(plans, _capacity(loaded, plans)))
     elif format is PlanFormat.ics:
         sys.stdout.buffer.write(render_ics(plans))
         sys.stdout.flush()
     else:
-        render_table(plans, Console())
+        render_table(plans, Console(), _capacity(loaded, plans))
 
 
 @app.command("init-db")

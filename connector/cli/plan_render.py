@@ -10,7 +10,12 @@ from icalendar import Calendar, Event
 from rich.console import Console
 from rich.table import Table
 
+from connector.cycle.capacity import CapacityWarning
 from connector.cycle.yearplan import RoundPlan, SchoolPlan
+
+# Per school (BRIN): its capacity warnings, or None when its roster has not been read yet.
+Capacity = dict[str, list[CapacityWarning] | None]
+NOT_CHECKED = "capacity not checked: no roster read yet"
 
 PRODID = "-//gesprekken-connector//jaarplanning//NL"
 
@@ -39,9 +44,9 @@ def _local(moment: datetime, zone: ZoneInfo) -> datetime:
     return moment.astimezone(zone)
 
 
-def render_table(plans: list[SchoolPlan], console: Console) -> None:
+def render_table(plans: list[SchoolPlan], console: Console, capacity: Capacity) -> None:
     """One table per school: each round's window, the siblings' release, the planner's opening and
-    closing, the verslag deadline."""
+    closing, the verslag deadline; under it, the school's capacity warnings."""
     for school_plan in plans:
         school = school_plan.school
         zone = ZoneInfo(school.timezone)
@@ -74,9 +79,16 @@ def render_table(plans: list[SchoolPlan], console: Console) -> None:
                 f"{plan.verslag_deadline:%d-%m}\n[dim]{r.verslag_category}[/dim]",
             )
         console.print(table)
+        found = capacity[school.brin]
+        if found is None:
+            console.print(NOT_CHECKED, style="dim", markup=False, highlight=False, soft_wrap=True)
+        for warning in found or []:
+            level, style = ("note", "yellow") if warning.margin else ("warning", "bold yellow")
+            console.print(f"{level}: {warning.message}", style=style, markup=False, highlight=False, soft_wrap=True)
 
 
-def render_json(plans: list[SchoolPlan]) -> str:
+def render_json(plans: list[SchoolPlan], capacity: Capacity) -> str:
+    """The year plan per school; `capacity_checked` false (and no warnings) before its roster was read."""
     return json.dumps(
         {
             "schools": [
@@ -90,6 +102,11 @@ def render_json(plans: list[SchoolPlan]) -> str:
                         v.name: [v.start.isoformat(), v.end.isoformat()] for v in p.calendar.vacations.values()
                     },
                     "rounds": [r.as_dict() for r in p.rounds],
+                    "capacity_checked": capacity[p.school.brin] is not None,
+                    "warnings": [
+                        {"level": "note" if w.margin else "warning", "message": w.message}
+                        for w in capacity[p.school.brin] or []
+                    ],
                 }
                 for p in plans
             ]

@@ -334,3 +334,18 @@ def plan_school(settings: Settings, school: School) -> SchoolPlan:
     rounds = [plan_round(settings, school, calendar, rnd) for rnd in settings.cycle_for(school).rounds]
     rounds.sort(key=lambda p: (p.window_start, p.round.id))
     return SchoolPlan(school, calendar, tuple(rounds))
+
+
+def day_slots(
+    day: date, spans: tuple[tuple[time, time], ...], minutes: int, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """Every whole slot of `minutes` that fits in the day's time spans."""
+    out = []
+    step = timedelta(minutes=minutes)
+    for span_start, span_end in spans:
+        start = datetime.combine(day, span_start, tzinfo=zone)
+        end = datetime.combine(day, span_end, tzinfo=zone)
+        while start + step <= end:
+            out.append((start, start + step))
+            start += step
+    return out

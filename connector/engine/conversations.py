@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from connector.cycle.yearplan import RoundPlan
 from connector.engine.context import Step
+from connector.engine.occasions import is_support
 from connector.store.models import (
     Booking,
     Conversation,
@@ -236,11 +237,11 @@ def open_invitations(step: Step, plan: RoundPlan, round_id: int, known) -> list[
 
 
 def conversation_word(occasion: str) -> str:
-    """Which conversation of the round an occasion is: `main`, `extra` (the OPP planner, also a late
-    arrival's `…:opp:PUPILS`) or `kindgesprek`."""
+    """Which conversation of the round an occasion is: `main`, `extra` (a support planner, OPP or IB,
+    also a late arrival's `…:opp:PUPILS`) or `kindgesprek`."""
     if occasion == KINDGESPREK:
         return KINDGESPREK
-    return "extra" if occasion.split(":")[5:6] == ["opp"] else "main"
+    return "extra" if is_support(occasion) else "main"
 
 
 def hand_window(plan: RoundPlan) -> tuple[date, date]:

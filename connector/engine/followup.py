@@ -23,9 +23,11 @@ from connector.cycle.yearplan import RoundPlan
 from connector.domain import Booking as BookingRecord
 from connector.engine import messages
 from connector.engine.actions import Action
+from connector.engine.assignments import NO_AVAILABILITY, NO_FREE_SLOT, Assigning, plan_assignments, stated_children
 from connector.engine.context import Step
 from connector.engine.families import Fresh, Invitee, families, households, invitees, reachable_children
 from connector.engine.intents import perform
+from connector.engine.occasions import is_support
 from connector.engine.outbox import Message
 from connector.store.models import (
     Booking,
@@ -101,9 +103,8 @@ def pull_bookings(step: Step, planner: Planner) -> int:
 
 
 def is_extra(planner: Planner) -> bool:
-    """The OPP extra planner of a group (`planners._group_plans`): `sync:BRIN:YEAR:ROUND:GROUP:opp`,
-    or `…:opp:PUPILS` for pupils who arrived later."""
-    return planner.external_ref.split(":")[5:6] == ["opp"]
+    """A support planner of a group (OPP or IB, `occasions.is_support`)."""
+    return is_support(planner.external_ref)
 
 
 def vendor_statuses(step: Step, planners: list[Planner]) -> dict[int, str]:
@@ -320,8 +321,12 @@ def plan_reminders(step: Step, plan: RoundPlan, round_id: int | None, moment: da
         fresh[planner.id] = (planner, fetch_bookings(step, planner))
     extra = {p.id for p in planners if is_extra(p)}
     reminding = Reminding(fresh, [], moment, plan_cancellation(step, plan, planners, statuses))
+    done = _booked(fresh)
+    for planner, _ in fresh.values():  # in a preferences planner, stating when you can is what is asked
+        if planner.mode == "preferences" and planner.id is not None:
+            done[planner.id] |= {f"stated:{child}": (child, "booked") for child in stated_children(step, planner)}
     with step.store.read() as session:
-        everyone = invitees(session, planners, _booked(fresh))
+        everyone = invitees(session, planners, done)
         todo = [i for i in everyone if i.planner_id in fresh and i.mandatory and not i.booked and i.child_id]
         # Families over all invitees (of cancelled planners too), not only those still to book: the
         # key stays the same all round.
@@ -402,18 +407,23 @@ class Closing:
     notices: list[tuple[Message, int, int, int]]  # message, staff row id, planner row id, families
     contact: int  # families for the teachers to contact
     cancellation: Cancellation = field(default_factory=Cancellation)
+    assigning: Assigning = field(default_factory=Assigning)
 
     def actions(self) -> list[Action]:
         closes = [Action("close planner", p.external_ref) for p in self.to_close]
         reads = [Action("store bookings", p.external_ref, f"{len(b)} read") for p, b in self.fresh.values()]
-        return self.cancellation.actions() + closes + reads + [message.action() for message, _, _, _ in self.notices]
+        notices = [message.action() for message, _, _, _ in self.notices]
+        return self.cancellation.actions() + closes + self.assigning.actions() + reads + notices
 
     def execute(self, step: Step) -> int:
+        """Close, assign (preferences planners), store the final bookings, then tell the teachers."""
         self.cancellation.execute(step)
         for planner in self.to_close:
             _close(step, planner)
-        for planner, records in self.fresh.values():
-            store_bookings(step, planner, records)
+        step.run_log.counts["children assigned"] += self.assigning.execute(step)
+        for pid, (planner, records) in self.fresh.items():
+            # A preferences planner's bookings are made by the assignments just posted: read them now.
+            store_bookings(step, planner, fetch_bookings(step, planner) if pid in self.assigning.planners else records)
         for message, staff_id, planner_id, count in self.notices:
             if message.send(step):
                 _record_notice(step, message, "not_booked", staff_id, planner_id, count)
@@ -451,12 +461,16 @@ def plan_close(step: Step, plan: RoundPlan, round_id: int | None) -> Closing:
         if statuses[planner.id] in ("scheduled", "open"):
             to_close.append(planner)
         fresh[planner.id] = (planner, fetch_bookings(step, planner))
-    closing = Closing(to_close, fresh, [], 0, plan_cancellation(step, plan, planners, statuses, names))
+    assigning = plan_assignments(step, plan, open_planners, children)
+    closing = Closing(to_close, fresh, [], 0, plan_cancellation(step, plan, planners, statuses, names), assigning)
+    booked = _booked(fresh)
+    for pid, assigned in assigning.booked().items():
+        booked[pid] = {**booked.get(pid, {}), **assigned}
     by_group: dict[int, list[Planner]] = {}
     for planner in sorted(open_planners, key=lambda p: p.external_ref):
         by_group.setdefault(planner.group_id, []).append(planner)
     for group_planners in by_group.values():
-        closing.contact += _plan_notices(step, plan, group_planners, reachable, names, _booked(fresh), closing)
+        closing.contact += _plan_notices(step, plan, group_planners, reachable, names, booked, closing)
     return closing
 
 
@@ -470,10 +484,22 @@ def pupil_names(step: Step) -> dict[str, str]:
     return names
 
 
+NOT_ASSIGNED = {
+    NO_AVAILABILITY: "heeft niet aangegeven wanneer het kan",
+    NO_FREE_SLOT: "kon op geen van de opgegeven tijden worden ingepland",
+}
+
+
 def families_to_contact(
-    step: Step, planners: list[Planner], reachable: set[str], names: dict[str, str], booked: Fresh
+    step: Step,
+    planners: list[Planner],
+    reachable: set[str],
+    names: dict[str, str],
+    booked: Fresh,
+    reasons: dict[tuple[int, str], str] | None = None,
 ) -> list[str]:
-    """One line per child of these planners (one group's) who must be seen and has no booking."""
+    """One line per child of these planners (one group's) who must be seen and has no booking; in a
+    preferences planner, why the schedule has no slot for them (`reasons`)."""
     extra = {p.id for p in planners if is_extra(p)}
     with step.store.read() as session:
         rows = [i for i in invitees(session, planners, booked) if i.mandatory and not i.booked]
@@ -487,7 +513,8 @@ def families_to_contact(
         elif item.child_id not in reachable:
             lines.append(f"{name}: kan niet boeken (geen ouder heeft de app geactiveerd)")
         else:
-            lines.append(f"{name}: heeft geen tijd gekozen")
+            reason = (reasons or {}).get((item.planner_id, item.child_id))
+            lines.append(f"{name}: {NOT_ASSIGNED[reason] if reason else 'heeft geen tijd gekozen'}")
     return lines
 
 
@@ -502,7 +529,7 @@ def _plan_notices(
 ) -> int:
     """One message per teacher of the group for the whole round (main and extra planners together)."""
     planner = planners[0]
-    lines = families_to_contact(step, planners, reachable, names, booked)
+    lines = families_to_contact(step, planners, reachable, names, booked, closing.assigning.reasons)
     with step.store.read() as session:
         group = session.get(Group, planner.group_id)
         teachers = _teachers(session, planner.group_id)

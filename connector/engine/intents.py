@@ -107,6 +107,27 @@ def perform(
     return Outcome(True, vendor_id)
 
 
+def record_all(store: Store, intents: list[tuple[str, str, dict[str, Any]]], *, now: datetime, run_id: str) -> None:
+    """Record several intents (key, kind, payload kept) in one transaction, before any of their calls:
+    what belongs together (a round's assignments) is then replayed together. Recorded ones are kept."""
+    with store.write() as session:
+        keys = [key for key, _, _ in intents]
+        known = set(session.exec(select(Intent.natural_key).where(col(Intent.natural_key).in_(keys))))
+        for key, kind, payload in intents:
+            if key not in known:
+                session.add(
+                    Intent(
+                        natural_key=key,
+                        idempotency_key=idempotency_key_for(key),
+                        kind=kind,
+                        payload_hash=payload_hash(payload),
+                        payload=payload,
+                        run_id=run_id,
+                        next_attempt_at=now,
+                    )
+                )
+
+
 def is_confirmed(store: Store, key: str) -> bool:
     with store.read() as session:
         state = session.exec(select(Intent.state).where(Intent.natural_key == key)).first()

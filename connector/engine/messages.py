@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from string import Template
 
-from connector.cycle.settings.models import Participation, Round, RoundKind
+from connector.cycle.settings.models import Participation, PlannerMode, Round, RoundKind
 from connector.cycle.settings.templates import render, template_text
 
 DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
@@ -44,6 +44,13 @@ DEFAULT_PURPOSE = {
 }
 
 
+CHOOSING = {
+    PlannerMode.SELF_SELECT: "een tijd kiezen",
+    PlannerMode.PREFERENCES: "aangeven wanneer u kunt (kies alle tijden die u passen); daarna plannen wij de "
+    "gesprekken en ziet u uw tijd in de app",
+}
+
+
 def dutch_date(day: date) -> str:
     """`maandag 7 september`."""
     return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
@@ -67,8 +74,9 @@ def _groups_text(groups: list[int]) -> str:
     )
 
 
-def attendance_text(rnd: Round, leerjaren: list[int]) -> str:
-    """Who attends, as the invitation must say (domain.md: parents are told when experts join)."""
+def attendance_text(rnd: Round, leerjaren: list[int], *, ib: bool = False, colleague: bool = False) -> str:
+    """Who attends, as the invitation must say (domain.md: parents are told when experts join): the
+    IB and the second colleague only to the families whose conversation they are on."""
     parts = ["u (beide ouders/verzorgers zijn welkom)", "de leerkracht"]
     child_from = rnd.attendance.child_from_leerjaar
     if child_from is not None:
@@ -78,14 +86,10 @@ def attendance_text(rnd: Round, leerjaren: list[int]) -> str:
         elif with_child:
             parts.insert(1, f"uw kind (in {_groups_text(with_child)})")
     text = ", ".join(parts[:-1]) + " en " + parts[-1]
-    if rnd.attendance.second_colleague:
+    if colleague:
         text += ". Er is ook een tweede collega bij het gesprek"
-    if rnd.attendance.ib_from_ondersteuningsniveau is not None:
-        text += (
-            ". Krijgt uw kind extra ondersteuning "
-            f"(niveau {rnd.attendance.ib_from_ondersteuningsniveau} of hoger), dan kan ook "
-            "de intern begeleider of een externe deskundige aanschuiven; dat hoort u altijd vooraf"
-        )
+    if ib:
+        text += ". Omdat uw kind extra ondersteuning krijgt, is ook de intern begeleider bij dit gesprek"
     return text
 
 
@@ -100,7 +104,16 @@ def participation_text(rnd: Round, leerjaren: list[int]) -> str:
 
 
 def invitation(
-    rnd: Round, base, *, group_name: str, leerjaren: list[int], days: tuple[date, ...], closes: datetime, school: str
+    rnd: Round,
+    base,
+    *,
+    group_name: str,
+    leerjaren: list[int],
+    days: tuple[date, ...],
+    closes: datetime,
+    school: str,
+    ib: bool = False,
+    colleague: bool = False,
 ) -> str:
     return render(
         "invitation",
@@ -112,10 +125,11 @@ def invitation(
             "doel": rnd.purpose or DEFAULT_PURPOSE[rnd.kind],
             "duur": str(rnd.slot_minutes),
             "vorm": rnd.form,
-            "aanwezig": attendance_text(rnd, leerjaren),
+            "aanwezig": attendance_text(rnd, leerjaren, ib=ib, colleague=colleague),
             "periode": period(days),
             "verplicht": participation_text(rnd, leerjaren),
             "sluiting": dutch_moment(closes),
+            "kiezen": CHOOSING[rnd.planner.mode],
             "school": school,
         },
     )[:5000]

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, delete, select
 
 from adapters.errors import DuplicateExternalRef
+from connector.cycle.settings.models import Round as RoundSettings
 from connector.cycle.settings.models import RoundKind
 from connector.cycle.yearplan import RoundPlan
 from connector.engine import messages
 from connector.engine.actions import Action
+from connector.engine.agenda import Agenda
+from connector.engine.attendees import Person, colleagues, the_ib
 from connector.engine.attention import NeedsPerson, last_roster
 from connector.engine.context import Step
 from connector.engine.intents import perform, recorded_payload
 from connector.engine.roster import find_school_ids
-from connector.engine.slots import SlotSpec, slot_pool, take_slots
+from connector.engine.slots import SlotSpec, slot_pool, take_slots, wanted
 from connector.store.models import (
     Group,
     GroupStaff,
@@ -58,6 +61,7 @@ class PlannerPlan:
     slots: tuple[SlotSpec, ...]
     body: dict | None  # None when there is nothing to create (no invitable child, no slot)
     problems: list[str]
+    short: int = 0  # invitees who have no slot
 
 
 def external_ref(step: Step, plan: RoundPlan, group: Group, suffix: str = "") -> str:
@@ -97,16 +101,47 @@ def ensure_round(step: Step, plan: RoundPlan, school_id: int, year_id: int) -> i
         return row.id
 
 
+SUPPORT = {":opp": "Extra gesprek over de ondersteuning: ", ":ib": "Gesprek met de intern begeleider: "}
+
+
+def load_agenda(session, step: Step, school_id: int, kept) -> Agenda:
+    """The school's agenda: the slots of every planner the service made that was not cancelled (a
+    planner whose creation was interrupted has no slots stored yet: its recorded request has them)."""
+    agenda = Agenda()
+    live = (Planner.school_id == school_id, col(Planner.status) != "cancelled", kept)
+    for slot in session.exec(select(Slot).join(Planner, col(Planner.id) == Slot.planner_id).where(*live)):
+        agenda.claim(slot.starts_at, slot.ends_at, slot.staff_ids)
+    for ref in session.exec(select(Planner.external_ref).where(*live, col(Planner.vendor_id).is_(None))):
+        for slot in (recorded_payload(step.store, f"create_planner:{ref}") or {}).get("slots", []):
+            agenda.claim(datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"]), slot["staff_ids"])
+    return agenda
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One planner a group needs: its ref suffix, title prefix, invitees, and who joins every slot."""
+
+    suffix: str
+    prefix: str
+    members: list[Pupil]
+    joining: tuple[Person, ...] = ()
+    ib: bool = False
+
+
 def plan_group_planners(
-    step: Step, plan: RoundPlan, year_id: int | None, forget: frozenset[int] = frozenset()
+    step: Step, plan: RoundPlan, school_id: int, year_id: int | None, forget: frozenset[int] = frozenset()
 ) -> list[PlannerPlan]:
     """The planners a round needs, per group of the school year that has the round's leerjaren.
-    Planner rows in `forget` (recorded, never attempted: `_unfinished`) count as not there."""
+    Planner rows in `forget` (recorded, never attempted: `_unfinished`) count as not there. Slots
+    are taken from the school's agenda, so nobody is offered in two places at once."""
     rnd = plan.round
     kept = col(Planner.id).not_in(forget)
     zone = ZoneInfo(step.school.timezone)
-    out: list[PlannerPlan] = []
+    drafts: list[Draft] = []
     with step.store.read() as session:
+        agenda = load_agenda(session, step, school_id, kept)
+        ib = the_ib(session, school_id) if rnd.attendance.ib_from_ondersteuningsniveau is not None else None
+        second = colleagues(step, session, plan, school_id)
         groups = [
             g
             for g in session.exec(
@@ -128,25 +163,6 @@ def plan_group_planners(
                 )
             )
             prefix = external_ref(step, plan, group)
-            used = {
-                (s.starts_at.astimezone(zone), tuple(s.staff_ids))
-                for s in session.exec(
-                    select(Slot)
-                    .join(Planner, col(Planner.id) == Slot.planner_id)
-                    .where(Planner.group_id == group.id, col(Planner.external_ref).startswith(prefix), kept)
-                )
-            }
-            # A planner whose creation was interrupted has no slots stored yet: its request has them.
-            for ref in session.exec(
-                select(Planner.external_ref).where(
-                    Planner.group_id == group.id,
-                    col(Planner.external_ref).startswith(prefix),
-                    col(Planner.vendor_id).is_(None),
-                    kept,
-                )
-            ):
-                for slot in (recorded_payload(step.store, f"create_planner:{ref}") or {}).get("slots", []):
-                    used.add((datetime.fromisoformat(slot["start"]).astimezone(zone), tuple(slot["staff_ids"])))
             existing = set(session.exec(select(Planner.external_ref).where(Planner.group_id == group.id, kept)))
             invited = set(
                 session.exec(
@@ -154,38 +170,102 @@ def plan_group_planners(
                     .join(Planner, col(Planner.id) == PlannerInvitee.planner_id)
                     .where(
                         Planner.group_id == group.id,
-                        col(Planner.external_ref).startswith(external_ref(step, plan, group)),
+                        col(Planner.external_ref).startswith(prefix),
                         PlannerInvitee.child_planner_id != "",
                         kept,
                     )
                 )
             )
-            out += _group_plans(step, plan, group, pupils, teachers, used, existing, invited, zone)
+            problems: list[str] = []
+            colleague, problem = second.for_group(
+                group, sorted({p.leerjaar for p in pupils}) or list(group.leerjaren), {t.pas_id for t in teachers}
+            )
+            problems += [problem] if problem else []
+            needed = [Wanted("", "", pupils, (colleague,) if colleague else ())]
+            needed += _support(rnd, group, pupils, ib, problems)
+            drafts += _group_drafts(step, plan, group, teachers, needed, existing, invited, zone, problems)
+    _allot(drafts, agenda, rnd.planner.slot_margin)
+    return [_one(step, plan, draft) for draft in drafts]
+
+
+def _allot(drafts: list[Draft], agenda: Agenda, margin: float) -> None:
+    """Slots for every draft from the school's agenda: first one per invitee, support planners first
+    (they need two people at once, one of them shared by all groups), then the margins, so that a
+    scarce person's time goes to conversations before it goes to choice."""
+    ordered = sorted(drafts, key=lambda d: not d.want.suffix)
+    for draft in ordered:
+        draft.slots += take_slots(draft.pool, agenda, draft.invitable)
+    for draft in ordered:
+        draft.slots += take_slots(draft.pool, agenda, wanted(draft.invitable, margin) - len(draft.slots))
+
+
+def _support(
+    rnd: RoundSettings, group: Group, pupils: list[Pupil], ib: Person | None, problems: list[str]
+) -> list[Wanted]:
+    """The group's support planners: the OPP extra conversation (with the IB when the round has
+    one), and the IB's conversation for pupils from `ib_from_ondersteuningsniveau` without an OPP
+    conversation; one support conversation per pupil at most."""
+    level = rnd.attendance.ib_from_ondersteuningsniveau
+    joining = (ib,) if ib is not None else ()
+    out = []
+    opp = [p for p in pupils if p.opp] if rnd.opp_extra_conversation else []
+    if opp:
+        out.append(Wanted(":opp", SUPPORT[":opp"], opp, joining, ib is not None))
+    if level is not None:
+        with_opp = {p.id for p in opp}
+        with_ib = [p for p in pupils if p.ondersteuningsniveau >= level and p.id not in with_opp]
+        if with_ib and ib is None:
+            problems.append(
+                f"group {group.pas_id}: {len(with_ib)} pupil(s) of ondersteuningsniveau {level} or higher should "
+                "meet the IB, but no staff member with the role intern_begeleider is linked in the planner"
+            )
+        elif with_ib:
+            out.append(Wanted(":ib", SUPPORT[":ib"], with_ib, joining, True))
     return out
 
 
-def _group_plans(
-    step, plan: RoundPlan, group: Group, pupils, teachers, used, existing, invited, zone
-) -> list[PlannerPlan]:
+@dataclass
+class Draft:
+    """A planner being planned: its invitees and slot pool; `slots` as `_allot` hands them out."""
+
+    group: Group
+    ref: str
+    want: Wanted
+    invitees: list[tuple[Pupil, bool]]
+    pool: list[SlotSpec]
+    problems: list[str]
+    slots: list[SlotSpec] = field(default_factory=list)
+
+    @property
+    def invitable(self) -> int:
+        return sum(1 for p, _ in self.invitees if p.planner_id)
+
+
+def _group_drafts(
+    step, plan: RoundPlan, group: Group, teachers, wanted: list[Wanted], existing, invited, zone, problems
+) -> list[Draft]:
     rnd = plan.round
-    problems = []
     linked_teachers = {t.planner_id: tuple(t.werkdagen) for t in teachers if t.planner_id}
     if not linked_teachers:
         problems.append(f"group {group.pas_id} has no teacher linked in the planner")
-    pool, no_teacher_days = slot_pool(
-        days=plan.conversation_days, spans=plan.hours, minutes=rnd.slot_minutes, zone=zone, teachers=linked_teachers
-    )
-    if no_teacher_days:
-        problems.append(
-            f"group {group.pas_id}: no teacher works on {', '.join(d.isoformat() for d in no_teacher_days)}"
+    mandatory = {p.id: rnd.is_mandatory_for(p.leerjaar) for p in wanted[0].members}
+    drafts: list[Draft] = []
+    for want in wanted:
+        pool, no_teacher_days = slot_pool(
+            days=plan.conversation_days,
+            spans=plan.hours,
+            minutes=rnd.slot_minutes,
+            zone=zone,
+            teachers=linked_teachers,
+            joining={p.planner_id: p.werkdagen for p in want.joining},
+            concentrate=rnd.slots.concentrate,
         )
-    mandatory = {p.id: rnd.is_mandatory_for(p.leerjaar) for p in pupils}
-    wanted = [("", "", pupils)]
-    if rnd.opp_extra_conversation:
-        wanted.append((":opp", "Extra gesprek over de ondersteuning: ", [p for p in pupils if p.opp]))
-    plans: list[PlannerPlan] = []
-    for suffix, prefix, members in wanted:
-        ref = external_ref(step, plan, group, suffix)
+        if no_teacher_days and not want.suffix:
+            problems.append(
+                f"group {group.pas_id}: no teacher works on {', '.join(d.isoformat() for d in no_teacher_days)}"
+            )
+        members = want.members
+        ref = external_ref(step, plan, group, want.suffix)
         if ref in existing:
             members = [
                 p for p in members if p.id not in invited and p.planner_id
@@ -195,35 +275,29 @@ def _group_plans(
             ref = f"{ref}:{'-'.join(sorted(p.pas_id for p in members))}"[:128]
             if ref in existing:
                 continue
-        plans.append(
-            _one(
-                step,
-                plan,
-                group,
-                ref,
-                prefix,
-                [(p, mandatory[p.id]) for p in members],
-                pool,
-                used,
-                [] if plans else problems,
-            )
+        drafts.append(Draft(group, ref, want, [(p, mandatory[p.id]) for p in members], pool, []))
+    if drafts:
+        drafts[0].problems[:0] = problems
+    return drafts
+
+
+def _one(step: Step, plan: RoundPlan, draft: Draft) -> PlannerPlan:
+    rnd, group, ref, want, invitees = plan.round, draft.group, draft.ref, draft.want, draft.invitees
+    invitable = [p.planner_id for p, _ in invitees if p.planner_id]
+    slots = sorted(draft.slots, key=lambda s: s.start)
+    notes = list(draft.problems)
+    short = max(0, len(invitable) - len(slots))
+    missing = wanted(len(invitable), rnd.planner.slot_margin) - len(slots)
+    if short:
+        notes.append(
+            f"{ref}: {len(slots)} slots for {len(invitable)} invitees: {short} families cannot book in the "
+            "window with the people this conversation needs (see check-config)"
         )
-        used |= {(s.start, s.staff_ids) for s in plans[-1].slots}
-    return plans
-
-
-def _one(
-    step: Step, plan: RoundPlan, group: Group, ref: str, prefix: str, invitees, pool, used, problems
-) -> PlannerPlan:
-    rnd = plan.round
-    invitable = [p for p, _ in invitees if p.planner_id]
-    taken = take_slots(pool, used, len(invitable), rnd.planner.slot_margin)
-    notes = list(problems)
-    if taken.shortfall:
-        notes.append(f"{ref}: {taken.shortfall} of {taken.wanted} slots do not fit in the window")
-    title = f"{prefix}{rnd.name} {group.name}".strip()[:200]
+    elif missing:
+        notes.append(f"{ref}: {missing} of {len(slots) + missing} slots do not fit in the window")
+    title = f"{want.prefix}{rnd.name} {group.name}".strip()[:200]
     body = None
-    if invitable and taken.slots:
+    if invitable and slots:
         assert plan.planner_opens is not None and plan.planner_closes is not None  # a round with planners
         body = {
             "external_ref": ref,
@@ -237,22 +311,23 @@ def _one(
                 days=plan.conversation_days,
                 closes=plan.planner_closes,
                 school=step.school.name,
+                ib=want.ib,
+                colleague=not want.suffix and bool(want.joining),
             ),
             "location": None,
             "kind": KIND.get(
                 rnd.kind, "parent_child_meeting" if rnd.attendance.child_from_leerjaar else "parent_meeting"
             ),
-            "mode": "self_select",
+            "mode": rnd.planner.mode.value,
             "sibling_head_start_hours": rnd.planner.sibling_head_start_hours,
             "opens_at": plan.planner_opens.isoformat(),
             "closes_at": plan.planner_closes.isoformat(),
-            "invitee_child_ids": sorted(p.planner_id for p in invitable),
+            "invitee_child_ids": sorted(invitable),
             "slots": [
-                {"start": s.start.isoformat(), "end": s.end.isoformat(), "staff_ids": list(s.staff_ids)}
-                for s in taken.slots
+                {"start": s.start.isoformat(), "end": s.end.isoformat(), "staff_ids": list(s.staff_ids)} for s in slots
             ],
         }
-    return PlannerPlan(ref, group, title, invitees, taken.slots, body, notes)
+    return PlannerPlan(ref, group, title, invitees, tuple(slots), body, notes, short)
 
 
 @dataclass
@@ -286,9 +361,11 @@ def plan_opening(step: Step, plan: RoundPlan) -> RoundOpening:
     """Which planners the round still needs (reads only; what planning finds goes to `step.run`)."""
     round_id = find_round(step, plan)
     resume, forget = _unfinished(step, round_id) if round_id is not None else ([], [])
-    _, year_id = find_school_ids(step.engine, step.school)
+    school_id, year_id = find_school_ids(step.engine, step.school)
     record = []
-    planned_groups = plan_group_planners(step, plan, year_id, frozenset(forget))
+    planned_groups = (
+        plan_group_planners(step, plan, school_id, year_id, frozenset(forget)) if school_id is not None else []
+    )
     if not planned_groups and not resume and not _has_planners(step, round_id):
         leerjaren = ", ".join(map(str, plan.round.groups))
         if last_roster(step.engine, step.school.brin) is None:
@@ -420,6 +497,8 @@ def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, pla
                 round_id=round_id,
                 group_id=planned.group.id,
                 kind=(planned.body or {}).get("kind", "parent_meeting"),
+                mode=plan.round.planner.mode.value,
+                short=planned.short,
                 opens_at=plan.planner_opens,
                 closes_at=plan.planner_closes,
             )

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from connector.engine import schedule
 from connector.engine.context import Engine
 from connector.engine.jobs import next_due
+from connector.engine.occasions import is_support
 from connector.engine.schedule import release_at
 from connector.logging_setup import safe_id, safe_text
 from connector.review.held import held_attention
@@ -22,11 +23,12 @@ from connector.review.rounds import round_summaries
 from connector.review.runs import RunView, _iso, _local, find_runs, job_marks
 from connector.review.verslagen import OVERDUE, verslag_rows
 from connector.store import Store
-from connector.store.models import Intent, IntentState, JobMark, School, SyncEvent
+from connector.store.models import Group, Intent, IntentState, JobMark, Planner, Round, School, SyncEvent
 
 ACTIVE_AFTER_DEADLINE = timedelta(days=14)  # a round stays on `status` this long after its verslag deadline
 FAILED_RUNS_WINDOW = timedelta(days=7)
 STUCK_AFTER = timedelta(hours=1)  # a run still "running" after this never finished
+SHORT_SHOWN = timedelta(days=14)  # a planner short of slots stays on `status` this long after closing
 
 
 # --- status ---------------------------------------------------------------------------------
@@ -235,11 +237,46 @@ def attention(
             }
         )
     items += held_attention(store, brin, zone)
+    items += short_attention(store, brin, now)
     pending = pending_attention(store, brin)
     if pending is not None:
         items.append(pending)
     items += verslag_attention(verslag_rows(store, settings, brin=brin), brin)
     return items
+
+
+def short_attention(store: Store, brin: str, now: datetime) -> list[dict]:
+    """Planners of this school year that have fewer slots than invitees (not cancelled), until their
+    conversations are over: those families cannot book, and are on the teacher's list at closing."""
+    with store.read() as session:
+        rows = list(
+            session.exec(
+                select(Planner, Round.round_key, Group.name)
+                .join(School, col(School.id) == Planner.school_id)
+                .join(Round, col(Round.id) == Planner.round_id)
+                .join(Group, col(Group.id) == Planner.group_id)
+                .where(School.brin == brin, col(Planner.short) > 0, col(Planner.status) != "cancelled")
+                .order_by(col(Planner.external_ref))
+            )
+        )
+    late = [(p, key, name) for p, key, name in rows if p.closes_at >= now - SHORT_SHOWN]
+    if not late:
+        return []
+    what = "; ".join(
+        f"{key} {safe_text(name)}{' (support conversation)' if is_support(p.external_ref) else ''}: {p.short}"
+        for p, key, name in late
+    )
+    return [
+        {
+            "kind": "planners_short",
+            "count": len(late),
+            "ids": [safe_id(p.external_ref) for p, _, _ in late],
+            "message": f"{len(late)} planner(s) have fewer slots than invitees, so some families cannot book "
+            f"(invitees without a slot per planner: {what}). The window cannot hold these conversations with "
+            f"the people they need; `connector check-config` says who is short. The families are on the "
+            "teacher's list when the planner closes.",
+        }
+    ]
 
 
 def _teacher(row: dict) -> str:

@@ -68,6 +68,8 @@ class Planner(Timestamps, table=True):
     round_id: int = fk("rounds.id", index=False)
     group_id: int = fk("school_groups.id")
     kind: str = "parent_meeting"
+    mode: str = "self_select"  # "preferences": families state when they can, the service assigns at closing
+    short: int = 0  # invitees the window had no slot for, with the people the conversation needs
     status: str = PlannerStatus.PENDING.value
     opens_at: datetime = utc_field()
     closes_at: datetime = utc_field()

@@ -40,9 +40,37 @@ def test_the_invitation_states_purpose_duration_form_and_who_attends():
     )
     assert "Doel: Het rapport." in text and "Duur: 15 minuten" in text and "Vorm: op school" in text
     assert "uw kind en de leerkracht" in text  # every leerjaar of this group is 5 or higher
-    assert "intern begeleider" in text and "dat hoort u altijd vooraf" in text
+    assert "intern begeleider" not in text  # only the IB conversation's invitation says the IB joins
     assert "Dit gesprek is facultatief" in text and "Voor groep 7 verwachten wij alle ouders." in text
     assert "maandag 21 juni tot en met vrijdag 9 juli" in text and "zondag 20 juni om 17:00" in text
+
+
+def test_only_the_families_whose_conversation_includes_the_ib_or_a_colleague_are_told():
+    advice = rnd(attendance={"ib_from_ondersteuningsniveau": 3, "second_colleague": "3112"})
+    common = {
+        "group_name": "Groep 8",
+        "leerjaren": [8],
+        "days": (date(2027, 2, 8),),
+        "closes": datetime(2027, 2, 1, 17, 0, tzinfo=ZONE),
+        "school": "X",
+    }
+    with_ib = messages.invitation(advice, Path("."), ib=True, **common)
+    with_colleague = messages.invitation(advice, Path("."), colleague=True, **common)
+    assert "is ook de intern begeleider bij dit gesprek" in with_ib and "tweede collega" not in with_ib
+    assert "tweede collega" in with_colleague and "intern begeleider" not in with_colleague
+
+
+def test_a_preferences_round_asks_when_the_family_can_instead_of_a_time():
+    text = messages.invitation(
+        rnd(planner={"mode": "preferences"}),
+        Path("."),
+        group_name="Groep 5",
+        leerjaren=[5],
+        days=(date(2027, 2, 8),),
+        closes=datetime(2027, 2, 1, 17, 0, tzinfo=ZONE),
+        school="X",
+    )
+    assert "aangeven wanneer u kunt" in text and "een tijd kiezen" not in text
 
 
 def test_a_reminder_names_every_child_and_how_soon_the_planner_closes():

@@ -145,10 +145,14 @@ def test_the_table_and_calendar_show_the_siblings_release():
     assert "DTSTART;TZID=Europe/Amsterdam:20270218T080000" in ics.stdout
 
 
-def test_check_config_warns_of_the_default_settings_vacation_rounds_and_still_exits_0():
-    result = CliRunner().invoke(app, ["check-config", "--settings", str(REPO / "settings.toml")])
+def test_check_config_warns_of_the_default_settings_vacation_rounds_and_still_exits_0(tmp_path):
+    # A copy beside its own (absent) database: no roster has been read, so capacity is not checked yet.
+    (tmp_path / "settings.toml").write_text((REPO / "settings.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "dev-secrets").symlink_to(REPO / "dev-secrets")
+    result = CliRunner().invoke(app, ["check-config", "--settings", str(tmp_path / "settings.toml")])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
+    assert lines.pop().startswith("capacity not checked for 12AB00: no roster read yet")
     assert lines[0].endswith("settings.toml: valid (1 school(s), 1 cycle(s), 5 round(s) placed on the calendar)")
     assert lines[1:] == [
         "warning: school 12AB00, round advies-8: the verslag deadline donderdag 24-12 falls in the kerstvakantie "

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.engine.slots import slot_pool, take_slots
+from connector.engine.agenda import Agenda
+from connector.engine.slots import slot_pool, take_slots, wanted
 
 ZONE = ZoneInfo("Europe/Amsterdam")
 DAYS = (date(2026, 11, 9), date(2026, 11, 10), date(2026, 11, 12))  # Monday, Tuesday, Thursday
@@ -37,24 +38,24 @@ def test_a_day_on_which_no_teacher_works_is_reported():
 
 def test_slots_are_spread_over_the_days_and_cover_invitees_plus_margin():
     pool, _ = slot_pool(days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ()})
-    taken = take_slots(pool, set(), invitees=5, margin=0.2)
-    assert len(taken.slots) == 6 and taken.shortfall == 0
-    assert {s.start.date() for s in taken.slots} == set(DAYS)
-    assert [s.start for s in taken.slots] == sorted(s.start for s in taken.slots)
+    taken = take_slots(pool, Agenda(), wanted(5, 0.2))
+    assert len(taken) == 6
+    assert {s.start.date() for s in taken} == set(DAYS)
 
 
-def test_used_slots_are_not_handed_out_twice_and_a_shortfall_is_reported():
+def test_slots_in_the_agenda_are_not_handed_out_twice():
     pool, _ = slot_pool(days=DAYS[:1], spans=SPANS[:1], minutes=20, zone=ZONE, teachers={"stf_a": ()})
-    first = take_slots(pool, set(), invitees=2, margin=0)
-    second = take_slots(pool, {(s.start, s.staff_ids) for s in first.slots}, invitees=2, margin=0)
-    assert not {s.start for s in first.slots} & {s.start for s in second.slots}
-    assert len(second.slots) == 1 and second.shortfall == 1
+    agenda = Agenda()
+    first = take_slots(pool, agenda, 2)
+    second = take_slots(pool, agenda, 2)
+    assert not {s.start for s in first} & {s.start for s in second}
+    assert len(second) == 1
 
 
 @given(st.integers(min_value=5, max_value=60), st.integers(min_value=0, max_value=80))
 def test_slots_never_overlap_and_fit_the_spans(minutes, invitees):
     pool, _ = slot_pool(days=DAYS, spans=SPANS, minutes=minutes, zone=ZONE, teachers={"stf_a": ()})
-    taken = take_slots(pool, set(), invitees=invitees, margin=0.1).slots
+    taken = sorted(take_slots(pool, Agenda(), wanted(invitees, 0.1)), key=lambda s: s.start)
     for a, b in zip(taken, taken[1:], strict=False):  # each with the next
         assert a.end <= b.start
     for slot in taken:
@@ -64,3 +65,32 @@ def test_slots_never_overlap_and_fit_the_spans(minutes, invitees):
             and slot.end <= datetime.combine(slot.start.date(), e, tzinfo=ZONE)
             for s, e in SPANS
         )
+
+
+def test_a_slot_overlapping_another_of_the_same_person_is_skipped_whatever_its_length():
+    agenda = Agenda()
+    ten, _ = slot_pool(days=DAYS[:1], spans=SPANS[:1], minutes=10, zone=ZONE, teachers={"stf_a": ()})
+    take_slots(ten, agenda, 1)  # 15:00-15:10
+    fifteen, _ = slot_pool(days=DAYS[:1], spans=SPANS[:1], minutes=15, zone=ZONE, teachers={"stf_a": ()})
+    other, _ = slot_pool(days=DAYS[:1], spans=SPANS[:1], minutes=15, zone=ZONE, teachers={"stf_b": ()})
+    assert take_slots(fifteen, agenda, 1)[0].start.time() == time(15, 15)
+    assert take_slots(other, agenda, 1)[0].start.time() == time(15, 0)
+
+
+def test_joining_staff_are_on_every_slot_and_only_on_their_own_days():
+    pool, missing = slot_pool(
+        days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ()}, joining={"stf_ib": ("di", "do")}
+    )
+    assert missing == ()
+    assert {s.start.date() for s in pool} == {date(2026, 11, 10), date(2026, 11, 12)}
+    assert {s.staff_ids for s in pool} == {("stf_a", "stf_ib")}
+
+
+def test_concentrated_slots_fill_one_evening_before_the_next():
+    pool, _ = slot_pool(days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ()}, concentrate=True)
+    taken = take_slots(pool, Agenda(), 8)
+    assert {s.start.date() for s in taken} == {DAYS[0]}
+    spread = take_slots(
+        slot_pool(days=DAYS, spans=SPANS, minutes=15, zone=ZONE, teachers={"stf_a": ()})[0], Agenda(), 8
+    )
+    assert {s.start.date() for s in spread} == set(DAYS)

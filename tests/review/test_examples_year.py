@@ -7,16 +7,44 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlmodel import col, select
 
 from connector.cycle.settings import load_settings
 from connector.demo import run_demo
 from connector.logging_setup import configure_logging
 from connector.review.verslagen import verslag_rows
 from connector.store import Store
+from connector.store.models import Planner, Slot
 
 from .conftest import REPO
 
 PUPILS = 25  # every kind of family, and a year in well under a minute
+
+
+def double_booked(store: Store) -> list[tuple]:
+    """Every pair of overlapping slots of one staff member, over all planners not cancelled."""
+    per_person: dict[str, list[tuple]] = {}
+    with store.read() as session:
+        rows = list(
+            session.exec(
+                select(Slot, Planner.external_ref)
+                .join(Planner, col(Planner.id) == Slot.planner_id)
+                .where(col(Planner.status) != "cancelled")
+            )
+        )
+    assert rows, "no slots at all"
+    for slot, ref in rows:
+        for person in slot.staff_ids:
+            per_person.setdefault(person, []).append((slot.starts_at, slot.ends_at, ref))
+    clashes = []
+    for person, slots in per_person.items():
+        slots.sort()
+        latest = slots[0]
+        for current in slots[1:]:
+            if current[0] < latest[1]:
+                clashes.append((person, latest, current))
+            latest = max(latest, current, key=lambda s: s[1])
+    return clashes
 
 
 def reported(rows: list[dict]) -> dict[tuple, tuple]:
@@ -38,6 +66,7 @@ def test_an_example_school_year_is_reported_as_it_went_under_its_own_verslag_rul
     store = Store(database)
     try:
         rows = verslag_rows(store, loaded.settings)
+        assert double_booked(store) == []  # one agenda: nobody in two slots at once, across the year
     finally:
         store.dispose()
     truth = {

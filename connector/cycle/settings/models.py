@@ -35,6 +35,7 @@ MONTHS = {
     "november": 11,
     "december": 12,
 }
+PREVIOUS_TEACHER = "previous_teacher"
 _BRIN = re.compile(r"^[0-9]{2}[A-Z]{2}[0-9]{2}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _HOURS = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
@@ -54,6 +55,13 @@ class RoundKind(StrEnum):
     ADVIES = "advies"
     HUISBEZOEK = "huisbezoek"
     OVERIG = "overig"
+
+
+class PlannerMode(StrEnum):
+    """How families get their time (contract: "Planner lifecycle")."""
+
+    SELF_SELECT = "self_select"  # each family books a slot
+    PREFERENCES = "preferences"  # families state when they can; at closing the service assigns the slots
 
 
 class Participation(StrEnum):
@@ -221,8 +229,20 @@ class Window(_Strict):
         return number
 
 
+class Weights(_Strict):
+    """What a preferences round's schedule weighs besides placing every child (all soft): per minute
+    between siblings' conversations beyond back to back, per minute between a child's main and its
+    support conversation (OPP or IB), per evening a staff member is at school for the round."""
+
+    sibling_gap: Annotated[int, Field(ge=0, le=1000)] = 3
+    support_gap: Annotated[int, Field(ge=0, le=1000)] = 2
+    evening: Annotated[int, Field(ge=0, le=10000)] = 60
+
+
 class PlannerTiming(_Strict):
-    """When the planner opens and closes, relative to the round's first conversation day."""
+    """When the planner opens and closes, relative to the round's first conversation day; how
+    families get their time (`mode`), and for preferences, how the schedule is weighed and how long
+    it may be searched for."""
 
     opens_days_before: Annotated[int, Field(ge=1, le=60)] = 7
     opens_at: time = time(8, 0)
@@ -231,6 +251,9 @@ class PlannerTiming(_Strict):
     sibling_head_start_hours: Annotated[int, Field(ge=0, le=168)] = 24
     reminders_days_before_close: tuple[Annotated[int, Field(ge=0, le=30)], ...] = (3, 1)
     slot_margin: Annotated[float, Field(ge=0, le=2)] = 0.1
+    mode: PlannerMode = PlannerMode.SELF_SELECT
+    weights: Weights = Weights()
+    solve_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
 
     @field_validator("opens_at", "closes_at")
     @classmethod
@@ -257,7 +280,26 @@ class Attendance(_Strict):
 
     child_from_leerjaar: Annotated[int, Field(ge=1, le=8)] | None = None
     ib_from_ondersteuningsniveau: Annotated[int, Field(ge=1, le=5)] | None = None
-    second_colleague: bool = False
+    # Who the second colleague at every conversation is: a PAS staff id, or "previous_teacher" (the
+    # teacher of last school year's group of the leerjaar below).
+    second_colleague: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+    @field_validator("second_colleague", mode="before")
+    @classmethod
+    def _say_who(cls, value: object) -> object:
+        if isinstance(value, bool):
+            raise ValueError(
+                f'{str(value).lower()} does not say who: write "{PREVIOUS_TEACHER}" (the teacher of last school '
+                "year's group of the leerjaar below) or the colleague's staff id in PAS, e.g. \"3112\""
+            )
+        return value
+
+
+class SlotRules(_Strict):
+    """How a planner's slots are chosen from the window: spread over the days (parents keep a choice of
+    days) or, with `concentrate`, evening after evening filled in turn (few, full contact evenings)."""
+
+    concentrate: bool = False
 
 
 class Verslag(_Strict):
@@ -295,6 +337,7 @@ class Round(_Strict):
     participation: Participation = Participation.MANDATORY
     mandatory_groups: tuple[Annotated[int, Field(ge=1, le=8)], ...] = ()
     slot_minutes: Annotated[int, Field(ge=5, le=120)] = 15
+    slots: SlotRules = SlotRules()
     conversation_hours: HoursWindow | None = None  # default: the school's
     uses_planner: bool | None = None  # default: every kind but kindgesprek
     planner: PlannerTiming = PlannerTiming()

@@ -14,7 +14,19 @@ from connector.cycle.settings.files import TEMPLATE_LIMIT, read_small_file
 from connector.cycle.settings.models import TemplateRef
 
 PLACEHOLDERS = {
-    "invitation": {"ronde", "groep", "doel", "duur", "vorm", "aanwezig", "periode", "verplicht", "sluiting", "school"},
+    "invitation": {
+        "ronde",
+        "groep",
+        "doel",
+        "duur",
+        "vorm",
+        "aanwezig",
+        "periode",
+        "verplicht",
+        "sluiting",
+        "kiezen",
+        "school",
+    },
     "reminder": {"ronde", "kinderen", "gesprekken", "nog", "sluiting", "school"},
     "teacher_notice": {"ronde", "groep", "periode", "gezinnen", "aantal", "school"},
     # Built-in only (edit the files in connector/templates/): per school, not per round.
