@@ -173,7 +173,10 @@ class SchoolStaff:
                 key = (rp.brin, rp.round_id, pupil_of[booking.child_id], _conversation(planner.external_ref))
                 if key in self.conversations:
                     continue
-                author = next((school.p_staff[s]["external_id"] for s in slot.staff_ids), None)
+                # The group's teacher on the slot writes the verslag, not the IB or the colleague with them.
+                on_slot = [school.p_staff[s]["external_id"] for s in slot.staff_ids]
+                teaching = self._group(school, school.p_groups[planner.group_id]["external_id"])
+                author = next((t for t in on_slot if t in teaching), on_slot[0] if on_slot else None)
                 held = slot.start.astimezone(now.tzinfo)
                 self._record(key, rp, "booking", held, frozenset([author] if author else []), author)
 

@@ -87,23 +87,24 @@ class Colleagues:
         return person(staff), None
 
 
-def colleagues(step, session, plan: RoundPlan, school_id: int) -> Colleagues:
-    """The round's second colleagues; last year's groups are read from PAS only for `previous_teacher`."""
+def colleagues(step, plan: RoundPlan, school_id: int) -> Colleagues:
+    """The round's second colleagues; last year's groups are read from PAS only for `previous_teacher`
+    (before the store is read: no transaction is held across a request)."""
     named = plan.round.attendance.second_colleague
-    staff = {s.pas_id: s for s in session.exec(select(Staff).where(Staff.school_id == school_id))}
-    found = Colleagues(named, staff)
-    if named != PREVIOUS_TEACHER:
-        return found
-    start, end = (int(y) for y in plan.school_year.split("-"))
-    try:
-        groups = list(step.engine.pas.groups(step.school.brin, schoolyear=f"{start - 1}-{end - 1}"))
-    except NotFound:  # the administration does not go back a year: no previous teacher to find
-        return found
-    for item in groups:
-        if not isinstance(item, dict):
-            continue
-        teachers = [t for t in item.get("teacher_ids") or [] if isinstance(t, str)]
-        for year in item.get("leerjaren") or []:
-            if isinstance(year, int):
-                found.last_year.setdefault(year, []).append((str(item.get("name") or item.get("id")), teachers))
-    return found
+    last_year: dict[int, list[tuple[str, list[str]]]] = {}
+    if named == PREVIOUS_TEACHER:
+        start, end = (int(y) for y in plan.school_year.split("-"))
+        try:
+            groups = list(step.engine.pas.groups(step.school.brin, schoolyear=f"{start - 1}-{end - 1}"))
+        except NotFound:  # the administration does not go back a year: no previous teacher to find
+            groups = []
+        for item in groups:
+            if not isinstance(item, dict):
+                continue
+            teachers = [t for t in item.get("teacher_ids") or [] if isinstance(t, str)]
+            for year in item.get("leerjaren") or []:
+                if isinstance(year, int):
+                    last_year.setdefault(year, []).append((str(item.get("name") or item.get("id")), teachers))
+    with step.store.read() as session:
+        staff = {s.pas_id: s for s in session.exec(select(Staff).where(Staff.school_id == school_id))}
+    return Colleagues(named, staff, last_year)

@@ -51,6 +51,13 @@ CHOOSING = {
 }
 
 
+NOT_YET = {PlannerMode.SELF_SELECT: "geen tijd gekozen", PlannerMode.PREFERENCES: "niet aangegeven wanneer u kunt"}
+ASKED = {
+    PlannerMode.SELF_SELECT: "Kiest u alstublieft een tijd die u past.",
+    PlannerMode.PREFERENCES: "Geeft u alstublieft alle tijden aan die u passen; daarna plannen wij de gesprekken.",
+}
+
+
 def dutch_date(day: date) -> str:
     """`maandag 7 september`."""
     return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
@@ -171,6 +178,8 @@ def reminder(
         "ronde": rnd_name,
         "kinderen": _names(list(dict.fromkeys([*children, *extra]))),
         "gesprekken": ", en ".join(parts),
+        "gekozen": NOT_YET[rnd.planner.mode],
+        "vraag": ASKED[rnd.planner.mode],
         "nog": time_left(now, closes),
         "sluiting": dutch_moment(closes),
         "school": school,

@@ -138,10 +138,10 @@ def plan_group_planners(
     kept = col(Planner.id).not_in(forget)
     zone = ZoneInfo(step.school.timezone)
     drafts: list[Draft] = []
+    second = colleagues(step, plan, school_id)
     with step.store.read() as session:
         agenda = load_agenda(session, step, school_id, kept)
         ib = the_ib(session, school_id) if rnd.attendance.ib_from_ondersteuningsniveau is not None else None
-        second = colleagues(step, session, plan, school_id)
         groups = [
             g
             for g in session.exec(

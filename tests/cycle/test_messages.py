@@ -73,6 +73,16 @@ def test_a_preferences_round_asks_when_the_family_can_instead_of_a_time():
     assert "aangeven wanneer u kunt" in text and "een tijd kiezen" not in text
 
 
+def test_a_preferences_reminder_asks_when_the_family_can():
+    closes = datetime(2027, 6, 20, 17, 0, tzinfo=ZONE)
+    now = datetime(2027, 6, 17, 17, 0, tzinfo=ZONE)
+    text = messages.reminder(
+        rnd(planner={"mode": "preferences"}), Path("."), children=["Noor"], now=now, closes=closes, school="X"
+    )
+    assert "nog niet aangegeven wanneer u kunt" in text and "alle tijden aan die u passen" in text
+    assert "Kiest u" not in text
+
+
 def test_a_reminder_names_every_child_and_how_soon_the_planner_closes():
     closes = datetime(2027, 6, 20, 17, 0, tzinfo=ZONE)
     text = messages.reminder(

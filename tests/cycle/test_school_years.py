@@ -152,7 +152,8 @@ def test_each_school_follows_its_own_rules(school_year):
                     .where(Round.round_key == round_key)
                 )
                 local = [s.astimezone(ZoneInfo("Europe/Amsterdam")) for s in slots]
-            assert local and {s.strftime("%a") for s in local} == {"Tue", "Thu"} and min(s.hour for s in local) >= 18
+            # contact evenings, filled one after the other (`slots.concentrate`): the first ones only
+            assert local and {s.strftime("%a") for s in local} <= {"Tue", "Thu"} and min(s.hour for s in local) >= 18
     if name == "002":
         assert all(8 not in g.leerjaren or set(g.leerjaren) != {8} for _, g in planners_of(store, "afronding"))
     if name in ("002", "003", "004"):

@@ -1,8 +1,8 @@
 """Issue W2-4: a preferences round on the simulator. Families state in the app when they can; at
 closing the service solves the whole round at once and posts the assignments.
 
-The default settings' startgesprek round is switched to `planner.mode = "preferences"` (with room
-to choose: `slot_margin = 1.0`). The simulator's parents state every slot on about half of the
+The default settings' startgesprek round is switched to `planner.mode = "preferences"` (which
+offers twice as many slots as invitees by default). The simulator's parents state every slot on about half of the
 evenings offered, the same evenings for all their children. Checked after closing: every child
 whose family stated a time has one booking, in a slot the family stated; siblings are back to back
 whenever their stated slots allow it; a repeat posts nothing; and a `run-due` killed (SIGKILL) at
@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from connector.engine.assignments import NO_AVAILABILITY
+from connector.engine.followup import NOT_ASSIGNED
 from connector.engine.run import run_due
 
 from .conftest import BRIN, Env, Snapshot, local, new_env, take_snapshot
 from .test_crash_safety import Killer
 
-PREFERENCES = 'planner = { mode = "preferences", slot_margin = 1.0 }\n'
+PREFERENCES = 'planner = { mode = "preferences" }\n'
 START_ROUND = 'id = "start"\n'
 ASSIGN = "POST /v1/planners/{planner_id}/assignments"
 
@@ -116,6 +118,9 @@ def test_every_family_that_stated_a_time_gets_one_of_its_own_slots(prepared):
         assert wishes and set(wishes) <= set(assigned) | {k for k, v in wishes.items() if not v}
         assert all(slot in wishes[key] for key, slot in assigned.items())
         assert env.counters()["writes"].get(ASSIGN, 0) > 0
+        # Families who stated nothing are on their teacher's list, with the reason.
+        notices = [m.body for m in env.sim.app.world.messages if m.subject.startswith("Nog te plannen")]
+        assert any(NOT_ASSIGNED[NO_AVAILABILITY] in body for body in notices)
 
         # A repeat at the same moment and a day later posts nothing new and moves nobody.
         before = env.counters()["writes"].get(ASSIGN, 0)

@@ -47,6 +47,32 @@ def double_booked(store: Store) -> list[tuple]:
     return clashes
 
 
+def thin_evenings(store: Store, settings) -> list[str]:
+    """Planners of rounds with `slots.concentrate` whose slots are spread over more evenings than
+    their number needs (all evenings but the last full)."""
+    concentrated = {
+        (s.brin, r.id): (r, r.conversation_hours or s.conversation_hours)
+        for s in settings.schools
+        for r in settings.cycle_for(s).rounds
+        if r.slots.concentrate
+    }
+    found = []
+    with store.read() as session:
+        for planner in session.exec(select(Planner).where(col(Planner.status) != "cancelled")):
+            _, brin, _, round_id = planner.external_ref.split(":")[:4]
+            if (brin, round_id) not in concentrated:
+                continue
+            rnd, hours = concentrated[(brin, round_id)]
+            days = Counter(s.starts_at.date() for s in session.exec(select(Slot).where(Slot.planner_id == planner.id)))
+            per_evening = sum(
+                ((end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)) // rnd.slot_minutes
+                for start, end in hours.spans()
+            )
+            if days and len(days) > -(-sum(days.values()) // per_evening):
+                found.append(f"{planner.external_ref}: {sorted(days.values())} on {len(days)} evenings")
+    return found
+
+
 def reported(rows: list[dict]) -> dict[tuple, tuple]:
     out: dict[tuple, tuple] = {}
     for row in rows:
@@ -67,6 +93,7 @@ def test_an_example_school_year_is_reported_as_it_went_under_its_own_verslag_rul
     try:
         rows = verslag_rows(store, loaded.settings)
         assert double_booked(store) == []  # one agenda: nobody in two slots at once, across the year
+        assert thin_evenings(store, loaded.settings) == []
     finally:
         store.dispose()
     truth = {

@@ -222,6 +222,22 @@ CASES = [
         "school_year",
     ),
     (
+        "a second colleague that does not say who",
+        "slot_minutes = 10\n",
+        "slot_minutes = 10\nattendance = { second_colleague = true }\n",
+        "cycles.standaard.rounds[0].attendance.second_colleague",
+        'true does not say who: write "previous_teacher"',
+        "second_colleague = true",
+    ),
+    (
+        "an unknown planner mode",
+        "slot_minutes = 10\n",
+        'slot_minutes = 10\nplanner = { mode = "voorkeur" }\n',
+        "cycles.standaard.rounds[0].planner.mode",
+        '\'voorkeur\' is not one of "self_select" or "preferences"',
+        'mode = "voorkeur"',
+    ),
+    (
         "missing base URL",
         'base_url = "http://127.0.0.1:8765"\nclient_id',
         "client_id",

@@ -239,6 +239,9 @@ class Weights(_Strict):
     evening: Annotated[int, Field(ge=0, le=10000)] = 60
 
 
+PREFERENCES_MARGIN = 1.0
+
+
 class PlannerTiming(_Strict):
     """When the planner opens and closes, relative to the round's first conversation day; how
     families get their time (`mode`), and for preferences, how the schedule is weighed and how long
@@ -254,6 +257,15 @@ class PlannerTiming(_Strict):
     mode: PlannerMode = PlannerMode.SELF_SELECT
     weights: Weights = Weights()
     solve_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _room_to_state(cls, data: object) -> object:
+        """A preferences planner offers twice its invitees by default: families state every time they
+        can, and the schedule needs that room to place siblings together."""
+        if isinstance(data, dict) and data.get("mode") == PlannerMode.PREFERENCES.value and "slot_margin" not in data:
+            return {**data, "slot_margin": PREFERENCES_MARGIN}
+        return data
 
     @field_validator("opens_at", "closes_at")
     @classmethod

@@ -27,7 +27,7 @@ PLACEHOLDERS = {
         "kiezen",
         "school",
     },
-    "reminder": {"ronde", "kinderen", "gesprekken", "nog", "sluiting", "school"},
+    "reminder": {"ronde", "kinderen", "gesprekken", "gekozen", "vraag", "nog", "sluiting", "school"},
     "teacher_notice": {"ronde", "groep", "periode", "gezinnen", "aantal", "school"},
     # Built-in only (edit the files in connector/templates/): per school, not per round.
     "verslag_reminder": {"stand", "leerlingen", "categorie", "school"},
