@@ -88,8 +88,9 @@ def _post(step: Step, planner: Planner, rows: list[dict[str, str]]) -> bool:
         return vendor_id
 
     def lookup() -> str | None:
-        """The request is applied completely or not at all: one assignment in place means all are."""
-        held = {(b.get("child_id"), b.get("slot_id")) for b in step.planner.bookings(vendor_id)}
+        """Whether an interrupted request took effect: the vendor holds every one of its assignments."""
+        active = [b for b in step.planner.bookings(vendor_id) if b.get("status") == "booked"]
+        held = {(b.get("child_id"), b.get("slot_id")) for b in active}
         return vendor_id if all((r["child_id"], r["slot_id"]) in held for r in rows) else None
 
     outcome = perform(

@@ -145,6 +145,7 @@ def round_phase(rp, now: datetime, zone: ZoneInfo, served: datetime | None = Non
 _KIND_WORDS = {
     "open_planner": "opening a planner",
     "close_planner": "closing a planner",
+    "assign_slots": "posting a preferences round's schedule",
     "send_message": "sending a message",
 }
 
