@@ -78,8 +78,8 @@ class Need:
 
 @dataclass(frozen=True)
 class Weights:
-    sibling_gap: int = 3  # per minute between two siblings' conversations beyond back to back
-    support_gap: int = 2  # per minute between a child's main conversation and its support conversation
+    sibling_gap: int = 10  # per minute between two siblings' conversations beyond back to back
+    support_gap: int = 5  # per minute between a child's main conversation and its support conversation
     evening: int = 60  # per day on which a staff member has at least one conversation
 
 

@@ -234,8 +234,8 @@ class Weights(_Strict):
     between siblings' conversations beyond back to back, per minute between a child's main and its
     support conversation (OPP or IB), per evening a staff member is at school for the round."""
 
-    sibling_gap: Annotated[int, Field(ge=0, le=1000)] = 3
-    support_gap: Annotated[int, Field(ge=0, le=1000)] = 2
+    sibling_gap: Annotated[int, Field(ge=0, le=1000)] = 10
+    support_gap: Annotated[int, Field(ge=0, le=1000)] = 5
     evening: Annotated[int, Field(ge=0, le=10000)] = 60
 
 
