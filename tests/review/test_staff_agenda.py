@@ -31,8 +31,8 @@ slot_minutes = 15
 """
 
 
-def demo_until(tmp_path: Path, settings_text: str, until: date) -> Store:
-    """The demo school (60 pupils) on these settings until `until`; its store."""
+def demo_until(tmp_path: Path, settings_text: str, until: date | None) -> Store:
+    """The demo school (60 pupils) on these settings until `until` (None: the whole year); its store."""
     settings = tmp_path / "settings.toml"
     settings.write_text(settings_text, encoding="utf-8")
     (tmp_path / "dev-secrets").symlink_to(REPO / "dev-secrets")
@@ -46,7 +46,7 @@ def test_two_rounds_at_once_for_a_combination_group_never_double_book_anyone(tmp
     # the extra round goes right after the start round, so both fall in the second school week
     head, tail = text.split('[[cycles.standaard.rounds]]\nid = "kind-okt"', 1)
     extra = head + EXTRA_ROUND.lstrip() + '\n[[cycles.standaard.rounds]]\nid = "kind-okt"' + tail
-    store = demo_until(tmp_path, extra, date(2026, 9, 20))
+    store = demo_until(tmp_path, extra, None)  # every planner of the year
     try:
         assert double_booked(store) == []
         with store.read() as session:
@@ -58,7 +58,7 @@ def test_two_rounds_at_once_for_a_combination_group_never_double_book_anyone(tmp
     finally:
         store.dispose()
     combo = {p.external_ref.split(":")[3] for p, g in planners if g.leerjaren == [3, 4]}
-    assert combo == {"start", "extra-4"}  # the combination group is in both rounds
+    assert {"start", "extra-4"} <= combo  # the combination group is in both rounds of the second school week
     assert any(p.external_ref.split(":")[5:6] == ["ib"] for p, _ in planners)  # the IB's own conversations
     for ref, body in bodies.items():
         assert body is not None
