@@ -190,27 +190,19 @@ def plan_cancellation(
         assert group is not None
         extra = is_extra(planner)
         what = "extra gesprek over de ondersteuning, " if extra else ""
+        subject = f"Gespreksplanner geannuleerd: {what}{plan.round.name.lower()} {group.name}"
+        text = messages.cancelled_notice(
+            plan.round,
+            step.engine.loaded.path.parent,
+            extra=extra,
+            group_name=group.name,
+            days=plan.conversation_days,
+            families=lines,
+            school=step.school.name,
+        )
+        key = f"cancelled:{planner.external_ref}"
         for teacher in teachers:
-            body = {
-                "recipients": {"staff_ids": [teacher.planner_id]},
-                "subject": f"Gespreksplanner geannuleerd: {what}{plan.round.name.lower()} {group.name}"[:200],
-                "body": messages.cancelled_notice(
-                    plan.round,
-                    step.engine.loaded.path.parent,
-                    extra=extra,
-                    group_name=group.name,
-                    days=plan.conversation_days,
-                    families=lines,
-                    school=step.school.name,
-                ),
-            }
-            message = Message(
-                f"cancelled:{planner.external_ref}:{teacher.pas_id}",
-                body,
-                "cancelled notice",
-                f"{len(lines)} families to contact",
-                count="cancelled notices sent",
-            )
+            message = _to_teacher(teacher, key, subject, text, "cancelled notice", lines)
             assert teacher.id is not None  # read from the store
             cancellation.notices.append((message, teacher.id, planner.id, len(lines)))
         if not teachers:
@@ -220,6 +212,12 @@ def plan_cancellation(
                 level="error",
             )
     return cancellation
+
+
+def _to_teacher(teacher: Staff, key: str, subject: str, text: str, what: str, lines: list[str]) -> Message:
+    """One teacher's copy of a notice listing families to contact (`key` plus the teacher's PAS id)."""
+    body = {"recipients": {"staff_ids": [teacher.planner_id]}, "subject": subject[:200], "body": text}
+    return Message(f"{key}:{teacher.pas_id}", body, what, f"{len(lines)} families to contact", count=f"{what}s sent")
 
 
 def _teachers(session, group_id: int) -> list[Staff]:
@@ -536,26 +534,17 @@ def _plan_notices(
     if not lines:
         return 0
     assert group is not None
+    subject = f"Nog te plannen: {plan.round.name.lower()} {group.name}"
+    text = messages.teacher_notice(
+        plan.round,
+        step.engine.loaded.path.parent,
+        group_name=group.name,
+        days=plan.conversation_days,
+        families=lines,
+        school=step.school.name,
+    )
     for teacher in teachers:
-        body = {
-            "recipients": {"staff_ids": [teacher.planner_id]},
-            "subject": f"Nog te plannen: {plan.round.name.lower()} {group.name}"[:200],
-            "body": messages.teacher_notice(
-                plan.round,
-                step.engine.loaded.path.parent,
-                group_name=group.name,
-                days=plan.conversation_days,
-                families=lines,
-                school=step.school.name,
-            ),
-        }
-        message = Message(
-            f"notice:{planner.external_ref}:{teacher.pas_id}",
-            body,
-            "teacher notice",
-            f"{len(lines)} families to contact",
-            count="teacher notices sent",
-        )
+        message = _to_teacher(teacher, f"notice:{planner.external_ref}", subject, text, "teacher notice", lines)
         assert teacher.id is not None and planner.id is not None  # read from the store
         closing.notices.append((message, teacher.id, planner.id, len(lines)))
     if not teachers:
