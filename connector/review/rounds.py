@@ -49,10 +49,11 @@ def round_summaries(store: Store, settings) -> list[dict]:
     return out
 
 
-def families_per_teacher(store: Store, settings, brin: str, round_key: str) -> dict[str, int]:
-    """Per teacher (PAS id) of one round: the families their notices (at closing, or when a planner
-    was cancelled) listed for them to contact. A duo group's families are on both teachers' lists,
-    so these add up to the round's `families_to_contact` only where each group has one teacher."""
+def families_per_teacher(store: Store, settings, brin: str, round_key: str) -> dict[str, dict]:
+    """Per teacher (PAS id) of one round: their name and the families their notices (at closing, or
+    when a planner was cancelled) listed for them to contact (`families`). A duo group's families
+    are on both teachers' lists, so these add up to the round's `families_to_contact` only where
+    each group has one teacher."""
     school = settings.school(brin)
     with store.read() as session:
         ids = list(
@@ -65,11 +66,13 @@ def families_per_teacher(store: Store, settings, brin: str, round_key: str) -> d
             )
         )
         found = _notice_families(session, ids)
-        staff = dict(session.exec(select(Staff.id, Staff.pas_id).where(col(Staff.id).in_({s for _, s in found}))).all())
-    out: dict[str, int] = {}
+        staff = {s.id: s for s in session.exec(select(Staff).where(col(Staff.id).in_({s for _, s in found})))}
+    out: dict[str, dict] = {}
     for (_, staff_id), count in found.items():
-        if staff_id in staff:
-            out[staff[staff_id]] = out.get(staff[staff_id], 0) + count
+        teacher = staff.get(staff_id)
+        if teacher is not None:
+            entry = out.setdefault(teacher.pas_id, {"name": teacher.name or None, "families": 0})
+            entry["families"] += count
     return out
 
 
