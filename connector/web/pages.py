@@ -342,14 +342,18 @@ def run_page(engine: Engine, run_id: str) -> dict | None:
 
 
 def health(engine: Engine, *, now: datetime, wall: datetime) -> dict:
-    """`connector health`'s report, in words and local times."""
+    """`connector health`'s report, in words and local times. Its problems are English sentences for
+    the ICT coordinator: the page says in Dutch what its structured parts show, and keeps the
+    sentences as technical details."""
     report = health_report(engine.loaded, now=now, wall=wall, max_age=HEALTH_MAX_AGE)
     settings = engine.settings
     zone = zone_of(settings.schools[0])
     daemon = report.get("daemon") or {}
     schools = {s.brin: s.name for s in settings.schools}
+    last = report.get("last_run")
     return {
         "healthy": report["healthy"],
+        "reasons": [] if report["healthy"] else health_reasons(report, zone),
         "problems": [safe_text(p, 2000) for p in report["problems"]],
         "heartbeat": words.when(daemon["heartbeat"], zone) if daemon.get("heartbeat") else None,
         "heartbeat_ago": words.ago(daemon.get("heartbeat_age_seconds")),
@@ -374,5 +378,34 @@ def health(engine: Engine, *, now: datetime, wall: datetime) -> dict:
             }
             for f in (report.get("failures") or {}).get("recent", [])
         ],
-        "last_run": last_run_view(report.get("last_run"), zone),
+        "last_run": last_run_view(last, zone),
     }
+
+
+def health_reasons(report: dict, zone: ZoneInfo) -> list[str]:
+    """Why the service is unwell, in Dutch, from the report's structured parts."""
+    daemon = report.get("daemon") or {}
+    reasons = []
+    if not daemon:
+        reasons.append("De database van de dienst kan niet worden gelezen.")
+    elif not daemon.get("heartbeat"):
+        reasons.append("De dienst (daemon) draait niet op deze database: er is nog nooit een teken van leven gezien.")
+    elif daemon.get("stopped_at") and daemon["stopped_at"] >= daemon["heartbeat"]:
+        reasons.append(f"De dienst is gestopt, {words.when(daemon['stopped_at'], zone)}.")
+    elif (daemon.get("heartbeat_age_seconds") or 0) > daemon.get("max_age_seconds", 300):
+        reasons.append(
+            f"Het laatste teken van leven van de dienst is {words.ago(daemon['heartbeat_age_seconds'])}: "
+            "hij hangt of is gestopt."
+        )
+    last = report.get("last_run")
+    if last and last["outcome"] == "failed":
+        reasons.append(f"De laatste synchronisatie, {words.when(last['started_at'], zone)}, is mislukt.")
+    elif last and last["outcome"] == "interrupted":
+        reasons.append(f"De laatste synchronisatie, {words.when(last['started_at'], zone)}, is onderbroken.")
+    rest = len(report["problems"]) - len(reasons)
+    if rest > 0:
+        reasons.append(
+            f"Er {'is' if rest == 1 else 'zijn'} {rest} {'andere melding' if rest == 1 else 'andere meldingen'}, "
+            "bijvoorbeeld werk dat wacht op een persoon of een taak die steeds mislukt: zie de technische details."
+        )
+    return reasons
