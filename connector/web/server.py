@@ -10,6 +10,8 @@ then the page knows it is served over TLS, and its cookies are `Secure`.
 from __future__ import annotations
 
 import errno
+import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -58,18 +60,29 @@ def make_server(app: Any, runtime: Runtime) -> uvicorn.Server:
         lifespan="off",
         timeout_graceful_shutdown=int(STOP_SECONDS),
     )
+    # "Started server process" and the like say nothing the service's own lines do not.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     return uvicorn.Server(config)
 
 
 def serve(runtime: Runtime, *, host: str, port: int, ready: Callable[[str], None]) -> None:
-    """`connector web`: serve until SIGTERM or Ctrl-C (uvicorn's own signal handling)."""
-    sock = bind(host, port)
-    server = make_server(create_app(runtime), runtime)
-    ready(f"web page at {address(sock)} (stop with Ctrl-C)")
+    """`connector web`: serve until SIGTERM or Ctrl-C, then stop cleanly (exit 0, as the daemon).
+    uvicorn runs in a thread, so the signals are ours, not re-raised by uvicorn at its exit."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.run(sockets=[sock])
+        page = start_in_thread(runtime, host=host, port=port)
+        ready(f"web page at {page.url} (stop with Ctrl-C or SIGTERM)")
+        while not stop.wait(0.5) and page.thread.is_alive():
+            pass
+        page.stop()
     finally:
-        sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass

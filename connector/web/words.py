@@ -108,6 +108,25 @@ COUNT_WORDS = {
     "verslag reminders sent": "verslagherinneringen verstuurd",
     "error": "fouten",
     "warning": "waarschuwingen",
+    "cannot be invited": "niet uit te nodigen (niet gekoppeld)",
+    "verslagen on_time": "verslagen op tijd",
+    "verslagen late": "verslagen te laat geschreven",
+    "verslagen missing": "verslagen ontbreken",
+    "verslagen not_visible": "verslagen niet zichtbaar voor ouders",
+    "invited": "uitgenodigd",
+}
+PURGED_WORDS = {
+    "pupils": "leerlingen",
+    "guardians": "ouders",
+    "conversations": "gesprekken",
+    "verslag checks": "verslagcontroles",
+    "planner invitees": "uitnodigingen",
+    "bookings": "boekingen",
+    "pupil guardians": "koppelingen leerling-ouder",
+    "notes": "notitiegegevens",
+    "identity links": "koppelingen PAS-planner",
+    "sync events": "logregels",
+    "sync runs": "synchronisaties",
 }
 HOLDER_WORDS = {
     "the daemon": "de dienst zelf (de daemon)",
@@ -175,7 +194,14 @@ def trigger_word(trigger: str) -> str:
 
 
 def count_word(name: str) -> str:
-    return COUNT_WORDS.get(name, name)
+    """A run's count in words: `reminders sent` -> "herinneringen verstuurd", `purged pupils` ->
+    "opgeruimd: leerlingen"; a count without a word as it is."""
+    if name in COUNT_WORDS:
+        return COUNT_WORDS[name]
+    what, _, rest = name.partition(" ")
+    if what == "purged":
+        return f"opgeruimd: {PURGED_WORDS.get(rest, rest)}"
+    return name
 
 
 def holder_word(description: str) -> str:
