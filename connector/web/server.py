@@ -21,7 +21,7 @@ from typing import Any
 
 import uvicorn
 
-from connector.errors import UserError
+from connector.errors import UsageError
 from connector.runtime import Runtime
 from connector.web.app import create_app, utc_now
 
@@ -29,18 +29,18 @@ STOP_SECONDS = 5.0
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port; a UserError when that address cannot be used."""
+    """A listening TCP socket on host:port; a UsageError (exit 2) when that address cannot be used."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         return socket.create_server((host, port), family=family, backlog=128)
     except socket.gaierror:
-        raise UserError(f"[web] host {host!r} is not an address of this machine") from None
+        raise UsageError(f"[web] host {host!r} is not an address of this machine") from None
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise UserError(
+            raise UsageError(
                 f"[web] port {port} on {host} is in use by another program: choose another with --port or [web] port"
             ) from None
-        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def address(sock: socket.socket) -> str:
