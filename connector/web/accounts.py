@@ -20,6 +20,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete
@@ -30,6 +31,7 @@ from connector.errors import UsageError
 from connector.store import Store
 from connector.store.models import ROLES, WebSession, WebUser
 
+log = structlog.get_logger("connector.web")
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024  # argon2 hashes any length; a bound keeps a login request cheap
@@ -139,10 +141,15 @@ class Accounts:
             user = session.exec(select(WebUser).where(WebUser.name == normal)).first()
         if user is None or (user.locked_until is not None and user.locked_until > now):
             self._verify(self._decoy, password)
+            # The name typed is logged only when it is an account's: a password typed in the name
+            # field must not end up in the log.
+            if user is not None:
+                log.info("web login refused: the account is locked", user=user.name)
             return None
         if not self._verify(user.password_hash, password):
             self._failed(user, now)
             return None
+        log.info("web login", user=user.name, role=user.role)
         token = secrets.token_urlsafe(32)
         visitor = Visitor(user.name, user.role, secrets.token_urlsafe(32), session_key(token))
         rehash = self.hasher.check_needs_rehash(user.password_hash)
@@ -184,6 +191,12 @@ class Accounts:
             if row.failed_logins >= self.web.max_failed_logins:
                 row.failed_logins = 0
                 row.locked_until = now + timedelta(minutes=self.web.lockout_minutes)
+                log.warning(
+                    "web account locked after failed logins",
+                    user=row.name,
+                    failed=self.web.max_failed_logins,
+                    minutes=self.web.lockout_minutes,
+                )
             session.add(row)
 
     # --- sessions ------------------------------------------------------------------------

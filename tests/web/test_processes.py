@@ -113,6 +113,11 @@ def test_connector_web_serves_the_page_until_sigterm(tmp_path):
     response = requests.get(url + "gezondheid", allow_redirects=False, timeout=10)
     assert response.status_code == 303 and response.headers["location"].startswith("/inloggen")
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    plain = requests.get(url + "inloggen", timeout=10)
+    assert "Secure" not in plain.headers["set-cookie"] and "strict-transport-security" not in plain.headers
+    # The reverse proxy (on loopback, a trusted proxy by default) says the browser came over TLS.
+    proxied = requests.get(url + "inloggen", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert "Secure" in proxied.headers["set-cookie"] and "max-age" in proxied.headers["strict-transport-security"]
     assert stop(proc) == 0, err.read_text()
 
 
