@@ -274,9 +274,17 @@ def create_app(
         return _page_or_part(web, request, "sync.html", _job_view(web, job))
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        detail = exc.detail if isinstance(exc, HTTPException) else "Niet gevonden."
         code = exc.status_code if isinstance(exc, HTTPException) else 404
-        return web.render(request, "error.html", {"title": "Niet gevonden", "message": detail}, status=code)
+        if code == 404:
+            title = "Niet gevonden"
+            detail = (
+                exc.detail
+                if isinstance(exc, HTTPException) and exc.detail != "Not Found"
+                else "Deze pagina bestaat niet."
+            )
+        else:
+            title, detail = "Niet mogelijk", "Deze pagina kan dat niet."
+        return web.render(request, "error.html", {"title": title, "message": detail}, status=code)
 
     async def crashed(request: Request, exc: Exception) -> Response:
         import structlog

@@ -241,7 +241,12 @@ def overdue(engine: Engine, brin: str | None) -> dict:
     """Verslagen overdue (missing, or not visible in the ouderportaal) per teacher, over the rounds."""
     rows = verslag_rows(engine.store, engine.settings, brin=brin)
     schools = {s.brin: s for s in engine.settings.schools}
-    names = {(s.brin, r.id): r.name for s in engine.settings.schools for r in engine.settings.cycle_for(s).rounds}
+    # A round by its name and window: two rounds may share a name (the February and July rapportgesprekken).
+    names = {
+        (s.brin, rp.round_id): f"{safe_text(rp.round.name, 120)}, {words.span(rp.window_start, rp.window_end)}"
+        for s in engine.settings.schools
+        for rp in engine.school_plan(s).rounds
+    }
     per: dict[tuple[str, str], dict] = {}
     for row in rows:
         late = [pupil(i) for i in row["items"] if i["status"] in OVERDUE]

@@ -103,7 +103,10 @@ def test_the_overdue_page_lists_per_teacher_what_report_verslagen_json_says_is_m
     rows = report(year)
     expected: dict[str, Counter] = defaultdict(Counter)
     pupils: dict[str, set] = defaultdict(set)
+    rounds: dict[str, set] = defaultdict(set)
     for row in rows:
+        if row["missing"] + row["not_visible"]:
+            rounds[row["teacher"] or ""].add(row["round"])
         expected[row["teacher"] or ""].update({"missing": row["missing"], "not_visible": row["not_visible"]})
         pupils[row["teacher"] or ""] |= {
             (i["pupil"], i["status"]) for i in row["items"] if i["status"] in ("missing", "not_visible")
@@ -118,6 +121,7 @@ def test_the_overdue_page_lists_per_teacher_what_report_verslagen_json_says_is_m
             expected[teacher]["not_visible"],
         )
         assert {(e.attrs["data-pupil"], e.attrs["data-status"]) for e in section.all("data-pupil")} == pupils[teacher]
+        assert len(section.all(tag="table")) == len(rounds[teacher])  # one table per round, also of one name
 
 
 @pytest.mark.parametrize("query", ["", f"?school={BRIN}"])
