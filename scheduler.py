@@ -313,6 +313,7 @@ def serve(
         daemon = Daemon(runtime, clock=clock, lock_alive=held.alive)
         daemon.started()
         _on_signals(daemon.stop)
+        web = _start_web(daemon)  # before the first tick: a port in use ends the start, nothing done yet
         scheduler = build_scheduler(daemon, tick_seconds)
         scheduler.start()
         moment = clock()
@@ -321,12 +322,15 @@ def serve(
             log.info("next due", brin=school.brin, **{job: at.isoformat() for job, at in jobs.items()})
         ready(
             f"daemon running: pid {os.getpid()}, database {held.target}, a tick every {tick_seconds} s; "
-            "stop with SIGTERM"
+            + (f"web page at {web.url}; " if web is not None else "")
+            + "stop with SIGTERM"
         )
         while not daemon.stop.wait(0.5):
             pass
         log.info("stopping")
         scheduler.shutdown(wait=False)
+        if web is not None:
+            web.stop()
         if not daemon.busy.acquire(timeout=stop_grace):
             log.warning(
                 "the tick is still running; exiting without it. Its intents stay in flight "
@@ -341,6 +345,20 @@ def serve(
         _dispose(daemon.engine)
     log.info("stopped", exit_code=daemon.exit_code)
     return daemon.exit_code
+
+
+def _start_web(daemon: Daemon):
+    """The web page in a thread of the daemon, when `[web] enabled = true` (issue W2-5). Only then is
+    the web stack imported: the daemon without it loads no Starlette, uvicorn, Jinja2 or argon2.
+    The page reads the settings the daemon has in force (it reloads them) and its clock."""
+    web = daemon.runtime.loaded.settings.web
+    if not web.enabled:
+        return None
+    from connector.web.server import start_in_thread
+
+    page = start_in_thread(lambda: daemon.runtime, host=web.host, port=web.port, clock=daemon.clock)
+    log.info("web page started", url=page.url)
+    return page
 
 
 def _on_signals(stop: threading.Event) -> None:

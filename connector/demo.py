@@ -12,7 +12,9 @@ every conversation, the same for the same seed.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -48,6 +50,34 @@ def run_demo(
     `database`: keep the demo's database at this path (created if missing) instead of a
     temporary file that is deleted at the end, e.g. to review it with `status` and `logs`.
     `until`: stop after this day instead of the end of the year."""
+    with demo_year(
+        loaded, seed=seed, pupils_per_school=pupils_per_school, progress=progress, database=database, until=until
+    ) as year:
+        return year.summary
+
+
+@dataclass(frozen=True)
+class DemoYear:
+    """A walked demo year whose simulator still runs: its summary, the simulator's address, and
+    the settings the walk used (both vendors at that address)."""
+
+    summary: dict
+    base_url: str
+    loaded: LoadedSettings
+
+
+@contextmanager
+def demo_year(
+    loaded: LoadedSettings,
+    *,
+    seed: int = 1,
+    pupils_per_school: int = 200,
+    progress: Callable[[date], None] | None = None,
+    database: Path | None = None,
+    until: date | None = None,
+) -> Iterator[DemoYear]:
+    """`run_demo`, with the simulator left running until the block ends: a test can go on from the
+    walked year against the same vendors (the web page's "sync now")."""
     zone = ZoneInfo("Europe/Amsterdam")
     plans = [plan_school(loaded.settings, school) for school in loaded.settings.schools]
     first = min(release_at(r) for p in plans for r in p.rounds if r.planner_opens) - timedelta(days=1)
@@ -122,7 +152,8 @@ def run_demo(
             ],
         }
         engine.store.dispose()
-        return summary
+        assert sim.base_url is not None  # started by the `with`
+        yield DemoYear(summary, sim.base_url, demo_loaded)
 
 
 def _active_days(plans) -> set[date]:

@@ -3,7 +3,6 @@ handler that turns errors into messages. The commands live beside it, one module
 
 from __future__ import annotations
 
-from contextlib import contextmanager, suppress
 from datetime import UTC
 from typing import Annotated
 
@@ -74,29 +73,15 @@ def select_schools(loaded: LoadedSettings, brin: str | None):
     return chosen
 
 
-@contextmanager
 def engine_run_lock(runtime, store, *, holder: str, wait: int, moment, tidy: bool = True):
-    """The run lock of an engine run by hand (`sync`, `run-due`, `purge`), waiting up to `wait` s
-    while the daemon runs. Once it is held, no other run can be at work: runs still `running` were
-    left by a process that died, and are closed as interrupted; so is a run of this process that
-    an error or Ctrl-C leaves unfinished, before the lock is let go. `tidy=False` (a dry run,
-    which changes nothing) leaves them to the next run."""
-    from connector.engine.runlog import close_interrupted
-    from connector.instance_lock import run_lock
+    """The run lock of an engine run by hand (`engine.run.locked_run`), saying on stderr that it
+    waits while the daemon runs."""
+    from connector.engine.run import locked_run
 
     def waiting(who) -> None:
         typer.echo(f"waiting up to {wait} s: {who} is running a sync on this database", err=True)
 
-    with run_lock(runtime.store_url, holder=holder, wait=wait, on_wait=waiting) as held:
-        if tidy:
-            close_interrupted(store, moment)
-        try:
-            yield held
-        except BaseException:
-            if tidy:
-                with suppress(Exception):  # the first error is the one to show; the next lock holder closes it
-                    close_interrupted(store, moment)
-            raise
+    return locked_run(runtime.store_url, store, holder=holder, wait=wait, moment=moment, on_wait=waiting, tidy=tidy)
 
 
 def _access_problem(exc: BaseException) -> str | None:

@@ -8,7 +8,6 @@ Vendor-supplied text is printed as plain text, never as Rich markup, and escaped
 
 from __future__ import annotations
 
-import csv
 import errno
 import io
 import json
@@ -239,30 +238,6 @@ def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime
 
 # --- report verslagen -----------------------------------------------------------------------
 
-CSV_COLUMNS = (
-    "school",
-    "school year",
-    "round",
-    "teacher",
-    "teacher (PAS id)",
-    "conversations",
-    "on time",
-    "late",
-    "missing",
-    "not visible",
-    "pending",
-    "no verslag needed",
-    "not seen",
-    "pupils missing",
-    "pupils not visible",
-    "pupils not seen",
-    "pupils late",
-    "pupils on time",
-    "pupils pending",
-)
-_KEYS = ("on_time", "late", "missing", "not_visible", "pending", "not_required", "not_seen")
-_LISTED = ("missing", "not_visible", "not_seen", "late", "on_time", "pending")
-
 
 @report.command("verslagen")
 def report_verslagen(
@@ -279,7 +254,7 @@ def report_verslagen(
     ] = None,
 ) -> None:
     """Verslagen per teacher and round: on time, late, missing, not visible, with PAS pupil ids."""
-    from connector.review.verslagen import verslag_rows
+    from connector.review.verslagen import verslag_rows, verslagen_csv, verslagen_json
 
     if output is not None:
         _check_output(output)  # before the work, and before a database is touched
@@ -293,9 +268,7 @@ def report_verslagen(
     finally:
         store.dispose()
     if format is ReportFormat.json:
-        data = (
-            json.dumps({"generated_at": datetime.now(UTC).isoformat(), "rows": rows}, indent=2, sort_keys=True) + "\n"
-        ).encode()
+        data = verslagen_json(rows, datetime.now(UTC))
     elif format is ReportFormat.csv:
         data = verslagen_csv(rows)
     else:
@@ -334,48 +307,6 @@ def _write_private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def verslagen_csv(rows: list[dict]) -> bytes:
-    """One row per teacher and round; `;`-separated UTF-8 with a BOM and CRLF, as Excel in a
-    Dutch locale opens it by double-click (a comma file lands in one column there, and without
-    the BOM Excel reads the text as ANSI). Pupil ids of an outcome share one cell."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
-            [
-                _cell(v)
-                for v in (
-                    r["brin"],
-                    r["school_year"],
-                    r["round"],
-                    r["teacher_name"] or "",
-                    r["teacher"] or "",
-                    r["conversations"],
-                    *(r[k] for k in _KEYS),
-                    *(", ".join(_pupils(r, k)) for k in _LISTED),
-                )
-            ]
-        )
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-def _pupils(row: dict, status: str, show=str) -> list[str]:
-    """The PAS ids of a row's conversations with this status; a pupil's OPP extra conversation marked."""
-    return [
-        show(i["pupil"]) + (" (extra)" if i["conversation"] == "extra" else "")
-        for i in sorted(row["items"], key=lambda i: (i["pupil"], i["conversation"] == "extra"))
-        if i["status"] == status
-    ]
-
-
-def _cell(value):
-    """Neutralise text a spreadsheet would run as a formula (ids come from a vendor)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _print_verslagen(rows: list[dict], output: Path | None) -> None:
     table = Table(
         title="Verslagen per teacher and round (pupils as PAS ids)",
@@ -403,11 +334,13 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
             justify="right" if column not in ("school", "round", "teacher", "to act on") else "left",
             overflow="fold",
         )
-    totals = dict.fromkeys(("conversations", *_KEYS), 0)
+    from connector.review.verslagen import COUNTED, pupils_with
+
+    totals = dict.fromkeys(("conversations", *COUNTED), 0)
     for r in rows:
         # PAS ids are vendor text: escaped, so that none moves the cursor or clears the screen.
         overdue = "; ".join(
-            f"{label}: {', '.join(_pupils(r, k, safe_id))}"
+            f"{label}: {', '.join(pupils_with(r, k, safe_id))}"
             for k, label in (("missing", "missing"), ("not_visible", "not visible"), ("not_seen", "not seen"))
             if r["pupils"][k]
         )
@@ -418,14 +351,14 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
             if r["teacher"]
             else "(no teacher)",
             str(r["conversations"]),
-            *(str(r[k]) for k in _KEYS),
+            *(str(r[k]) for k in COUNTED),
             Text(overdue),
         )
         for key in totals:
             totals[key] += r[key]
     if rows:
         table.add_section()
-        table.add_row("total", "", "", *(str(totals[k]) for k in ("conversations", *_KEYS)), "", style="bold")
+        table.add_row("total", "", "", *(str(totals[k]) for k in ("conversations", *COUNTED)), "", style="bold")
     buffer = io.StringIO()
     console = _console() if output is None else Console(file=buffer, width=160)
     console.print(table if rows else "no conversations recorded yet")

@@ -21,8 +21,6 @@ from connector.cli.app import (
 from connector.cycle.settings import load_settings
 from connector.logging_setup import safe_text
 
-MANUAL = frozenset({"roster", "bookings", "verslagen"})  # reads a manual sync repeats even when done today
-
 
 class Job(StrEnum):
     roster = "roster"
@@ -53,7 +51,7 @@ def sync(
     """Sync by hand now: the roster, open planners, bookings, reminders and verslag checks that are due."""
     from connector.cli.progress import progress_bar
     from connector.engine.clock import refuse_if_ahead
-    from connector.engine.run import plan_due, run_due
+    from connector.engine.run import MANUAL, plan_due, sync_school
     from connector.runtime import build_engine, start
 
     moment = parse_moment(now)  # a wrong option before any database is touched
@@ -72,14 +70,7 @@ def sync(
     ):
         for one in chosen:  # a bar on a terminal only; a board's sync takes a while
             bar.working_on(one.brin)
-            reports += run_due(
-                engine,
-                moment,
-                trigger="manual",
-                schools=[one],
-                only=part,
-                force=MANUAL,
-            )
+            reports += sync_school(engine, moment, one, only=part)
             bar.advance()
     _print_reports(reports, moment)
     raise SystemExit(exit_code(reports))  # typer.Exit's code is lost under main()'s standalone_mode=False

@@ -8,7 +8,8 @@ nothing. `plan_due` makes the same plans and executes none: that is `sync --dry-
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -25,13 +26,16 @@ from connector.engine.attention import NeedsPerson
 from connector.engine.context import Engine, Step
 from connector.engine.jobs import BY_NAME, due_tasks
 from connector.engine.jobs import next_due as next_due_of
-from connector.engine.runlog import Finding, Findings, RunLog, bound
+from connector.engine.runlog import Finding, Findings, RunLog, bound, close_interrupted
 from connector.engine.schedule import Agenda, Task
+from connector.instance_lock import HeldLock, Holder, run_lock
+from connector.store import Store
 from connector.store.models import Attention, JobMark
 
 log = structlog.get_logger("connector.engine")
 DEADLINE_SETTING = "[sync] run_deadline_seconds"
 VENDOR_OF = {"pas": "pas", "parro": "planner"}  # an adapter's vendor name -> the name in `Job.vendors`
+MANUAL = frozenset({"roster", "bookings", "verslagen"})  # reads a manual sync repeats even when done today
 
 
 @dataclass
@@ -116,6 +120,41 @@ def run_due(
                 _run_school(engine, school, now, trigger, tasks, report)
             reports.append(report)
     return reports
+
+
+def sync_school(engine: Engine, now: datetime, school: School, *, only: str | None = None) -> list[SchoolReport]:
+    """A sync by hand of one school (`connector sync --school`, "sync now" on the web page): what
+    is due, and the reads in `MANUAL` even when done already. Call it under `locked_run`."""
+    return run_due(engine, now, trigger="manual", schools=[school], only=only, force=MANUAL)
+
+
+@contextmanager
+def locked_run(
+    store_url: str,
+    store: Store,
+    *,
+    holder: str,
+    wait: float,
+    moment: datetime,
+    on_wait: Callable[[Holder], None] | None = None,
+    tidy: bool = True,
+) -> Iterator[HeldLock]:
+    """The run lock of an engine run by hand (`sync`, `run-due`, `purge`, the web page's "sync now"),
+    waiting up to `wait` s while the daemon runs (`on_wait` is told once who holds it); LockHeld
+    when it stays held. Once it is held, no other run can be at work: runs still `running` were
+    left by a process that died, and are closed as interrupted; so is a run of this process that
+    an error or Ctrl-C leaves unfinished, before the lock is let go. `tidy=False` (a dry run,
+    which changes nothing) leaves them to the next run."""
+    with run_lock(store_url, holder=holder, wait=wait, on_wait=on_wait) as held:
+        if tidy:
+            close_interrupted(store, moment)
+        try:
+            yield held
+        except BaseException:
+            if tidy:
+                with suppress(Exception):  # the first error is the one to show; the next lock holder closes it
+                    close_interrupted(store, moment)
+            raise
 
 
 def plan_due(

@@ -18,6 +18,7 @@ from connector.store.models import (
     Round,
     School,
     SchoolYear,
+    Staff,
     TeacherNotice,
     VerslagCheck,
 )
@@ -48,11 +49,48 @@ def round_summaries(store: Store, settings) -> list[dict]:
     return out
 
 
+def families_per_teacher(store: Store, settings, brin: str, round_key: str) -> dict[str, dict]:
+    """Per teacher (PAS id) of one round: their name and the families their notices (at closing, or
+    when a planner was cancelled) listed for them to contact (`families`). A duo group's families
+    are on both teachers' lists, so these add up to the round's `families_to_contact` only where
+    each group has one teacher."""
+    school = settings.school(brin)
+    with store.read() as session:
+        ids = list(
+            session.exec(
+                select(Planner.id)
+                .join(Round, col(Round.id) == Planner.round_id)
+                .join(SchoolYear, col(SchoolYear.id) == Round.school_year_id)
+                .join(School, col(School.id) == Planner.school_id)
+                .where(School.brin == brin, SchoolYear.pas_id == school.school_year.year, Round.round_key == round_key)
+            )
+        )
+        found = _notice_families(session, ids)
+        staff = {s.id: s for s in session.exec(select(Staff).where(col(Staff.id).in_({s for _, s in found})))}
+    out: dict[str, dict] = {}
+    for (_, staff_id), count in found.items():
+        teacher = staff.get(staff_id)
+        if teacher is not None:
+            entry = out.setdefault(teacher.pas_id, {"name": teacher.name or None, "families": 0})
+            entry["families"] += count
+    return out
+
+
+def _notice_families(session, planner_ids: list) -> dict[tuple[int, int | None], int]:
+    """Per planner and teacher (staff row id): the most families one of its notices listed."""
+    out: dict[tuple[int, int | None], int] = {}
+    for notice in session.exec(select(TeacherNotice).where(col(TeacherNotice.planner_id).in_(planner_ids))):
+        key = (notice.planner_id, notice.staff_id)
+        out[key] = max(out.get(key, 0), int(notice.detail.get("families", 0)))
+    return out
+
+
 def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
     summary = {
         "brin": brin,
         "school_year": year,
         "round": rnd.id,
+        "name": rnd.name,
         "kind": rnd.kind.value,
         "uses_planner": rnd.has_planner,
         "planners_opened": 0,
@@ -98,10 +136,8 @@ def _summary(session, brin: str, year: str, rnd, row: Round | None) -> dict:
         )
     )
     per_planner: dict[int, int] = {}
-    for notice in session.exec(select(TeacherNotice).where(col(TeacherNotice.planner_id).in_(ids))):
-        per_planner[notice.planner_id] = max(
-            per_planner.get(notice.planner_id, 0), int(notice.detail.get("families", 0))
-        )
+    for (planner_id, _), count in _notice_families(session, ids).items():
+        per_planner[planner_id] = max(per_planner.get(planner_id, 0), count)
     summary["families_to_contact"] = sum(per_planner.values())
     statuses: Counter[str] = Counter()
     conversations = session.exec(

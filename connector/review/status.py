@@ -48,8 +48,14 @@ def school_status(engine: Engine, school, now: datetime, *, all_rounds: bool = F
         phase, active = round_phase(rp, now, zone, served)
         if not (active or all_rounds):
             continue
+        stage, stage_at, _ = round_stage(rp, now, zone, served)
         summary.update(
-            phase=phase, active=active, verslagen_overdue=sum(summary.get("verslagen", {}).get(k, 0) for k in OVERDUE)
+            phase=phase,
+            stage=stage,
+            stage_at=stage_at,
+            active=active,
+            verslagen_overdue=sum(summary.get("verslagen", {}).get(k, 0) for k in OVERDUE),
+            **round_dates(rp),
         )
         rounds.append(summary)
     upcoming = min(
@@ -111,33 +117,63 @@ def served_since(store: Store, brin: str) -> datetime | None:
         return session.exec(select(School.served_since).where(School.brin == brin)).first()
 
 
-def round_phase(rp, now: datetime, zone: ZoneInfo, served: datetime | None = None) -> tuple[str, bool]:
-    """Where a round stands at `now` in plain words, and whether `status` shows it (active)."""
+#: Where a round stands, as a code (the web page words it; `round_phase` says it in English):
+#: `before_service`, `not_started`, `released` (to families with several children first), `open`,
+#: `conversations` (until its window's last day), `verslagen_due`, `finished`.
+STAGES = ("before_service", "not_started", "released", "open", "conversations", "verslagen_due", "finished")
+
+
+def round_stage(rp, now: datetime, zone: ZoneInfo, served: datetime | None = None) -> tuple[str, str, bool]:
+    """Where a round stands at `now`: its stage (`STAGES`), the moment or date the stage names
+    (ISO: when it starts, until when it lasts, when the verslagen are or were due) and whether
+    `status` shows the round (active)."""
     if served is not None and rp.window_end < served.astimezone(zone).date():
-        return (
-            f"before the service (its window ended {rp.window_end.isoformat()}, before the first roster sync "
-            f"{_local(served, zone)}): not judged",
-            False,
-        )
+        return "before_service", rp.window_end.isoformat(), False
     start = _start_of(rp, zone)
     deadline_end = datetime.combine(rp.verslag_deadline + timedelta(days=1), time(0), tzinfo=zone)
     if now < start:
-        return (
-            "not started; "
-            f"{'its planner is released' if rp.planner_opens else 'its window starts'} {_local(start, zone)}",
-            False,
-        )
+        return "not_started", _iso(start) or "", False
     if rp.planner_opens is not None and now < rp.planner_closes:
-        when = "open" if now >= rp.planner_opens else "released to families with several children first"
-        return f"planner {when} until {_local(rp.planner_closes, zone)}", True
+        return ("open" if now >= rp.planner_opens else "released"), _iso(rp.planner_closes) or "", True
     if now.astimezone(zone).date() <= rp.window_end:
-        return f"conversations until {rp.window_end.isoformat()}", True
+        return "conversations", rp.window_end.isoformat(), True
     if now < deadline_end:
-        return f"verslagen due by {rp.verslag_deadline.isoformat()}", True
-    return (
-        f"finished (verslagen were due by {rp.verslag_deadline.isoformat()})",
-        now < deadline_end + ACTIVE_AFTER_DEADLINE,
-    )
+        return "verslagen_due", rp.verslag_deadline.isoformat(), True
+    return "finished", rp.verslag_deadline.isoformat(), now < deadline_end + ACTIVE_AFTER_DEADLINE
+
+
+def round_phase(rp, now: datetime, zone: ZoneInfo, served: datetime | None = None) -> tuple[str, bool]:
+    """Where a round stands at `now` in plain words, and whether `status` shows it (active)."""
+    stage, at, active = round_stage(rp, now, zone, served)
+    if stage == "before_service":
+        assert served is not None  # only then
+        return (
+            f"before the service (its window ended {at}, before the first roster sync {_local(served, zone)}): "
+            "not judged",
+            active,
+        )
+    if stage == "not_started":
+        what = "its planner is released" if rp.planner_opens else "its window starts"
+        return f"not started; {what} {_local(datetime.fromisoformat(at), zone)}", active
+    if stage in ("open", "released"):
+        when = "open" if stage == "open" else "released to families with several children first"
+        return f"planner {when} until {_local(datetime.fromisoformat(at), zone)}", active
+    if stage == "conversations":
+        return f"conversations until {at}", active
+    if stage == "verslagen_due":
+        return f"verslagen due by {at}", active
+    return f"finished (verslagen were due by {at})", active
+
+
+def round_dates(rp) -> dict:
+    """A round's moments on the year plan (ISO): its window, its planner, its verslag deadline."""
+    return {
+        "window_start": rp.window_start.isoformat(),
+        "window_end": rp.window_end.isoformat(),
+        "planner_opens_at": _iso(rp.planner_opens),
+        "planner_closes_at": _iso(rp.planner_closes),
+        "verslag_deadline": rp.verslag_deadline.isoformat(),
+    }
 
 
 # --- what needs a person ------------------------------------------------------------------

@@ -13,5 +13,7 @@ from connector.store.models_school import *  # noqa: F403
 from connector.store.models_school import __all__ as _school
 from connector.store.models_sync import *  # noqa: F403
 from connector.store.models_sync import __all__ as _sync
+from connector.store.models_web import *  # noqa: F403
+from connector.store.models_web import __all__ as _web
 
-__all__ = ["NAMING_CONVENTION", "metadata", *_school, *_cycle, *_sync]
+__all__ = ["NAMING_CONVENTION", "metadata", *_school, *_cycle, *_sync, *_web]

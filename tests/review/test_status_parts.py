@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connector.cli.progress import progress_bar
-from connector.cli.review import verslagen_csv
 from connector.cycle.settings import load_settings
 from connector.cycle.yearplan import plan_school
 from connector.engine import jobs, schedule
 from connector.engine.schedule import release_at
+from connector.review.verslagen import verslagen_csv
 
 from .conftest import REPO
 

@@ -49,6 +49,8 @@ EXPECTED_TABLES = {
     "notes",
     "job_marks",
     "pending_records",
+    "web_users",
+    "web_sessions",
 }
 
 

@@ -583,12 +583,31 @@ class Health(_Strict):
     max_failure_minutes: Annotated[int, Field(ge=5, le=10080)] = 120
 
 
+class Web(_Strict):
+    """The web page for the director and the IB (`connector web`, or inside the daemon when enabled).
+
+    Bound to loopback by default: the school's reverse proxy terminates TLS in front of it and
+    passes `X-Forwarded-Proto`, which is believed from `trusted_proxies` only."""
+
+    enabled: bool = False  # whether `connector daemon` serves it too
+    host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080  # 0: any free port (tests)
+    trusted_proxies: tuple[Annotated[str, Field(min_length=1)], ...] = ("127.0.0.1", "::1")
+    session_idle_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
+    session_max_hours: Annotated[int, Field(ge=1, le=168)] = 12
+    max_failed_logins: Annotated[int, Field(ge=1, le=100)] = 5
+    lockout_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    sync_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 60  # "sync now" waits this long for the daemon
+    refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 30  # figures refreshed without a reload
+
+
 class Settings(_Strict):
     store: Store = Store()
     logging: Logging = Logging()
     sync: Sync = Sync()
     retention: Retention = Retention()
     health: Health = Health()
+    web: Web = Web()
     pas: PasConnection
     planner: PlannerConnection
     cycles: dict[Annotated[str, Field(pattern=_SLUG.pattern)], Cycle]
