@@ -107,12 +107,17 @@ def init_db(settings: SettingsOption = None) -> None:
 @app.command("simulator")
 def simulator(
     settings: SettingsOption = None,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated schools and of the faults.")] = 1,
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of the generated schools and of the faults.")
+    ] = 1,
     faults: Annotated[
         str,
         typer.Option(
-            "--faults", metavar="SPEC", help="e.g. rate=0.2,latency=50ms,revoke_token_after=30,maintenance=01:00-01:30"
+            "--faults",
+            metavar="SPEC",
+            help="Faults to inject, comma-separated: rate=0.2 (share of requests failing), latency=50ms, "
+            "revoke_token_after=30 (requests), maintenance=01:00-01:30 (a daily outage).",
         ),
     ] = "",
 ) -> None:

@@ -381,7 +381,7 @@ def purge_command(
         ),
     ] = 600,
 ) -> None:
-    """Purge data of pupils who left longer ago than [retention] allows, and old sync logs."""
+    """Purge data of pupils who left longer ago than \\[retention] allows, and old sync logs."""
     from connector.engine.retention import COUNT_NAMES, plan_purge, purge, purge_counts
     from connector.engine.runlog import RunLog, bound
 
