@@ -90,7 +90,10 @@ def plan(
         sys.stdout.buffer.write(render_ics(plans))
         sys.stdout.flush()
     else:
-        render_table(plans, Console(), _capacity(loaded, plans))
+        console = Console()
+        if not console.is_terminal:  # a pipe or a file: room for a whole row (dates and times with their zone)
+            console.width = max(console.width, 120)
+        render_table(plans, console, _capacity(loaded, plans))
 
 
 @app.command("init-db")
@@ -123,9 +126,10 @@ def simulator(
 ) -> None:
     """Serve both vendor APIs on loopback for the settings' schools, until Ctrl-C."""
     from adapters.simulator import FaultSpecError, parse_fault_spec, run
+    from connector.defaults import demo_settings
     from connector.simulation import simulator_config
 
-    loaded = load_settings(settings)
+    loaded = load_settings(demo_settings(settings))
     try:
         fault_config = parse_fault_spec(faults)
     except FaultSpecError as exc:
