@@ -54,6 +54,7 @@ def test_flags_show_no_type(command: str) -> None:
         ("status", "--school", "XX99"),
         ("logs", "--school", "XX99"),
         ("report", "verslagen", "--school", "XX99"),
+        ("report", "contact", "--school", "XX99"),
         ("plan", "--format", "pdf"),
     ],
 )
