@@ -66,7 +66,7 @@ def health(
 def _print(report: dict, zones: dict[str, str], now: datetime) -> None:
     """The report for people: times in the school's local time (the first school's where the
     report is not per school), a next due time that has passed marked overdue."""
-    from connector.cli.times import due_time, local_time
+    from connector.review.times import due_time, local_time
 
     zone = next(iter(zones.values()), "UTC")
     typer.echo(f"{'healthy' if report['healthy'] else 'UNHEALTHY'}: {report['database']}")

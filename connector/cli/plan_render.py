@@ -10,9 +10,9 @@ from icalendar import Calendar, Event
 from rich.console import Console
 from rich.table import Table
 
-from connector.cli.times import local_time
 from connector.cycle.capacity import CapacityWarning
 from connector.cycle.yearplan import RoundPlan, SchoolPlan
+from connector.review.times import local_time
 
 # Per school (BRIN): its capacity warnings, or None when its roster has not been read yet.
 Capacity = dict[str, list[CapacityWarning] | None]

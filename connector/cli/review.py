@@ -533,7 +533,7 @@ def _parse(text: str) -> datetime:
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
-    from connector.cli.times import local_time
+    from connector.review.times import local_time
 
     return local_time(moment, zone)
 

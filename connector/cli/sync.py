@@ -142,7 +142,7 @@ DEMO_COLUMNS = (
     ("planners", "planners opened (- : a round without a planner)"),
     ("invited", "pupils invited through a planner; invited = booked + not booked"),
     ("booked", "pupils whose family booked a time"),
-    ("not booked", "pupils whose family did not book (or whose planner was cancelled)"),
+    ("not booked", "pupils invited whose family did not book"),
     ("reminders", "reminders sent to families that had not booked yet"),
     (
         "to contact",
@@ -164,31 +164,45 @@ CONTACT_WORDS = {"no_booking": "no booking", "not_in_app": "not in the app", "pl
 
 
 def _print_summary(summary: dict) -> None:
+    """Two tables that fit a terminal of 80 columns (families, then conversations and verslagen),
+    each column explained under them, and how "to contact" adds up per round."""
+    from rich import box
     from rich.table import Table
 
     years = "; ".join(f"{y['brin']} {y['first_day']} to {y['last_day']}" for y in summary["school_years"])
-    table = Table(
-        title=f"School year {summary['school_years'][0]['year']} on the simulator (seed {summary['seed']}): "
-        f"{years} (as `connector plan`)",
-        title_justify="left",
-    )
-    for column in ("school", "round", *(name for name, _ in DEMO_COLUMNS)):
-        table.add_column(column, justify="left" if column in ("school", "round") else "right")
-    for r in summary["rounds"]:
-        v = r["verslagen"]
-        table.add_row(
-            r["brin"],
-            r["round"],
-            str(r["planners_opened"]) if r["uses_planner"] else "-",
-            *(str(r[k]) for k in ("invited", "booked", "not_booked", "reminders_sent", "families_to_contact")),
-            str(r["conversations"]),
-            str(r["not_seen"]),
-            *(str(v[k]) for k in ("on_time", "late", "missing", "not_visible")),
-        )
     console = Console()
     if not console.is_terminal:
-        console.width = max(console.width, 140)
-    console.print(table)
+        console.width = max(console.width, 100)
+    console.print(
+        f"School year {summary['school_years'][0]['year']} on the simulator (seed {summary['seed']}): {years} "
+        "(as `connector plan`)",
+        markup=False,
+    )
+    several = len(summary["school_years"]) > 1
+    families = [name for name, _ in DEMO_COLUMNS[:6]]
+    conversations = [name for name, _ in DEMO_COLUMNS[6:]]
+    for title, columns in (("Planners and families", families), ("Conversations and verslagen", conversations)):
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        for column in (["school"] if several else []) + ["round", *columns]:
+            table.add_column(column, justify="left" if column in ("school", "round") else "right", no_wrap=True)
+        for r in summary["rounds"]:
+            v = r["verslagen"]
+            cells = {
+                "planners": str(r["planners_opened"]) if r["uses_planner"] else "-",
+                "invited": r["invited"],
+                "booked": r["booked"],
+                "not booked": r["not_booked"],
+                "reminders": r["reminders_sent"],
+                "to contact": r["families_to_contact"],
+                "seen": r["conversations"],
+                "not seen": r["not_seen"],
+                "on time": v["on_time"],
+                "late": v["late"],
+                "missing": v["missing"],
+                "not visible": v["not_visible"],
+            }
+            table.add_row(*([r["brin"]] if several else []), r["round"], *(str(cells[c]) for c in columns))
+        console.print(table)
     typer.echo(f"The service's clock ran from {summary['from']} to {summary['to']}, in accelerated time.")
     for name, meaning in DEMO_COLUMNS:
         typer.echo(f"  {name}: {meaning}")
@@ -244,7 +258,7 @@ def task_words(key: str, settings) -> str:
 def _print_reports(reports, moment, settings) -> None:
     """What each school's run did: per task in words, its actions, then what was postponed (with its
     key, for `connector logs`), then the counts that are not zero."""
-    from connector.cli.times import local_time
+    from connector.review.times import local_time
 
     for report in reports:
         zone = settings.school(report.brin).timezone
@@ -272,7 +286,7 @@ def _print_reports(reports, moment, settings) -> None:
 def _print_plans(plans, moment, settings) -> None:
     """The dry run: per school each due task with the actions it would take, and what planning
     found (as the run log would record it)."""
-    from connector.cli.times import local_time
+    from connector.review.times import local_time
 
     zone = settings.schools[0].timezone
     typer.echo(

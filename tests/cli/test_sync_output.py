@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from connector.cli.sync import _print_reports, task_words
-from connector.cli.times import due_time, local_time
 from connector.cycle.settings import load_settings
 from connector.engine.actions import Action
 from connector.engine.run import SchoolReport
+from connector.review.times import due_time, local_time
 from tests.conftest import REPO
 
 

@@ -274,3 +274,25 @@ def test_report_contact_csv_and_its_filters(demo, tmp_path):
     target = tmp_path / "contact.txt"
     assert cli("report", "contact", "--settings", str(settings), "--output", str(target))[0] == 0
     assert "Families to contact" in target.read_text(encoding="utf-8") and target.stat().st_mode & 0o077 == 0
+
+
+def test_the_demo_summary_adds_up_and_says_what_each_column_means(demo, capsys):
+    from connector.cli.sync import DEMO_COLUMNS, _print_summary
+    from connector.cycle.yearplan import plan_school
+
+    summary, settings = demo
+    loaded = load_settings(str(settings))
+    [plan] = [plan_school(loaded.settings, s) for s in loaded.settings.schools]
+    for r in summary["rounds"]:
+        assert r["invited"] == r["booked"] + r["not_booked"], r["round"]
+        assert sum(r["to_contact"].values()) == r["families_to_contact"], r["round"]
+    _print_summary(summary)
+    out = capsys.readouterr().out
+    # The same year boundaries as `connector plan`, and no developer words.
+    assert f"{plan.calendar.first_day.isoformat()} to {plan.calendar.last_day.isoformat()}" in out
+    assert "duplicates" not in out and "none was sent twice" in out
+    for name, _ in DEMO_COLUMNS:
+        assert f"  {name}: " in out
+    for r in summary["rounds"]:
+        if r["families_to_contact"]:
+            assert f"to contact in {r['brin']} {r['round']}: {r['families_to_contact']} = " in out
