@@ -33,13 +33,16 @@ from connector.review.verslagen import verslag_rows
 from connector.runtime import Runtime, build_engine
 from connector.simulation import simulator_config
 
-#: The moments of a day at which the demo runs `run-due`. Three while a planner is released or open
-#: (its opening, bookings, reminders and closing happen within the day, weekends included); one on
-#: the other school days of a round (conversations, verslagen); between rounds one a week, on Monday.
+#: The moments of a day at which the demo runs `run-due`. Three on a school day while a planner is
+#: released or open (its opening, bookings, reminders and closing happen within the day), one on such
+#: a weekend day (bookings); one on Monday, Wednesday and Friday during the rest of a round
+#: (conversations, verslagen) and on the day after its verslag deadline; between rounds one a week,
+#: on Monday.
 #: A day without a moment is one the daemon was off: its catch-up does the missed roster and verslag
 #: check once. Each run-due costs a roster read, so the fewer moments, the shorter the demo (issue
 #: W2-7: one a day and three on 162 days ran 2 to 4.5 minutes).
 STEPS_PLANNER = (time(7, 30), time(12, 30), time(17, 30))
+STEPS_WEEKEND = (time(12, 30),)  # families book on a weekend too; nothing is sent to them then
 STEPS_ROUND = (time(7, 30),)
 STEPS_QUIET = (time(7, 30),)
 
@@ -183,17 +186,19 @@ def demo_steps(plans, first: date, last: date) -> dict[date, tuple[time, ...]]:
     """The demo's moments per day from `first` to `last` (a day not in it has none): see STEPS_PLANNER."""
     planner: set[date] = set()
     active: set[date] = set()
+    ends: set[date] = set()  # the day after each round's verslag deadline: its last verdicts
     for plan in plans:
         for rnd in plan.rounds:
             begin = (release_at(rnd).date() if rnd.planner_opens else rnd.window_start) - timedelta(days=1)
             active |= _days(begin, rnd.verslag_deadline + timedelta(days=1))
+            ends.add(rnd.verslag_deadline + timedelta(days=1))
             if rnd.planner_closes is not None:
                 planner |= _days(begin, rnd.planner_closes.date() + timedelta(days=1))
     out: dict[date, tuple[time, ...]] = {}
     for day in _days(first, last):
         if day in planner:
-            out[day] = STEPS_PLANNER
-        elif day in active and day.weekday() < 5:
+            out[day] = STEPS_PLANNER if day.weekday() < 5 else STEPS_WEEKEND
+        elif day in active and (day.weekday() in (0, 2, 4) or day in ends):
             out[day] = STEPS_ROUND
         elif day.weekday() == 0 or day in (first, last):
             out[day] = STEPS_QUIET

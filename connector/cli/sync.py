@@ -64,14 +64,14 @@ def sync(
         return
     refuse_if_ahead(engine, moment)
     reports = []
-    with (
-        engine_run_lock(runtime, engine.store, holder="a manual sync", wait=wait, moment=moment),
-        progress_bar("sync", total=len(chosen)) as bar,
-    ):
-        for one in chosen:  # a bar on a terminal only; a board's sync takes a while
-            bar.working_on(one.brin)
-            reports += sync_school(engine, moment, one, only=part)
-            bar.advance()
+    # The bar first: while the daemon's run holds the database it turns, under "waiting up to …".
+    with progress_bar("sync", total=len(chosen)) as bar:
+        bar.working_on("waiting for the run lock")
+        with engine_run_lock(runtime, engine.store, holder="a manual sync", wait=wait, moment=moment):
+            for one in chosen:  # a bar on a terminal only; a board's sync takes a while
+                bar.working_on(one.brin)
+                reports += sync_school(engine, moment, one, only=part)
+                bar.advance()
     _print_reports(reports, moment, engine.settings)
     raise SystemExit(exit_code(reports))  # typer.Exit's code is lost under main()'s standalone_mode=False
 
@@ -169,15 +169,12 @@ def _print_summary(summary: dict) -> None:
     from rich import box
     from rich.table import Table
 
-    years = "; ".join(f"{y['brin']} {y['first_day']} to {y['last_day']}" for y in summary["school_years"])
     console = Console()
     if not console.is_terminal:
         console.width = max(console.width, 100)
-    console.print(
-        f"School year {summary['school_years'][0]['year']} on the simulator (seed {summary['seed']}): {years} "
-        "(as `connector plan`)",
-        markup=False,
-    )
+    console.print(f"School year {summary['school_years'][0]['year']} on the simulator (seed {summary['seed']})")
+    for y in summary["school_years"]:  # the year's first and last school day, as `connector plan` has them
+        console.print(f"{y['brin']}: {y['first_day']} to {y['last_day']}", markup=False)
     several = len(summary["school_years"]) > 1
     families = [name for name, _ in DEMO_COLUMNS[:6]]
     conversations = [name for name, _ in DEMO_COLUMNS[6:]]

@@ -105,6 +105,9 @@ def _families(session, kind: str, planner: Planner) -> list[dict]:
                     Planner.round_id == planner.round_id,
                     Planner.group_id == planner.group_id,
                     Planner.status != "cancelled",
+                    col(Planner.vendor_id).is_not(
+                        None
+                    ),  # one never made at the vendor (nobody to invite) was not closed
                 )
             )
         )
