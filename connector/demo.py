@@ -27,12 +27,23 @@ from connector.cycle.yearplan import plan_school
 from connector.demo_staff import SchoolStaff
 from connector.engine.run import run_due
 from connector.engine.schedule import release_at
+from connector.review.contact import contact_rows, reason_counts
 from connector.review.rounds import round_summaries
 from connector.review.verslagen import verslag_rows
 from connector.runtime import Runtime, build_engine
 from connector.simulation import simulator_config
 
-STEPS_ACTIVE = (time(7, 30), time(12, 30), time(17, 30))  # while planners are open or verslagen are due
+#: The moments of a day at which the demo runs `run-due`. Three on a school day while a planner is
+#: released or open (its opening, bookings, reminders and closing happen within the day), one on such
+#: a weekend day (bookings); one on Monday, Wednesday and Friday during the rest of a round
+#: (conversations, verslagen) and on the day after its verslag deadline; between rounds one a week,
+#: on Monday.
+#: A day without a moment is one the daemon was off: its catch-up does the missed roster and verslag
+#: check once. Each run-due costs a roster read, so the fewer moments, the shorter the demo (issue
+#: W2-7: one a day and three on 162 days ran 2 to 4.5 minutes).
+STEPS_PLANNER = (time(7, 30), time(12, 30), time(17, 30))
+STEPS_WEEKEND = (time(12, 30),)  # families book on a weekend too; nothing is sent to them then
+STEPS_ROUND = (time(7, 30),)
 STEPS_QUIET = (time(7, 30),)
 
 
@@ -41,7 +52,7 @@ def run_demo(
     *,
     seed: int = 1,
     pupils_per_school: int = 200,
-    progress: Callable[[date], None] | None = None,
+    progress: Callable[[date, date, date], None] | None = None,
     database: Path | None = None,
     until: date | None = None,
 ) -> dict:
@@ -49,7 +60,8 @@ def run_demo(
 
     `database`: keep the demo's database at this path (created if missing) instead of a
     temporary file that is deleted at the end, e.g. to review it with `status` and `logs`.
-    `until`: stop after this day instead of the end of the year."""
+    `until`: stop after this day instead of the end of the year. `progress(day, first, last)` is
+    called after each day walked."""
     with demo_year(
         loaded, seed=seed, pupils_per_school=pupils_per_school, progress=progress, database=database, until=until
     ) as year:
@@ -72,7 +84,7 @@ def demo_year(
     *,
     seed: int = 1,
     pupils_per_school: int = 200,
-    progress: Callable[[date], None] | None = None,
+    progress: Callable[[date, date, date], None] | None = None,
     database: Path | None = None,
     until: date | None = None,
 ) -> Iterator[DemoYear]:
@@ -110,17 +122,17 @@ def demo_year(
         engine = build_engine(Runtime(demo_loaded, str(store)), throttle=False)
         staff = SchoolStaff(sim, plans, seed)
         control = requests.Session()
-        active = _active_days(plans)
         day = first.date()
+        steps = demo_steps(plans, day, last)
         while day <= last:
-            for moment in STEPS_ACTIVE if day in active else STEPS_QUIET:
+            for moment in steps.get(day, ()):
                 now = datetime.combine(day, moment, tzinfo=zone)
                 control.post(f"{sim.base_url}/_sim/clock", json={"now": now.isoformat()}, timeout=10).raise_for_status()
                 control.post(f"{sim.base_url}/_sim/parents/behave", json={}, timeout=30).raise_for_status()
                 staff.step(control, now)
                 run_due(engine, now, trigger="demo")
             if progress:
-                progress(day)
+                progress(day, first.date(), last)
             day += timedelta(days=1)
         counters = control.get(f"{sim.base_url}/_sim/counters", timeout=10).json()
         end = datetime.combine(last, STEPS_QUIET[0], tzinfo=zone)  # the service's last verslag check
@@ -130,11 +142,25 @@ def demo_year(
             for row in verslag_rows(engine.store, demo_settings)
             for item in row["items"]
         }
+        contact = contact_rows(engine.store, demo_settings)
+        rounds = round_summaries(engine.store, demo_settings)
+        for r in rounds:  # invited = booked + not booked; to contact = its reasons' sum (see _print_summary)
+            r["not_booked"] = r["invited"] - r["booked"]
+            r["to_contact"] = reason_counts([c for c in contact if (c["brin"], c["round"]) == (r["brin"], r["round"])])
         summary = {
             "seed": seed,
             "from": first.date().isoformat(),
             "to": last.isoformat(),
-            "rounds": round_summaries(engine.store, demo_settings),
+            "school_years": [
+                {
+                    "brin": p.school.brin,
+                    "year": p.school.school_year.year,
+                    "first_day": p.calendar.first_day.isoformat(),
+                    "last_day": p.calendar.last_day.isoformat(),
+                }
+                for p in plans
+            ],
+            "rounds": rounds,
             "messages_sent": counters["messages_sent"],
             "duplicate_messages": counters["duplicate_messages"],
             "report_agrees": sum(1 for key, (_, status, _) in truth.items() if reported.get(key) == status),
@@ -156,11 +182,28 @@ def demo_year(
         yield DemoYear(summary, sim.base_url, demo_loaded)
 
 
-def _active_days(plans) -> set[date]:
-    days: set[date] = set()
+def demo_steps(plans, first: date, last: date) -> dict[date, tuple[time, ...]]:
+    """The demo's moments per day from `first` to `last` (a day not in it has none): see STEPS_PLANNER."""
+    planner: set[date] = set()
+    active: set[date] = set()
+    ends: set[date] = set()  # the day after each round's verslag deadline: its last verdicts
     for plan in plans:
         for rnd in plan.rounds:
             begin = (release_at(rnd).date() if rnd.planner_opens else rnd.window_start) - timedelta(days=1)
-            end = rnd.verslag_deadline + timedelta(days=1)
-            days |= {begin + timedelta(days=n) for n in range((end - begin).days + 1)}
-    return days
+            active |= _days(begin, rnd.verslag_deadline + timedelta(days=1))
+            ends.add(rnd.verslag_deadline + timedelta(days=1))
+            if rnd.planner_closes is not None:
+                planner |= _days(begin, rnd.planner_closes.date() + timedelta(days=1))
+    out: dict[date, tuple[time, ...]] = {}
+    for day in _days(first, last):
+        if day in planner:
+            out[day] = STEPS_PLANNER if day.weekday() < 5 else STEPS_WEEKEND
+        elif day in active and (day.weekday() in (0, 2, 4) or day in ends):
+            out[day] = STEPS_ROUND
+        elif day.weekday() == 0 or day in (first, last):
+            out[day] = STEPS_QUIET
+    return out
+
+
+def _days(begin: date, end: date) -> set[date]:
+    return {begin + timedelta(days=n) for n in range((end - begin).days + 1)}

@@ -3,8 +3,10 @@
 * One chain for everything: structlog events and stdlib records (apscheduler,
   alembic, sqlalchemy, urllib3, ...) all go through ``ProcessorFormatter``,
   so both are redacted and rendered alike (pitfalls, structlog section).
-* Console: readable lines when stderr is a terminal, JSON lines otherwise.
-  Optional rotating JSON log file.
+* One place for the lines, never two: the rotating JSON log file when one is
+  set (``[logging] file``), else stdout (docker logs, the journal): readable
+  lines when stdout is a terminal, JSON lines otherwise. Never stderr: that is
+  the command's own messages (usage errors, "waiting up to ...", progress).
 * Tracebacks never show local variables: they would dump credentials and
   pupil records (hynek/structlog#715). On the console the traceback is plain
   text (Rich's pretty traceback writes straight to the output, past redaction).
@@ -91,7 +93,9 @@ SAFE_KEYS = frozenset({"payload_hash", "idempotency_key", "run_id", "external_re
 
 #: Stdlib loggers we route, and the level each is held at (None: inherit).
 STDLIB_LEVELS: dict[str, int | None] = {
-    "apscheduler": None,
+    # INFO is its own chatter ("Adding job tentatively", "Scheduler started"); misses and
+    # crashes come through the daemon's listener (scheduler.py) as our own lines.
+    "apscheduler": logging.WARNING,
     # DEBUG prints full URLs with query strings (pitfalls, structlog section).
     "urllib3": logging.WARNING,
     # INFO on sqlalchemy.engine logs every statement with its parameters.
@@ -323,14 +327,14 @@ def configure_logging(
 ) -> None:
     """Configure structlog and stdlib logging; safe to call again.
 
-    ``json`` forces JSON lines (True) or console lines (False); by default
-    JSON unless ``stream`` (default: stderr) is a terminal. ``log_file`` adds
-    a rotating JSON log (``max_bytes`` per file, ``backup_count`` old files),
-    created 0600. A second call replaces the handlers of the first, so
-    nothing is logged twice.
+    Lines go to one place: ``log_file`` when given (a rotating JSON log,
+    ``max_bytes`` per file, ``backup_count`` old files, created 0600), else
+    ``stream`` (default: stdout). ``json`` forces JSON lines (True) or console
+    lines (False) on the stream; by default JSON unless it is a terminal. A
+    second call replaces the handlers of the first, so nothing is logged twice.
     """
     numeric_level = _parse_level(level)
-    stream = stream if stream is not None else sys.stderr
+    stream = stream if stream is not None else sys.stdout
     tty = bool(getattr(stream, "isatty", lambda: False)())
     use_json = json if json is not None else not tty
     shared = _shared_processors()
@@ -348,10 +352,11 @@ def configure_logging(
     )
 
     handlers: list[logging.Handler] = []
-    console = logging.StreamHandler(stream)
-    console.setFormatter(_json_formatter(shared) if use_json else _console_formatter(shared, tty))
-    handlers.append(console)
-    if log_file is not None:
+    if log_file is None:
+        console = logging.StreamHandler(stream)
+        console.setFormatter(_json_formatter(shared) if use_json else _console_formatter(shared, tty))
+        handlers.append(console)
+    else:
         log_file = Path(log_file)
         if not log_file.parent.exists():
             log_file.parent.mkdir(mode=0o700, parents=True)

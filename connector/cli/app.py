@@ -7,6 +7,7 @@ from datetime import UTC
 from typing import Annotated
 
 import typer
+from typer.core import TyperOption
 
 from connector.cycle.settings import LoadedSettings
 from connector.errors import UsageError, UserError
@@ -15,8 +16,37 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # sub-commands inherit it
     help="Runs the parent conversation cycle (gesprekkencyclus) between the planner and the pupil administration.",
 )
+
+
+def _flag_type(self: TyperOption, ctx) -> str | None:
+    """No type for an on/off flag: this Typer version prints `<bool>` beside `--dry-run` and `--help`,
+    which reads as if the flag wanted a value."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"connector {version('gesprekken-connector')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    pass  # the app's own options only; each command is registered by its module
+
 
 SettingsOption = Annotated[
     str | None,

@@ -90,7 +90,10 @@ def plan(
         sys.stdout.buffer.write(render_ics(plans))
         sys.stdout.flush()
     else:
-        render_table(plans, Console(), _capacity(loaded, plans))
+        console = Console()
+        if not console.is_terminal:  # a pipe or a file: room for a whole row (dates and times with their zone)
+            console.width = max(console.width, 120)
+        render_table(plans, console, _capacity(loaded, plans))
 
 
 @app.command("init-db")
@@ -107,20 +110,26 @@ def init_db(settings: SettingsOption = None) -> None:
 @app.command("simulator")
 def simulator(
     settings: SettingsOption = None,
-    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated schools and of the faults.")] = 1,
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="Port on 127.0.0.1 (0: any free port).")] = 8765,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="N", help="Seed of the generated schools and of the faults.")
+    ] = 1,
     faults: Annotated[
         str,
         typer.Option(
-            "--faults", metavar="SPEC", help="e.g. rate=0.2,latency=50ms,revoke_token_after=30,maintenance=01:00-01:30"
+            "--faults",
+            metavar="SPEC",
+            help="Faults to inject, comma-separated: rate=0.2 (share of requests failing), latency=50ms, "
+            "revoke_token_after=30 (requests), maintenance=01:00-01:30 (a daily outage).",
         ),
     ] = "",
 ) -> None:
     """Serve both vendor APIs on loopback for the settings' schools, until Ctrl-C."""
     from adapters.simulator import FaultSpecError, parse_fault_spec, run
+    from connector.defaults import demo_settings
     from connector.simulation import simulator_config
 
-    loaded = load_settings(settings)
+    loaded = load_settings(demo_settings(settings))
     try:
         fault_config = parse_fault_spec(faults)
     except FaultSpecError as exc:

@@ -53,34 +53,43 @@ def health(
     from connector.review.health import health_report
 
     loaded = load_settings(settings)
-    report = health_report(loaded, now=parse_moment(now), wall=datetime.now(UTC), max_age=timedelta(minutes=max_age))
+    moment = parse_moment(now)
+    report = health_report(loaded, now=moment, wall=datetime.now(UTC), max_age=timedelta(minutes=max_age))
     if json_output:
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
     else:
-        _print(report)
+        zones = {s.brin: s.timezone for s in loaded.settings.schools}
+        _print(report, zones, moment)
     raise SystemExit(0 if report["healthy"] else 1)
 
 
-def _print(report: dict) -> None:
+def _print(report: dict, zones: dict[str, str], now: datetime) -> None:
+    """The report for people: times in the school's local time (the first school's where the
+    report is not per school), a next due time that has passed marked overdue."""
+    from connector.review.times import due_time, local_time
+
+    zone = next(iter(zones.values()), "UTC")
     typer.echo(f"{'healthy' if report['healthy'] else 'UNHEALTHY'}: {report['database']}")
     for problem in report["problems"]:
         typer.echo(f"  problem: {problem}")
     d = report["daemon"]
     if d:
         typer.echo(
-            f"daemon heartbeat: {d['heartbeat'] or 'never'}"
+            f"daemon heartbeat: {local_time(d['heartbeat'], zone) if d['heartbeat'] else 'never'}"
             + (f" ({d['heartbeat_age_seconds']} s ago)" if d["heartbeat"] else "")
         )
     if report["last_success"]:
         typer.echo("last success per job:")
         for job, at in report["last_success"].items():
-            typer.echo(f"  {job:<10} {at}")
+            typer.echo(f"  {job:<10} {local_time(at, zone)}")
     for brin, jobs in report["next_due"].items():
         typer.echo(f"next due at {brin}:")
         for job, at in jobs.items():
-            typer.echo(f"  {job:<10} {at}")
+            typer.echo(f"  {job:<10} {due_time(at, zones.get(brin, zone), now)}")
     f = report["failures"]
     if f:
         typer.echo(f"failed, partial or interrupted runs in the last {f['window_hours']} h: {f['count']}")
         for run in f["recent"]:
-            typer.echo(f"  {run['started_at']} {run['outcome']:<8} {run['trigger']:<8} {run['run_id']}")
+            typer.echo(
+                f"  {local_time(run['started_at'], zone)} {run['outcome']:<8} {run['trigger']:<8} {run['run_id']}"
+            )

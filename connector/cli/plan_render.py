@@ -12,6 +12,7 @@ from rich.table import Table
 
 from connector.cycle.capacity import CapacityWarning
 from connector.cycle.yearplan import RoundPlan, SchoolPlan
+from connector.review.times import local_time
 
 # Per school (BRIN): its capacity warnings, or None when its roster has not been read yet.
 Capacity = dict[str, list[CapacityWarning] | None]
@@ -53,7 +54,7 @@ def render_table(plans: list[SchoolPlan], console: Console, capacity: Capacity) 
         cal = school_plan.calendar
         table = Table(
             title=f"{school.name} ({school.brin}) {school.school_year.year}: "
-            f"{cal.first_day:%d-%m-%Y} to {cal.last_day:%d-%m-%Y}",
+            f"{cal.first_day:%Y-%m-%d} to {cal.last_day:%Y-%m-%d} (times {zone.key})",
             title_justify="left",
         )
         table.add_column("round", overflow="fold")
@@ -65,18 +66,19 @@ def render_table(plans: list[SchoolPlan], console: Console, capacity: Capacity) 
             r = plan.round
             if plan.planner_release and plan.planner_opens and plan.planner_closes:
                 planner = (
-                    f"[dim]siblings[/dim] {_local(plan.planner_release, zone):%d-%m %H:%M}\n"
-                    f"[dim]open[/dim]     {_local(plan.planner_opens, zone):%d-%m %H:%M}\n"
-                    f"[dim]closed[/dim]   {_local(plan.planner_closes, zone):%d-%m %H:%M}"
+                    f"[dim]siblings[/dim] {local_time(plan.planner_release, zone)}\n"
+                    f"[dim]open[/dim]     {local_time(plan.planner_opens, zone)}\n"
+                    f"[dim]closed[/dim]   {local_time(plan.planner_closes, zone)}"
                 )
             else:
                 planner = "no planner"
             table.add_row(
                 f"{r.id}\n[dim]{r.kind.value}, {r.slot_minutes} min[/dim]",
                 _groups(plan),
-                f"{plan.window_start:%d-%m} → {plan.window_end:%d-%m}\n[dim]{len(plan.conversation_days)} days[/dim]",
+                f"{plan.window_start:%Y-%m-%d} → {plan.window_end:%Y-%m-%d}\n"
+                f"[dim]{len(plan.conversation_days)} days[/dim]",
                 planner,
-                f"{plan.verslag_deadline:%d-%m}\n[dim]{r.verslag_category}[/dim]",
+                f"{plan.verslag_deadline:%Y-%m-%d}\n[dim]{r.verslag_category}[/dim]",
             )
         console.print(table)
         found = capacity[school.brin]

@@ -7,10 +7,11 @@
             bar.advance()
 
 Only when stderr is a terminal (`sys.stderr.isatty()`): under systemd, Docker, cron, a pipe or
-a test the bar object does nothing, so output stays plain JSON log lines. While the bar is
-shown, log lines written to the terminal go through Rich's console above the bar instead of
-tearing it (the console log handler is pointed at Rich's stderr proxy, and back afterwards).
-The bar is transient: it disappears when the run ends, leaving the command's own report.
+a test the bar object does nothing, so output stays plain. While the bar is shown, log lines
+written to the terminal (stdout, when no `[logging] file` is set) go through Rich's console above
+the bar instead of tearing it (the console log handler is pointed at Rich's proxy of its stream,
+and back afterwards). The bar is transient: it disappears when the run ends, leaving the
+command's own report.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from typing import TextIO
 
 from rich.console import Console
+from rich.file_proxy import FileProxy
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 
@@ -81,7 +83,7 @@ def progress_bar(description: str, total: int | None = None, *, stream: TextIO |
     )
     task = progress.add_task(description, total=total)
     with progress:
-        moved = _point_log_handlers(stream, sys.stderr)
+        moved = _point_log_handlers(console, stream)
         try:
             yield ProgressBar(progress, task, description)
         finally:
@@ -89,17 +91,16 @@ def progress_bar(description: str, total: int | None = None, *, stream: TextIO |
                 handler.setStream(original)
 
 
-def _point_log_handlers(original: TextIO, proxy: TextIO) -> list[tuple[logging.StreamHandler, TextIO]]:
-    """Let console log lines pass through Rich's proxy (which prints above the bar)."""
-    if proxy is original:
-        return []
+def _point_log_handlers(console: Console, stream: TextIO) -> list[tuple[logging.StreamHandler, TextIO]]:
+    """Let console log lines that would show on the screen (on the bar's stream, or on a terminal
+    stdout) pass through a Rich proxy, which prints them above the bar. A handler on a pipe or a
+    file is left alone."""
     moved = []
     for handler in logging.getLogger().handlers:
-        if (
-            isinstance(handler, logging.StreamHandler)
-            and not isinstance(handler, logging.FileHandler)
-            and handler.stream is original
-        ):
-            handler.setStream(proxy)
+        if not isinstance(handler, logging.StreamHandler) or isinstance(handler, logging.FileHandler):
+            continue
+        if handler.stream is stream or is_terminal(handler.stream):
+            original = handler.setStream(FileProxy(console, handler.stream))
+            assert original is not None  # it had one: checked above
             moved.append((handler, original))
     return moved

@@ -8,6 +8,7 @@ Vendor-supplied text is printed as plain text, never as Rich markup, and escaped
 
 from __future__ import annotations
 
+import csv
 import errno
 import io
 import json
@@ -114,7 +115,7 @@ def logs(
             item.id if run else item.id[:8],
             item.brin or "-",
             Text(item.outcome, style=OUTCOME_STYLE.get(item.outcome, "")),
-            Text(f"run ({item.trigger})", style="bold"),
+            Text(f"run ({item.trigger}){_took(item)}", style="bold"),
             Text(counts),
         )
         for event in item.events:
@@ -211,7 +212,7 @@ def _print_status(console: Console, item: dict, zone: ZoneInfo, moment: datetime
         if job["next_due_at"] is None:
             nxt = Text("nothing left this school year", style="dim")
         elif job["overdue"]:
-            nxt = Text(f"due now (since {_local(_parse(job['next_due_at']), zone)})", style="yellow")
+            nxt = Text(f"overdue since {_local(_parse(job['next_due_at']), zone)}", style="yellow")
         else:
             nxt = Text(_local(_parse(job["next_due_at"]), zone))
         jobs.add_row(job["job"], last, nxt)
@@ -260,9 +261,7 @@ def report_verslagen(
         _check_output(output)  # before the work, and before a database is touched
     runtime, store = _open(settings)
     schools = select_schools(runtime.loaded, school)
-    known = {r.id for s in schools for r in runtime.loaded.settings.cycle_for(s).rounds}
-    if round_id is not None and round_id not in known:
-        raise UsageError(f"--round: no round {round_id!r} in {runtime.loaded.path}; known: {', '.join(sorted(known))}")
+    _check_round(runtime.loaded, schools, round_id)
     try:
         rows = verslag_rows(store, runtime.loaded.settings, brin=school and schools[0].brin, round_key=round_id)
     finally:
@@ -366,6 +365,93 @@ def _print_verslagen(rows: list[dict], output: Path | None) -> None:
         _write_private(output, buffer.getvalue().encode("utf-8"))
 
 
+# --- report contact -------------------------------------------------------------------------
+
+
+@report.command("contact")
+def report_contact(
+    settings: SettingsOption = None,
+    school: SchoolFilter = None,
+    round_id: Annotated[
+        str | None, typer.Option("--round", metavar="ID", help="Only this round (its id in the settings).")
+    ] = None,
+    format: Annotated[
+        ReportFormat, typer.Option("--format", help="table, csv (for a spreadsheet) or json.")
+    ] = ReportFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", metavar="PATH", help="Write to this file instead of the screen.")
+    ] = None,
+) -> None:
+    """Per teacher and round: the families to contact, as PAS pupil ids (leerlingnummer) with the reason."""
+    from connector.review.contact import REASON_WORDS, contact_rows
+
+    if output is not None:
+        _check_output(output)
+    runtime, store = _open(settings)
+    schools = select_schools(runtime.loaded, school)
+    _check_round(runtime.loaded, schools, round_id)
+    try:
+        rows = contact_rows(store, runtime.loaded.settings, brin=school and schools[0].brin, round_key=round_id)
+    finally:
+        store.dispose()
+    if format is ReportFormat.json:
+        data = (json.dumps({"teachers": rows}, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    elif format is ReportFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+        writer.writerow(
+            ["school", "round", "teacher", "teacher_pas_id", "leerlingnummer", "group", "conversation", "reason"]
+        )
+        for r in rows:
+            for f in r["families"]:
+                writer.writerow(
+                    [
+                        r["brin"],
+                        r["round"],
+                        r["teacher_name"] or "",
+                        r["teacher"],
+                        f["pupil"],
+                        f["group"],
+                        f["conversation"],
+                        REASON_WORDS[f["reason"]],
+                    ]
+                )
+        data = ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the byte order mark: Excel reads UTF-8
+    else:
+        table = Table(
+            title="Families to contact per teacher and round (pupils as PAS ids, the leerlingnummer)",
+            title_justify="left",
+        )
+        for column in ("school", "round", "teacher", "families", "pupils and why"):
+            table.add_column(column, justify="right" if column == "families" else "left", overflow="fold")
+        for r in rows:
+            why = "; ".join(
+                f"{safe_id(f['pupil'])}{' (support conversation)' if f['conversation'] == 'support' else ''}: "
+                f"{REASON_WORDS[f['reason']]}"
+                for f in r["families"]
+            )
+            name = safe_text(r["teacher_name"]) if r["teacher_name"] else f"PAS id {safe_id(r['teacher'])}"
+            table.add_row(r["brin"], r["round"], Text(name), str(r["count"]), Text(why))
+        buffer = io.StringIO()
+        console = _console() if output is None else Console(file=buffer, width=160)
+        console.print(table if rows else "no families to contact: no planner has closed with a family left to book")
+        if output is None:
+            return
+        data = buffer.getvalue().encode("utf-8")
+    if output is not None:
+        _write_private(output, data)
+        typer.echo(f"wrote {len(rows)} teacher list(s) to {output}", err=True)
+    else:
+        typer.echo(data.decode("utf-8"), nl=False)
+
+
+def _check_round(loaded, schools, round_id: str | None) -> None:
+    """A UsageError naming the known rounds when --round names none of the schools' rounds."""
+    known = {r.id for s in schools for r in loaded.settings.cycle_for(s).rounds}
+    if round_id is not None and round_id not in known:
+        raise UsageError(f"--round: no round {round_id!r} in {loaded.path}; known: {', '.join(sorted(known))}")
+
+
 # --- purge ----------------------------------------------------------------------------------
 
 
@@ -381,7 +467,7 @@ def purge_command(
         ),
     ] = 600,
 ) -> None:
-    """Purge data of pupils who left longer ago than [retention] allows, and old sync logs."""
+    """Purge data of pupils who left longer ago than \\[retention] allows, and old sync logs."""
     from connector.engine.retention import COUNT_NAMES, plan_purge, purge, purge_counts
     from connector.engine.runlog import RunLog, bound
 
@@ -414,8 +500,11 @@ def purge_command(
         f"{head} (pupils who left more than {keep.left_pupils_days} days ago, "
         f"sync log older than {keep.sync_events_days} days)"
     )
-    for name in COUNT_NAMES:
-        typer.echo(f"  {name.replace('_', ' ')}: {counts[name]}")
+    for name in COUNT_NAMES:  # only what there was: eleven lines of "0" say nothing
+        if counts[name]:
+            typer.echo(f"  {name.replace('_', ' ')}: {counts[name]}")
+    if not any(counts[name] for name in COUNT_NAMES):
+        typer.echo("  nothing to purge")
 
 
 # --- shared ---------------------------------------------------------------------------------
@@ -431,12 +520,22 @@ def _open(settings: str | None):
     return runtime, Store(runtime.store_url)
 
 
+def _took(run) -> str:
+    """How long a finished run took, e.g. ", 12 s" (nothing while it runs)."""
+    if run.ended_at is None or run.ended_at < run.started_at:
+        return ""
+    seconds = (run.ended_at - run.started_at).total_seconds()
+    return f", {seconds:.0f} s" if seconds < 120 else f", {seconds / 60:.0f} min"
+
+
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    from connector.review.times import local_time
+
+    return local_time(moment, zone)
 
 
 def _console() -> Console:

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlmodel import select
@@ -42,10 +42,11 @@ class RunLog:
         self.failures = 0
         self._lock = threading.Lock()  # events may come from the planner-opening workers
         self._now = now
+        self._wall_start = datetime.now(UTC)
         with store.write() as session:
             session.add(
                 SyncRun(
-                    id=self.id, trigger=trigger, school_id=school_id, started_at=now, wall_started_at=datetime.now(UTC)
+                    id=self.id, trigger=trigger, school_id=school_id, started_at=now, wall_started_at=self._wall_start
                 )
             )
 
@@ -77,7 +78,9 @@ class RunLog:
         with self.store.write() as session:
             run = session.get(SyncRun, self.id)
             assert run is not None, self.id
-            run.ended_at = now
+            # The run's moment plus the time it took: a run is stamped with one moment (its `now`, which a
+            # rehearsal's --now sets), so without the wall clock's share its start and end are one instant.
+            run.ended_at = max(now, self._now) + max(datetime.now(UTC) - self._wall_start, timedelta(0))
             run.outcome = outcome.value
             run.counts = dict(self.counts)
         return outcome.value

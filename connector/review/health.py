@@ -27,6 +27,7 @@ from connector.engine.context import Engine
 from connector.engine.run import next_due
 from connector.errors import AccessError
 from connector.review.held import held_line, held_rows
+from connector.review.times import local_time
 from connector.runtime import display_url, store_url
 from connector.store import Store
 from connector.store.db import sqlite_file, to_url
@@ -39,6 +40,7 @@ STUCK_MARGIN = timedelta(minutes=5)
 def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) -> dict:
     """The health report (JSON-ready). `now` is the business moment, `wall` the real time."""
     url = store_url(loaded)
+    zone = ZoneInfo(loaded.settings.schools[0].timezone)  # the board's first school: its times, as `health` prints
     report: dict = {
         "healthy": False,
         "problems": [],
@@ -130,7 +132,7 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
     if heartbeat_at is None:
         problems.append("no daemon heartbeat on this database: is `connector daemon` running?")
     elif stopped_at is not None and stopped_at >= heartbeat_at:
-        problems.append(f"the daemon stopped at {stopped_at:%Y-%m-%d %H:%M:%S} UTC")
+        problems.append(f"the daemon stopped at {local_time(stopped_at, zone)}")
     elif age is not None and age > max_age.total_seconds():  # age is None only without a heartbeat
         problems.append(
             f"the daemon's last heartbeat is {age / 60:.0f} min old "
@@ -146,12 +148,12 @@ def health_report(loaded, *, now: datetime, wall: datetime, max_age: timedelta) 
     for run in stuck:
         since = run.wall_started_at.astimezone(UTC) if run.wall_started_at else None
         problems.append(
-            f"run {run.id} has been running since {since:%Y-%m-%d %H:%M} UTC, past its deadline "
+            f"run {run.id} has been running since {local_time(since, zone) if since else '?'}, past its deadline "
             f"([sync] run_deadline_seconds is {loaded.settings.sync.run_deadline_seconds}): it hangs"
         )
-    problems += [held_line(row, ZoneInfo(loaded.settings.schools[0].timezone)) for row in held]
+    problems += [held_line(row, zone) for row in held]
     problems += [
-        f"school {brin}: {count} PAS record(s) stay unusable since {first.astimezone(UTC):%Y-%m-%d %H:%M} UTC "
+        f"school {brin}: {count} PAS record(s) stay unusable since {local_time(first, zone)} "
         f"(more than health.max_failure_minutes): correct them in PAS; `connector status --school {brin}` names them"
         for brin, count, first in stale
     ]
@@ -235,7 +237,8 @@ def _failing_jobs(
             if first is None or first > now - limit or attempted <= first:
                 continue
             problems.append(
-                f"school {brin}: {job} has been due since {at:%Y-%m-%d %H:%M %Z} and is still not done "
+                f"school {brin}: {job} has been due since {local_time(at, loaded.settings.school(brin).timezone)} "
+                "and is still not done "
                 f"{(now - first).total_seconds() / 60:.0f} min after the first run that tried it "
                 f"(health.max_failure_minutes is {limit.total_seconds() / 60:.0f}): "
                 f"`connector logs --school {brin} --level warning`"

@@ -18,7 +18,6 @@ from connector.store.models import (
     Round,
     School,
     SchoolYear,
-    Staff,
     TeacherNotice,
     VerslagCheck,
 )
@@ -46,33 +45,6 @@ def round_summaries(store: Store, settings) -> list[dict]:
             for rnd in settings.cycle_for(school).rounds:
                 row = rounds.get(rnd.id)
                 out.append(_summary(session, school.brin, year, rnd, row))
-    return out
-
-
-def families_per_teacher(store: Store, settings, brin: str, round_key: str) -> dict[str, dict]:
-    """Per teacher (PAS id) of one round: their name and the families their notices (at closing, or
-    when a planner was cancelled) listed for them to contact (`families`). A duo group's families
-    are on both teachers' lists, so these add up to the round's `families_to_contact` only where
-    each group has one teacher."""
-    school = settings.school(brin)
-    with store.read() as session:
-        ids = list(
-            session.exec(
-                select(Planner.id)
-                .join(Round, col(Round.id) == Planner.round_id)
-                .join(SchoolYear, col(SchoolYear.id) == Round.school_year_id)
-                .join(School, col(School.id) == Planner.school_id)
-                .where(School.brin == brin, SchoolYear.pas_id == school.school_year.year, Round.round_key == round_key)
-            )
-        )
-        found = _notice_families(session, ids)
-        staff = {s.id: s for s in session.exec(select(Staff).where(col(Staff.id).in_({s for _, s in found})))}
-    out: dict[str, dict] = {}
-    for (_, staff_id), count in found.items():
-        teacher = staff.get(staff_id)
-        if teacher is not None:
-            entry = out.setdefault(teacher.pas_id, {"name": teacher.name or None, "families": 0})
-            entry["families"] += count
     return out
 
 

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from connector.errors import UsageError
 from connector.logging_setup import safe_id, safe_text
+from connector.review.times import local_time
 from connector.store import Store
 from connector.store.models import JobMark, School, SyncEvent, SyncRun
 
@@ -250,4 +251,4 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def _local(moment: datetime, zone: ZoneInfo = _AMSTERDAM) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return local_time(moment, zone)  # one way to write a moment for people (`times.py`)

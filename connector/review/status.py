@@ -17,6 +17,7 @@ from connector.engine.jobs import next_due
 from connector.engine.occasions import is_support
 from connector.engine.schedule import release_at
 from connector.logging_setup import safe_id, safe_text
+from connector.review.contact import contact_rows
 from connector.review.held import held_attention
 from connector.review.pending import pending_attention
 from connector.review.rounds import round_summaries
@@ -41,6 +42,7 @@ def school_status(engine: Engine, school, now: datetime, *, all_rounds: bool = F
     plan = engine.school_plan(school)
     zone = ZoneInfo(school.timezone)
     summaries = {s["round"]: s for s in round_summaries(store, _one_school(settings, school))}
+    contact = contact_rows(store, settings, brin=school.brin)
     served = served_since(store, school.brin)
     rounds = []
     for rp in plan.rounds:
@@ -55,6 +57,12 @@ def school_status(engine: Engine, school, now: datetime, *, all_rounds: bool = F
             stage_at=stage_at,
             active=active,
             verslagen_overdue=sum(summary.get("verslagen", {}).get(k, 0) for k in OVERDUE),
+            # Per teacher, the families on their list (`report contact`): PAS ids and reasons, no names.
+            to_contact=[
+                {k: r[k] for k in ("teacher", "teacher_name", "count", "families")}
+                for r in contact
+                if r["round"] == rp.round_id
+            ],
             **round_dates(rp),
         )
         rounds.append(summary)

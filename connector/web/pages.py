@@ -3,7 +3,7 @@
 Every figure comes from the function that gives it to the CLI: a school's rounds and what needs
 attention from `status.school_status` (`connector status --json`), the conversations per teacher
 from `verslagen.verslag_rows` (`report verslagen --format json`), families per teacher from
-`rounds.families_per_teacher`, the run log from `runs.find_runs` (`connector logs`), health from
+`contact.contact_rows`, the run log from `runs.find_runs` (`connector logs`), health from
 `health.health_report` (`connector health`). Nothing here queries the store itself.
 """
 
@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 
 from connector.engine.context import Engine
 from connector.logging_setup import safe_id, safe_text
+from connector.review.contact import contact_rows, per_teacher
 from connector.review.health import health_report
-from connector.review.rounds import families_per_teacher
 from connector.review.runs import LEVELS, event_dict, find_runs, parse_since
 from connector.review.status import school_status
 from connector.review.verslagen import OVERDUE, STATUSES, verslag_rows
@@ -201,7 +201,9 @@ def round_page(engine: Engine, school, round_id: str, now: datetime) -> dict | N
     if view is None:
         return None
     rows = verslag_rows(engine.store, engine.settings, brin=school.brin, round_key=round_id)
-    families = families_per_teacher(engine.store, engine.settings, school.brin, round_id)
+    families = per_teacher(
+        contact_rows(engine.store, engine.settings, brin=school.brin, round_key=round_id), school.brin, round_id
+    )
     teachers = []
     for row in rows:
         items = sorted((pupil(i) for i in row["items"]), key=lambda p: (p["number"], p["conversation"]))

@@ -69,6 +69,12 @@ def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"}
 
 
+def log_text(settings: Path) -> str:
+    """The daemon's log file (`settings_copy` sets `[logging] file` beside the database)."""
+    path = settings.parent / "var" / "log" / "connector.jsonl"
+    return path.read_text() if path.exists() else ""
+
+
 class Daemon:
     """`connector daemon` in a child process; its output goes to files (a full pipe would block it)."""
 
@@ -222,6 +228,10 @@ def test_a_signal_stops_the_daemon_cleanly_with_exit_0_within_seconds(settings, 
     assert daemon.proc.wait(timeout=15) == 0
     assert time.monotonic() - started < scheduler.STOP_GRACE + 2
     assert "Traceback" not in daemon.stderr()
+    # Log lines go to the [logging] file, once, and APScheduler's own INFO lines nowhere.
+    assert daemon.out.read_text() == "" and "{" not in daemon.stderr()
+    assert '"next due"' in log_text(settings)
+    assert "Adding job" not in log_text(settings) + daemon.stderr()
 
     code, report = health(settings)
     assert code == 1 and any("the daemon stopped at" in p for p in report["problems"])
@@ -234,7 +244,7 @@ def test_a_tick_that_does_not_end_within_the_grace_is_cut_off_and_the_exit_is_st
     daemon.proc.send_signal(signal.SIGTERM)
     assert daemon.proc.wait(timeout=scheduler.STOP_GRACE + 10) == 0
     assert time.monotonic() - started < scheduler.STOP_GRACE + 3
-    assert "the tick is still running; exiting without it" in daemon.stderr()
+    assert "the tick is still running; exiting without it" in log_text(settings)  # logs: the file only
     assert "Traceback" not in daemon.stderr()
 
     # The cut-off run is closed as interrupted before the exit, not left `running`.

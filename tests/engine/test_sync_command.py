@@ -39,7 +39,7 @@ def test_a_dry_run_sync_says_what_it_would_do_and_changes_nothing(tmp_path):
             env={k: v for k, v in os.environ.items() if k != "CONNECTOR_SETTINGS"},
         )
         assert result.returncode == 0, result.stdout + result.stderr
-        assert f"dry run: would do open:{BRIN}:2026-2027:start" in result.stdout
+        assert "dry run: would do planners opened, Startgesprekken (start)" in result.stdout
         assert env.counters()["writes_total"] == before and planners_at_vendor(env.sim) == []
         store = Store(str(env.db))
         with store.read() as session:

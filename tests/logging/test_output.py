@@ -55,7 +55,7 @@ def test_configuring_twice_does_not_log_twice() -> None:
     configure_logging(stream=first)
     configure_logging(stream=second)
     get_logger().info("once")
-    logging.getLogger("apscheduler").info("once too")
+    logging.getLogger("alembic").warning("once too")
     assert first.getvalue() == ""
     assert len(Output(second).lines()) == 2
 
@@ -75,12 +75,35 @@ def test_an_unknown_level_is_refused() -> None:
 
 
 def test_stdlib_loggers_pass_through_the_same_processors(json_out: Output) -> None:
-    logging.getLogger("apscheduler.scheduler").info("Added job %s", "nightly_sync")
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job %s was missed", "tick")
     line = json_out.last()
-    assert line["event"] == "Added job nightly_sync"
+    assert line["event"] == "Run time of job tick was missed"
     assert line["logger"] == "apscheduler.scheduler"
-    assert line["level"] == "info"
+    assert line["level"] == "warning"
     assert "timestamp" in line
+
+
+def test_apscheduler_chatter_is_not_logged(json_out: Output) -> None:
+    """Its INFO lines ("Adding job tentatively", "Scheduler started") say nothing an operator needs."""
+    logging.getLogger("apscheduler.scheduler").info("Adding job tentatively -- it will be properly scheduled")
+    logging.getLogger("apscheduler.scheduler").info("Scheduler started")
+    assert json_out.lines() == []
+
+
+def test_without_a_file_lines_go_to_stdout_only(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging()
+    get_logger().info("planner_opened", group="71003")
+    out, err = capsys.readouterr()
+    assert json.loads(out)["event"] == "planner_opened" and err == ""
+
+
+def test_with_a_file_lines_go_to_the_file_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log_file = tmp_path / "connector.jsonl"
+    configure_logging(log_file=log_file)
+    get_logger().warning("postponed", task="roster:12AB00")
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "")
+    assert [json.loads(line)["event"] for line in log_file.read_text().splitlines()] == ["postponed"]
 
 
 def test_urllib3_and_sqlalchemy_debug_stays_silent(json_out: Output) -> None:
@@ -93,7 +116,7 @@ def test_urllib3_and_sqlalchemy_debug_stays_silent(json_out: Output) -> None:
 def test_bound_contextvars_reach_structlog_and_stdlib_lines(json_out: Output) -> None:
     with structlog.contextvars.bound_contextvars(run_id="6f1c2d3e-aaaa-4bbb-8ccc-123456789abc"):
         get_logger().info("sync_started")
-        logging.getLogger("apscheduler").info("job running")
+        logging.getLogger("alembic").warning("job running")
     get_logger().info("after")
     lines = json_out.lines()
     assert [line.get("run_id") for line in lines] == [

@@ -202,3 +202,98 @@ def test_the_tables_render_for_a_person(demo):
     assert code == 0 and "total" in out and "missing:" in out
     code, out, _ = cli("logs", "--settings", str(settings), "--limit", "2")
     assert code == 0 and "run (demo)" in out and "--limit 0 shows all" in out
+
+
+# --- families to contact (issue W2-7) ------------------------------------------------------
+
+
+def contact_lists(settings: Path, *args: str) -> list[dict]:
+    code, out, err = cli("report", "contact", "--settings", str(settings), "--format", "json", *args)
+    assert code == 0, err
+    return json.loads(out)["teachers"]
+
+
+def test_report_contact_lists_every_family_the_summary_counts(demo):
+    """One line per family and conversation on a teacher's list; a duo group's families on both
+    teachers' lists, so counted once per round they are the summary's `families_to_contact`."""
+    from sqlmodel import col, select
+
+    from connector.review.contact import REASONS
+    from connector.store import Store
+    from connector.store.models import Booking, Pupil
+
+    summary, settings = demo
+    lists = contact_lists(settings)
+    assert lists and all(f["reason"] in REASONS for r in lists for f in r["families"])
+    for expected in summary["rounds"]:
+        mine = [r for r in lists if r["round"] == expected["round"]]
+        lines = {(f["pupil"], f["conversation"], f["reason"]) for r in mine for f in r["families"]}
+        assert len(lines) == expected["families_to_contact"], expected["round"]
+        assert sum(expected["to_contact"].values()) == expected["families_to_contact"], expected["round"]
+    no_booking = {f["pupil"] for r in lists for f in r["families"] if f["reason"] == "no_booking"}
+    database = Store(settings.parent / "demo.db")  # the fixture's
+    try:
+        with database.read() as session:
+            known = set(session.exec(select(Pupil.pas_id)))
+            booked_somewhere = set(
+                session.exec(
+                    select(Pupil.pas_id)
+                    .join(Booking, col(Booking.pupil_id) == Pupil.id)
+                    .where(Booking.status == "booked")
+                )
+            )
+    finally:
+        database.dispose()
+    assert {f["pupil"] for r in lists for f in r["families"]} <= known  # PAS ids, never names
+    assert no_booking and no_booking - booked_somewhere  # some never booked at all in the year
+
+
+def test_status_json_lists_the_same_families_per_teacher(demo):
+    summary, settings = demo
+    code, out, err = cli("status", "--settings", str(settings), "--json", "--all", "--now", end_of(summary))
+    assert code == 0, err
+    [school] = json.loads(out)["schools"]
+    for rnd in school["rounds"]:
+        expected = [
+            {k: r[k] for k in ("teacher", "teacher_name", "count", "families")}
+            for r in contact_lists(settings, "--round", rnd["round"])
+        ]
+        assert rnd["to_contact"] == expected, rnd["round"]
+        assert sum(t["count"] for t in rnd["to_contact"]) >= rnd["families_to_contact"]
+
+
+def test_report_contact_csv_and_its_filters(demo, tmp_path):
+    summary, settings = demo
+    code, out, err = cli("report", "contact", "--settings", str(settings), "--format", "csv", "--round", "start")
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out.removeprefix("\ufeff")), delimiter=";"))
+    assert out.startswith("\ufeff") and rows[0][4] == "leerlingnummer"
+    assert len(rows) - 1 == sum(r["count"] for r in contact_lists(settings, "--round", "start"))
+    assert {row[1] for row in rows[1:]} == {"start"}
+    code, _, err = cli("report", "contact", "--settings", str(settings), "--round", "nope")
+    assert code != 0 and "--round: no round 'nope'" in err  # a UsageError: exit 2 under main()
+    target = tmp_path / "contact.txt"
+    assert cli("report", "contact", "--settings", str(settings), "--output", str(target))[0] == 0
+    assert "Families to contact" in target.read_text(encoding="utf-8") and target.stat().st_mode & 0o077 == 0
+
+
+def test_the_demo_summary_adds_up_and_says_what_each_column_means(demo, capsys):
+    from connector.cli.sync import DEMO_COLUMNS, _print_summary
+    from connector.cycle.yearplan import plan_school
+
+    summary, settings = demo
+    loaded = load_settings(str(settings))
+    [plan] = [plan_school(loaded.settings, s) for s in loaded.settings.schools]
+    for r in summary["rounds"]:
+        assert r["invited"] == r["booked"] + r["not_booked"], r["round"]
+        assert sum(r["to_contact"].values()) == r["families_to_contact"], r["round"]
+    _print_summary(summary)
+    out = capsys.readouterr().out
+    # The same year boundaries as `connector plan`, and no developer words.
+    assert f"12AB00: {plan.calendar.first_day.isoformat()} to {plan.calendar.last_day.isoformat()}" in out
+    assert "duplicates" not in out and "none was sent twice" in out
+    for name, _ in DEMO_COLUMNS:
+        assert f"  {name}: " in out
+    for r in summary["rounds"]:
+        if r["families_to_contact"]:
+            assert f"to contact in {r['brin']} {r['round']}: {r['families_to_contact']} = " in out

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from connector.engine.runlog import close_interrupted
+from connector.review.times import local_time
 from connector.store import Store, upgrade_to_head
 from connector.store.models import School, SyncEvent, SyncRun
 
@@ -80,5 +81,8 @@ def test_logs_and_status_show_an_interrupted_run_as_one_to_look_at(store, tmp_pa
     attention = {a["kind"]: a for a in json.loads(out)["schools"][0]["attention"]}
     failed = attention["failed_runs"]
     assert failed["ids"] == ["dead-2", "dead-1"]
-    words = "run dead-1 (daemon, 2026-11-23 13:00) was interrupted (its process ended before it finished)"
+    when = local_time(
+        datetime(2026, 11, 23, 12, 0, tzinfo=UTC), "Europe/Amsterdam"
+    )  # "… 13:00", with CET on a UTC machine
+    words = f"run dead-1 (daemon, {when}) was interrupted (its process ended before it finished)"
     assert words in failed["message"]

@@ -181,3 +181,30 @@ def test_since_also_takes_an_iso_date_or_moment():
     assert parse_since("90M", now, zone) == now - timedelta(minutes=90)
     with pytest.raises(ValueError, match="is not a period such as 30m"):
         parse_since("-2d", now, zone)
+
+
+def test_a_runs_end_is_its_moment_plus_the_time_it_took(tmp_path: Path):
+    """Issue W2-7: a run is stamped with its moment (a rehearsal's --now), so its end adds the wall
+    clock's share; `logs` then shows how long it took."""
+    import time_machine
+
+    from connector.engine.runlog import RunLog
+
+    database = tmp_path / "connector.db"
+    upgrade_to_head(str(database))
+    store = Store(database)
+    moment = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)  # a rehearsal's moment, far from the wall clock
+    try:
+        with time_machine.travel(datetime(2026, 12, 1, 12, 0, tzinfo=UTC), tick=False) as clock:
+            run = RunLog(store, trigger="manual", school_id=None, now=moment)
+            clock.shift(timedelta(seconds=42))
+            assert run.finish(moment) == "ok"
+        with store.read() as s:
+            row = s.get(SyncRun, run.id)
+            assert row is not None and (row.started_at, row.ended_at) == (moment, moment + timedelta(seconds=42))
+    finally:
+        store.dispose()
+    settings = settings_copy(tmp_path, database)
+    code, out, err = cli("logs", "--settings", str(settings), "--run", run.id)
+    assert code == 0, err
+    assert "run (manual), 42 s" in out and "2026-11-23 08:00" in out  # the school's local time

@@ -96,6 +96,9 @@ def test_every_rounds_teachers_have_the_figures_of_report_verslagen_json(client,
         if r["uses_planner"] and r["families_to_contact"]:
             total = sum(f["families_to_contact"] for f in teachers.values())
             assert total >= r["families_to_contact"], r["round"]  # a duo group's families are on both lists
+        # Each teacher's count is the length of their list in `status --json` (`report contact`).
+        lists = {t["teacher"]: t["count"] for t in r["to_contact"]}
+        assert {k: f["families_to_contact"] for k, f in teachers.items() if f["families_to_contact"]} == lists
     assert checked > 5
 
 
