@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select, update
+from sqlmodel import Session, col, select, update
 
 from adapters.errors import IdempotencyMismatch, PermanentError, TemporaryError
 from connector.engine.runlog import RunLog
@@ -107,25 +107,49 @@ def perform(
     return Outcome(True, vendor_id)
 
 
-def record_all(store: Store, intents: list[tuple[str, str, dict[str, Any]]], *, now: datetime, run_id: str) -> None:
-    """Record several intents (key, kind, payload kept) in one transaction, before any of their calls:
-    what belongs together (a round's assignments) is then replayed together. Recorded ones are kept."""
+def record_all(
+    store: Store,
+    intents: list[tuple[str, str, dict[str, Any]]],
+    *,
+    now: datetime,
+    run_id: str,
+    keep_payload: bool = True,
+) -> None:
+    """Record several intents (key, kind, payload) in one transaction, before any of their calls:
+    what belongs together (a round's assignments) is then replayed together, and a batch costs one
+    write. Recorded ones are kept. `keep_payload` as in `perform`."""
     with store.write() as session:
-        keys = [key for key, _, _ in intents]
-        known = set(session.exec(select(Intent.natural_key).where(col(Intent.natural_key).in_(keys))))
-        for key, kind, payload in intents:
-            if key not in known:
-                session.add(
-                    Intent(
-                        natural_key=key,
-                        idempotency_key=idempotency_key_for(key),
-                        kind=kind,
-                        payload_hash=payload_hash(payload),
-                        payload=payload,
-                        run_id=run_id,
-                        next_attempt_at=now,
-                    )
+        add_all(session, intents, now=now, run_id=run_id, keep_payload=keep_payload)
+
+
+def add_all(
+    session: Session,
+    intents: list[tuple[str, str, dict[str, Any]]],
+    *,
+    now: datetime,
+    run_id: str,
+    keep_payload: bool = True,
+) -> None:
+    """`record_all` in the caller's transaction (with the rows the intents are about)."""
+    keys = [key for key, _, _ in intents]
+    known: set[str] = set()
+    for n in range(0, len(keys), 500):  # SQLite's bound on parameters per statement
+        chunk = keys[n : n + 500]
+        known |= set(session.exec(select(Intent.natural_key).where(col(Intent.natural_key).in_(chunk))))
+    for key, kind, payload in intents:
+        if key not in known:
+            known.add(key)
+            session.add(
+                Intent(
+                    natural_key=key,
+                    idempotency_key=idempotency_key_for(key),
+                    kind=kind,
+                    payload_hash=payload_hash(payload),
+                    payload=payload if keep_payload else None,
+                    run_id=run_id,
+                    next_attempt_at=now,
                 )
+            )
 
 
 def is_confirmed(store: Store, key: str) -> bool:
@@ -143,6 +167,10 @@ def recorded_payload(store: Store, key: str) -> dict[str, Any] | None:
 def _load_or_record(
     store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict[str, Any] | None
 ) -> Intent:
+    with store.read() as session:  # recorded already (`record_all`, an earlier run): no write lock taken
+        known = session.exec(select(Intent).where(Intent.natural_key == key)).first()
+    if known is not None:
+        return known
     with store.write() as session:
         intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
         if intent is None:
