@@ -19,12 +19,13 @@ from adapters.errors import ServerError
 from connector.engine.run import run_due
 from tests.reliability.conftest import BOARD, new_board_env
 
-from .conftest import BRIN, Env, local, new_env
+from .conftest import BRIN, Env, local, messages_at_vendor, new_env
 
 CONCURRENCY = 4  # the default `[sync] concurrency`
 BARRIER_TIMEOUT = 120.0  # seconds; reached only when the requests never overlap (a failure)
 RELEASED = "2026-08-31 08:00"  # the start round's planners are released
 POLL = "2026-09-01 12:00"  # the start round is open: a booking poll
+REMIND = "2026-09-03 17:00"  # a reminder moment: some families have not booked
 
 
 class Watch:
@@ -60,6 +61,10 @@ class Watch:
                     self.met += 1
             except threading.BrokenBarrierError:
                 self.broken = True
+
+
+def messages(method: str, path: str) -> bool:
+    return method == "POST" and path == "/v1/messages"
 
 
 def creates(method: str, path: str) -> bool:
@@ -151,6 +156,86 @@ def test_one_planner_that_fails_its_poll_never_stops_the_others(env):
     others = [at for vendor_id, at in by_vendor.items() if vendor_id != victim]
     assert others and all(at.startswith("2026-09-01") for at in others)  # every other planner was read
     assert poll in second[0].done  # the poll stayed due, and the next run did it
+
+
+def test_reminders_go_out_concurrently_each_once(env):
+    engine = env.engine()
+    try:
+        run_at(env, engine, RELEASED)
+        run_at(env, engine, POLL, behave=True)
+        watch = Watch(messages, meet=2)
+        env.sim.on_request = watch
+        reports = run_at(env, engine, REMIND, behave=True)
+    finally:
+        engine.store.dispose()
+    assert f"remind:{BRIN}:2026-2027:start:20260903T1700" in reports[0].done, reports
+    assert watch.met == 2 and not watch.broken  # two reminders were at the vendor at once
+    assert watch.most <= CONCURRENCY
+    counters = env.counters()
+    assert counters["duplicate_messages"] == 0
+    assert reports[0].counts["reminders sent"] == counters["messages_sent"] > 2
+
+
+class Crash(BaseException):
+    """The process dies (not an error the engine handles)."""
+
+
+def test_a_run_that_dies_in_the_middle_of_its_reminders_sends_none_twice_on_the_next_run(tmp_path):
+    reference = walk_to_reminders(tmp_path / "reference")
+    crashed = walk_to_reminders(tmp_path / "crashed", die_after=3)
+    assert crashed == reference
+
+
+def walk_to_reminders(folder, die_after: int | None = None):
+    """The messages at the vendor after the reminder moment; `die_after`: the run dies right after
+    that many reminders went out (their answers lost), and the next run at the moment finishes."""
+    env = new_env(folder, start=local("2026-08-30 07:00"))
+    try:
+        engine = env.engine()
+        try:
+            run_at(env, engine, RELEASED)
+            run_at(env, engine, POLL, behave=True)
+            if die_after is None:
+                run_at(env, engine, REMIND, behave=True)
+            else:
+                real, sent, lock = engine.planner_for, [], threading.Lock()
+
+                class Dying:
+                    def __init__(self, client) -> None:
+                        self.client = client
+
+                    def __getattr__(self, name: str):
+                        return getattr(self.client, name)
+
+                    def send_message(self, body, *, idempotency_key: str):
+                        answer = self.client.send_message(body, idempotency_key=idempotency_key)
+                        with lock:
+                            sent.append(idempotency_key)
+                            if len(sent) >= die_after:
+                                raise Crash
+                        return answer
+
+                engine.planner_for = lambda brin: Dying(real(brin))
+                with pytest.raises(Crash):
+                    run_at(env, engine, REMIND, behave=True)
+                engine.planner_for = real
+                assert env.counters()["messages_sent"] < reminders_expected(env)
+                again = run_due(engine, local(REMIND), trigger="run-due")
+                assert f"remind:{BRIN}:2026-2027:start:20260903T1700" in again[0].done, again
+        finally:
+            engine.store.dispose()
+        assert env.counters()["duplicate_messages"] == 0
+        return messages_at_vendor(env.sim)
+    finally:
+        env.stop()
+
+
+def reminders_expected(env: Env) -> int:
+    """A bound the crashed run must stay under: every family of the school could get one."""
+    with sqlite3.connect(f"file:{env.db}?mode=ro", uri=True) as conn:
+        (intents,) = conn.execute("SELECT count(*) FROM intents WHERE natural_key LIKE 'remind%'").fetchone()
+    conn.close()
+    return intents
 
 
 def test_a_board_works_its_schools_at_once_within_the_concurrency(tmp_path):
