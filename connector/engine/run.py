@@ -4,6 +4,10 @@ For each school, `jobs.due_tasks` says what is due; each task is planned (its jo
 its plan executed right away, so the next task is planned on what this one stored. A task that
 completed is marked done (its key, in the JobMark table), so a repeat at the same moment does
 nothing. `plan_due` makes the same plans and executes none: that is `sync --dry-run`.
+
+Schools are worked at once (`pool.py`), `sync.concurrency` requests in flight for the whole
+board; each school keeps its own run log, tasks in order, and holds. One school's failure never
+stops another's; a hold on the board's PAS client found by one is seen by the others at once.
 """
 
 from __future__ import annotations

@@ -274,3 +274,22 @@ def vendor_ids(env: Env) -> list[str]:
         rows = conn.execute("SELECT vendor_id FROM planners WHERE vendor_id IS NOT NULL ORDER BY vendor_id").fetchall()
     conn.close()
     return [row[0] for row in rows]
+
+
+def test_threads_asking_at_once_share_one_planner_client_per_school(env):
+    """One client per planner key, so one rate limiter of 120/min for all of a school's work."""
+    engine = env.engine()
+    start = threading.Barrier(8, timeout=BARRIER_TIMEOUT)
+    got = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(engine.planner_for(BRIN))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.store.dispose()
+    assert len(got) == 8 and all(client is got[0] for client in got)
