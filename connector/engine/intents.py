@@ -51,12 +51,14 @@ def perform(
     send: Callable[[str], str | None],
     lookup: Callable[[], str | None] | None = None,
     keep_payload: bool = False,
+    on_confirm: Callable[[Session, str | None], None] | None = None,
 ) -> Outcome:
     """Carry out one side effect exactly once.
 
     `send(idempotency_key)` performs the call and returns the vendor id; `lookup()` tells
     whether an interrupted earlier attempt took effect (returns its vendor id, or None).
     `keep_payload` stores the request with the intent (only for payloads without personal data).
+    `on_confirm(session, vendor_id)` stores what the effect brought in the confirm's own transaction.
     """
     digest = payload_hash(payload)
     intent = _load_or_record(store, key, kind, digest, now, run.id, payload if keep_payload else None)
@@ -71,7 +73,7 @@ def perform(
         if lookup is not None:
             found = lookup()
             if found is not None:
-                _confirm(store, intent.id, found, now)
+                _confirm(store, intent.id, found, now, on_confirm)
                 run.event(f"{kind} reconciled", f"{key}: found at the vendor after an interrupted attempt", ids=[found])
                 return Outcome(True, found, already=True)
         elif intent.last_attempt_at and now - intent.last_attempt_at > KEY_LIFETIME:
@@ -85,7 +87,7 @@ def perform(
         vendor_id = send(intent.idempotency_key)
     except IdempotencyMismatch:
         # Only successful requests are stored under a key: an earlier attempt took effect.
-        _confirm(store, intent.id, intent.vendor_id, now)
+        _confirm(store, intent.id, intent.vendor_id, now, on_confirm)
         return Outcome(True, intent.vendor_id, already=True)
     except OutcomeUnknown as exc:
         run.event(f"{kind} unknown", f"{key}: {exc}; it is looked up before anything is sent again", level="warning")
@@ -103,7 +105,7 @@ def perform(
         _fail(store, intent.id, str(exc), now)
         run.event(f"{kind} failed", f"{key}: {exc}", level="error")
         return Outcome(False, error=str(exc))
-    _confirm(store, intent.id, vendor_id, now)
+    _confirm(store, intent.id, vendor_id, now, on_confirm)
     return Outcome(True, vendor_id)
 
 
@@ -200,8 +202,16 @@ def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:
         return result.rowcount == 1
 
 
-def _confirm(store: Store, intent_id: int, vendor_id: str | None, now: datetime) -> None:
+def _confirm(
+    store: Store,
+    intent_id: int,
+    vendor_id: str | None,
+    now: datetime,
+    also: Callable[[Session, str | None], None] | None = None,
+) -> None:
     with store.write() as session:
+        if also is not None:
+            also(session, vendor_id)
         session.exec(
             update(Intent)
             .where(col(Intent.id) == intent_id)

@@ -518,8 +518,9 @@ def _record(session: Session, planned: PlannerPlan, school_id: int, round_id: in
 def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | None:
     """Create the planner (once) and release it (once); returns its vendor id when released.
 
-    Both calls answer with the planner itself; it is read again only after an interrupted
-    attempt, when our own answer was lost."""
+    Both calls answer with the planner itself, stored in the same transaction as the call's
+    confirmation (with the release's intent, recorded before its call); it is read again only
+    after an interrupted attempt, when our own answer was lost."""
     planner = step.planner
     seen: dict[str, dict] = {}
 
@@ -534,6 +535,13 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         except DuplicateExternalRef as exc:  # created earlier under another key: it is ours
             return exc.existing_id
 
+    def opening(vendor_id: str) -> tuple[str, str, dict]:
+        return f"open_planner:{ref}", "open_planner", {"id": vendor_id}
+
+    def store_created(session: Session, vendor_id: str | None) -> None:
+        if "created" in seen and vendor_id is not None:
+            _write_state(session, step, row_id, seen["created"], opening(vendor_id))
+
     created = perform(
         step.store,
         step.run_log,
@@ -544,14 +552,16 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         send=send,
         lookup=lookup,
         keep_payload=True,
+        on_confirm=store_created,
     )
     if not created.done:
         return None
     vendor_id = created.vendor_id
     assert vendor_id is not None  # a planner that was created has its vendor id
-    state = seen.get("created") or planner.get_planner(vendor_id)
-    opening = (f"open_planner:{ref}", "open_planner", {"id": vendor_id})
-    _store_vendor_state(step, row_id, state, opening)  # the release's intent with it, before its call
+    state = seen.get("created")
+    if state is None:  # confirmed before, or found at the vendor: read what it holds now
+        state = planner.get_planner(vendor_id)
+        _store_vendor_state(step, row_id, state, opening(vendor_id))
     already = state["status"] in RELEASED  # released by the create itself: the intent only records it
 
     def release(_key: str) -> str:
@@ -562,6 +572,10 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
     def released() -> str | None:
         return vendor_id if already or planner.get_planner(vendor_id)["status"] in RELEASED else None
 
+    def store_opened(session: Session, _vendor_id: str | None) -> None:
+        if "opened" in seen:
+            _write_state(session, step, row_id, seen["opened"])
+
     opened = perform(
         step.store,
         step.run_log,
@@ -571,32 +585,39 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         now=step.now,
         send=release,
         lookup=released,
+        on_confirm=store_opened,
     )
     if not opened.done:
         return None
-    if not already:
-        _store_vendor_state(step, row_id, seen.get("opened") or planner.get_planner(vendor_id))
+    if not already and "opened" not in seen:
+        _store_vendor_state(step, row_id, planner.get_planner(vendor_id))
     return vendor_id
 
 
 def _store_vendor_state(step: Step, row_id: int, state: dict, intent: tuple[str, str, dict] | None = None) -> None:
-    """The planner as the vendor answered (status, slots); `intent` recorded in the same transaction."""
     with step.store.write() as session:
-        if intent is not None:
-            intents.add_all(session, [intent], now=step.now, run_id=step.run_log.id, keep_payload=False)
-        row = session.get(Planner, row_id)
-        assert row is not None, row_id  # recorded before any call
-        row.vendor_id, row.status, row.last_synced_at = state["id"], state["status"], step.now
-        session.add(row)
-        known = {s.vendor_id for s in session.exec(select(Slot).where(Slot.planner_id == row_id))}
-        for slot in state.get("slots") or []:
-            if slot["id"] not in known:
-                session.add(
-                    Slot(
-                        planner_id=row_id,
-                        vendor_id=slot["id"],
-                        starts_at=datetime.fromisoformat(slot["start"]),
-                        ends_at=datetime.fromisoformat(slot["end"]),
-                        staff_ids=list(slot["staff_ids"]),
-                    )
+        _write_state(session, step, row_id, state, intent)
+
+
+def _write_state(
+    session: Session, step: Step, row_id: int, state: dict, intent: tuple[str, str, dict] | None = None
+) -> None:
+    """The planner as the vendor answered (status, slots); `intent` recorded in the same transaction."""
+    if intent is not None:
+        intents.add_all(session, [intent], now=step.now, run_id=step.run_log.id, keep_payload=False)
+    row = session.get(Planner, row_id)
+    assert row is not None, row_id  # recorded before any call
+    row.vendor_id, row.status, row.last_synced_at = state["id"], state["status"], step.now
+    session.add(row)
+    known = {s.vendor_id for s in session.exec(select(Slot).where(Slot.planner_id == row_id))}
+    for slot in state.get("slots") or []:
+        if slot["id"] not in known:
+            session.add(
+                Slot(
+                    planner_id=row_id,
+                    vendor_id=slot["id"],
+                    starts_at=datetime.fromisoformat(slot["start"]),
+                    ends_at=datetime.fromisoformat(slot["end"]),
+                    staff_ids=list(slot["staff_ids"]),
                 )
+            )
