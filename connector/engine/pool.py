@@ -5,9 +5,9 @@ in the items' order, so one failing item never stops the others and what the cal
 in a stable order. Each worker runs in a copy of the caller's context: the run's deadline and
 its log bindings hold there too (pitfalls: pool threads do not inherit contextvars).
 
-The board's width is `sync.concurrency` requests in flight at most. Schools worked at once share
-it: `each(..., split=True)` gives each of its workers an even part, which the pools inside them
-(a school's planners, its polls) use as their own width, so the total never exceeds it.
+The board's width is `sync.concurrency` requests in flight at most. The workers of a pool share
+it: each gets an even part, which a pool inside it (a school's planners, its polls, when schools
+are worked at once) uses as its own width, so the total never exceeds it.
 Database writes stay with the caller where they can (one writer at a time on SQLite anyway).
 """
 
@@ -43,18 +43,13 @@ def width(engine: Engine) -> int:
     return engine.settings.sync.concurrency if share is None else share
 
 
-def each(
-    engine: Engine, fn: Callable[[T], R], items: Sequence[T], *, name: str, split: bool = False
-) -> list[Done[T, R]]:
-    """`fn` over `items`, `width(engine)` at a time; every outcome, in the order of `items`.
-
-    `split`: each worker's own pools get an even part of the width (schools worked at once)."""
+def each(engine: Engine, fn: Callable[[T], R], items: Sequence[T], *, name: str) -> list[Done[T, R]]:
+    """`fn` over `items`, `width(engine)` at a time; every outcome, in the order of `items`."""
     workers = max(1, min(width(engine), len(items)))
-    part = max(1, width(engine) // workers) if split else 1
+    part = max(1, width(engine) // workers)
 
     def one(item: T) -> Done[T, R]:
-        if split:
-            _share.set(part)  # in this worker's copy of the context only
+        _share.set(part)  # in this worker's copy of the context only: a pool inside it stays within its part
         try:
             return Done(item, fn(item))
         except Exception as exc:  # kept with its item: the others go on

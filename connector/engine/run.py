@@ -130,7 +130,7 @@ def run_due(
         first = [one(chosen[0])] if chosen and _board_wide(engine, chosen[0], now, only, force) else []
         # Schools at once, within `sync.concurrency` in all: each school's planner key and the board's
         # one PAS client keep their own rate limiters (`build_engine`), shared by all their work.
-        return first + pool.results(pool.each(engine, one, chosen[len(first) :], name="school", split=True))
+        return first + pool.results(pool.each(engine, one, chosen[len(first) :], name="school"))
 
 
 def _board_wide(engine: Engine, school: School, now: datetime, only: str | None, force: frozenset[str]) -> bool:

@@ -82,7 +82,7 @@ def test_workers_see_the_callers_context():
     assert pool.results(done) == ["the run"] * 8
 
 
-def test_split_shares_the_width_among_the_workers_so_the_total_stays_within_it():
+def test_workers_share_the_width_among_the_workers_so_the_total_stays_within_it():
     calls = InFlight(meet=1)
     widths = []
 
@@ -91,7 +91,7 @@ def test_split_shares_the_width_among_the_workers_so_the_total_stays_within_it()
         return pool.results(pool.each(board, calls, [n, n + 1, n + 2], name="inner"))
 
     board = engine(4)
-    done = pool.each(board, school, [0, 10], name="school", split=True)
+    done = pool.each(board, school, [0, 10], name="school")
     assert pool.results(done) == [[0, 10, 20], [100, 110, 120]]
     assert widths == [2, 2]
     assert calls.most <= 4
@@ -105,5 +105,5 @@ def test_more_workers_than_width_never_happens_when_schools_outnumber_it():
     def school(n: int) -> list[int]:
         return pool.results(pool.each(board, calls, [n, n + 1], name="inner"))
 
-    pool.results(pool.each(board, school, list(range(0, 100, 10)), name="school", split=True))
+    pool.results(pool.each(board, school, list(range(0, 100, 10)), name="school"))
     assert calls.most <= 4
