@@ -32,6 +32,7 @@ import math
 import os
 import platform
 import pstats
+import re
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +45,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import requests
+from sqlalchemy import event
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -227,6 +229,28 @@ def is_write(endpoint: str) -> bool:
     return method != "GET" and not path.endswith("/oauth/token")
 
 
+class RowWrites:
+    """Database rows the engine writes (rowcounts of its INSERT, UPDATE and DELETE statements), per table."""
+
+    def __init__(self, store) -> None:
+        self.engine = store.engine
+        self.rows: Counter = Counter()
+
+    def __enter__(self) -> RowWrites:
+        event.listen(self.engine, "after_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "after_cursor_execute", self._count)
+
+    WRITE = re.compile(r'\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"?(\w+)', re.I)
+
+    def _count(self, conn, cursor, statement: str, parameters, context, executemany: bool) -> None:
+        hit = self.WRITE.match(statement)
+        if hit:
+            self.rows[hit.group(1)] += max(cursor.rowcount, 0)
+
+
 class Bench:
     def __init__(self, args, sim: Sim, folder: Path) -> None:
         self.args, self.sim, self.folder = args, sim, folder
@@ -251,11 +275,13 @@ class Bench:
         *,
         need,
         concurrency: int,
+        store,
         minimum: dict[str, int] | None = None,
         extra=None,
     ) -> dict:
         """Run one scenario. `need` is its fewest requests (a Need, or a function of the row when
-        they are known only afterwards); its floor is computed from them at `concurrency`."""
+        they are known only afterwards); its floor is computed from them at `concurrency`. The rows
+        written to the engine's `store` are counted."""
         if isinstance(need, Need):
             self.quiet_window(need)
         self.sim.control("POST", "/counters/reset")
@@ -264,7 +290,8 @@ class Bench:
         cpu0, t0 = time.process_time(), time.perf_counter()
         if profiler:
             profiler.enable()
-        value = fn()
+        with RowWrites(store) as written:
+            value = fn()
         if profiler:
             profiler.disable()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -280,6 +307,8 @@ class Bench:
             "writes": sum(n for e, n in reqs.items() if is_write(e)),
             "sim_writes_total": counters["writes_total"],
             "statuses": counters["statuses"],
+            "db_row_writes": sum(written.rows.values()),
+            "db_row_writes_by_table": dict(sorted(written.rows.items())),
             "peak_rss_mb": round(proc_status()["VmHWM"] / 1024, 1),
             "rss_after_mb": round(proc_status()["VmRSS"] / 1024, 1),
         }
@@ -325,7 +354,7 @@ class Bench:
             f"  {name}: {row['wall_s']} s wall, {row['cpu_s']} s CPU, {row['requests']} requests"
             + (f" (minimum {row['minimum']})" if "minimum" in row else "")
             + f", floor {row['floor_s']} s ({row['floor_bound']}), {row['ratio_to_floor']} x floor"
-            + f", {row['writes']} writes, peak RSS {row['peak_rss_mb']} MB",
+            + f", {row['writes']} writes, {row['db_row_writes']} database rows, peak RSS {row['peak_rss_mb']} MB",
             flush=True,
         )
         return row
@@ -458,6 +487,7 @@ def run_all(args, levels, tmp: Path, sim: Sim, db: Path, plan, release: datetime
             minimum=minimum,
             need=need,
             concurrency=base,
+            store=engine.store,
             extra=outcome_extra(),
         )
     engine.store.dispose()
@@ -495,6 +525,7 @@ def run_all(args, levels, tmp: Path, sim: Sim, db: Path, plan, release: datetime
             lambda eng=eng: run_due(eng, release, trigger="bench", only="planners"),
             need=lambda row: Need(0, {b: 2 * n for b, n in planners_of_school().items()}),  # one create, one open
             concurrency=level,
+            store=eng.store,
             extra=opening_extra,
         )
         if level == base:
@@ -525,6 +556,7 @@ def run_all(args, levels, tmp: Path, sim: Sim, db: Path, plan, release: datetime
         lambda: run_due(eng, early, trigger="bench", only="bookings"),
         need=Need(0, per_school),
         concurrency=base,
+        store=eng.store,
         extra=poll_extra,
     )
     late = plan.planner_closes - timedelta(hours=2)
@@ -574,6 +606,7 @@ def run_all(args, levels, tmp: Path, sim: Sim, db: Path, plan, release: datetime
         lambda: run_due(eng, check_at, trigger="bench", only="verslagen"),
         need=lambda row: check_minimum(row)[1],
         concurrency=base,
+        store=eng.store,
         extra=check_extra,
     )
     eng.store.dispose()
@@ -736,7 +769,7 @@ def print_table(report: dict) -> None:
     )
     head = (
         f"{'scenario':<42} {'wall s':>8} {'floor s':>8} {'x floor':>8} {'CPU s':>7} {'requests':>9} {'minimum':>8} "
-        f"{'writes':>7} {'peak RSS MB':>12}"
+        f"{'writes':>7} {'DB rows':>8} {'peak RSS MB':>12}"
     )
     print(head)
     print("-" * len(head))
@@ -744,12 +777,13 @@ def print_table(report: dict) -> None:
         if r["name"].startswith("5"):
             print(
                 f"{r['name']:<42} {r['wall_s']:>8} {'-':>8} {'-':>8} {r['cpu_idle_s']:>7} {r['requests']:>9} {0:>8} "
-                f"{r['writes']:>7} {r['rss_max_mb']:>12}"
+                f"{r['writes']:>7} {'-':>8} {r['rss_max_mb']:>12}"
             )
             continue
         print(
             f"{r['name']:<42} {r['wall_s']:>8} {r['floor_s']:>8} {str(r['ratio_to_floor']):>8} {r['cpu_s']:>7} "
-            f"{r['requests']:>9} {str(r.get('minimum', '')):>8} {r['writes']:>7} {r['peak_rss_mb']:>12}"
+            f"{r['requests']:>9} {str(r.get('minimum', '')):>8} {r['writes']:>7} {r['db_row_writes']:>8} "
+            f"{r['peak_rss_mb']:>12}"
         )
     for r in report["scenarios"]:
         if r["name"].startswith("5"):
@@ -767,6 +801,10 @@ def print_table(report: dict) -> None:
         )
         if r.get("excess_by_endpoint"):
             print(f"  {r['name']}: requests minus minimum per endpoint: {r['excess_by_endpoint']}")
+        print(
+            f"  {r['name']}: {r['db_row_writes'] / b['schools']:.1f} database rows written per school: "
+            f"{r['db_row_writes_by_table']}"
+        )
 
 
 if __name__ == "__main__":
