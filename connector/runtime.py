@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote_plus
@@ -82,6 +83,9 @@ def start(settings: str | None, *, json_logs: bool | None = None) -> Runtime:
 def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bool = True) -> Engine:
     """The engine with real vendor clients (one PAS client for the board, one planner client per school).
 
+    Each client has its own rate limiter, shared by every thread of a run: the board's 300/min on
+    the one PAS client, 120/min on each school's planner key, however many schools work at once.
+
     `throttle=False` lifts the client-side rate limits; only for the simulator, whose clock
     runs a school year in a minute while the vendors' limits are per real minute."""
     from adapters.parnassys import PasClient
@@ -102,18 +106,20 @@ def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bo
         max_pages=s.pas.max_pages,
     )
     planners: dict[str, ParroClient] = {}
+    made = threading.Lock()  # one client, so one rate limiter, per key: pool workers ask at once
 
     def planner_for(brin: str) -> ParroClient:
-        if brin not in planners:
-            school = s.school(brin)
-            planners[brin] = ParroClient(
-                s.planner.base_url,
-                loaded.read_secret(school.planner_api_key),
-                policy=http_policy(s.planner),
-                requests_per_minute=s.planner.requests_per_minute if throttle else unlimited,
-                max_pages=s.planner.max_pages,
-            )
-        return planners[brin]
+        with made:
+            if brin not in planners:
+                school = s.school(brin)
+                planners[brin] = ParroClient(
+                    s.planner.base_url,
+                    loaded.read_secret(school.planner_api_key),
+                    policy=http_policy(s.planner),
+                    requests_per_minute=s.planner.requests_per_minute if throttle else unlimited,
+                    max_pages=s.planner.max_pages,
+                )
+            return planners[brin]
 
     upgrade_to_head(runtime.store_url)
     return Engine(loaded, Store(runtime.store_url), pas, planner_for, allow_removals=allow_removals)

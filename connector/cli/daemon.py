@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from connector.cli.app import NowOption, SettingsOption, app, parse_moment
+from connector.cli.lean import serve_daemon
 
 
 @app.command("daemon")
@@ -28,14 +29,8 @@ def daemon(
     ] = None,
 ) -> None:
     """Run the cycle on its schedule until SIGTERM or Ctrl-C; catches up on start what became due while it was off."""
-    import scheduler
-    from connector.runtime import start
-
-    runtime = start(settings)
-    clock = scheduler.shifted_clock(parse_moment(now)) if now else scheduler.utc_now
-    code = scheduler.serve(
-        runtime, tick_seconds=tick_seconds, clock=clock, ready=lambda line: typer.echo(line, err=True)
-    )
+    # A plain command line never gets here: `connector.cli.main` starts it without Typer (lean.py).
+    code = serve_daemon(settings, tick_seconds, now, lambda line: typer.echo(line, err=True))
     raise SystemExit(code)  # typer.Exit's code is lost under main()'s standalone_mode=False
 
 

@@ -8,11 +8,13 @@ No conversation is ever placed on a weekend, public holiday, vacation day or fre
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
-
-import holidays
+from pathlib import Path
+from typing import Any
 
 from connector.cycle.settings.models import School
 
@@ -38,12 +40,29 @@ class Vacation:
 
 
 @cache
+def netherlands() -> Any:
+    """The `holidays` package's Netherlands class: the one `holidays.country_holidays("NL", ...)`
+    makes, with the same defaults. Its module is loaded from its file: importing it by name would
+    run `holidays/countries/__init__.py`, which imports all of the package's 250 countries (some
+    8 MB that the daemon would keep for good, issue W2-6)."""
+    name = "holidays.countries.netherlands"
+    if name not in sys.modules:
+        package = importlib.util.find_spec("holidays")
+        assert package is not None and package.submodule_search_locations, "holidays is a dependency"
+        path = Path(next(iter(package.submodule_search_locations))) / "countries" / "netherlands.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None, path
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # a later `import holidays.countries` uses this one
+        spec.loader.exec_module(module)
+    return sys.modules[name].Netherlands
+
+
+@cache
 def _region_vacations(region: str, first_year: int) -> tuple[Vacation, ...]:
     """Vacations of a region from the summer before a school year to the summer after it."""
     subdiv = region.capitalize()
-    table = holidays.country_holidays(
-        "NL", subdiv=subdiv, categories="school", language="nl", years=[first_year, first_year + 1]
-    )
+    table = netherlands()(subdiv=subdiv, categories="school", language="nl", years=[first_year, first_year + 1])
     runs: list[list] = []
     for day, label in sorted(table.items()):
         name = _HOLIDAY_NAMES.get(label)
@@ -58,7 +77,7 @@ def _region_vacations(region: str, first_year: int) -> tuple[Vacation, ...]:
 
 @cache
 def _public_holidays(first_year: int) -> dict[date, str]:
-    table = holidays.country_holidays("NL", language="nl", years=[first_year, first_year + 1])
+    table = netherlands()(language="nl", years=[first_year, first_year + 1])
     return dict(table.items())
 
 

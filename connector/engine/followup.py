@@ -21,14 +21,14 @@ from sqlmodel import col, select
 
 from connector.cycle.yearplan import RoundPlan
 from connector.domain import Booking as BookingRecord
-from connector.engine import messages
+from connector.engine import messages, pool
 from connector.engine.actions import Action
 from connector.engine.assignments import NO_AVAILABILITY, NO_FREE_SLOT, Assigning, plan_assignments, stated_children
 from connector.engine.context import Step
 from connector.engine.families import Fresh, Invitee, families, households, invitees, reachable_children
 from connector.engine.intents import perform
 from connector.engine.occasions import is_support
-from connector.engine.outbox import Message
+from connector.engine.outbox import Message, send_all
 from connector.store.models import (
     Booking,
     Group,
@@ -44,7 +44,7 @@ from connector.store.models import (
     Staff,
     TeacherNotice,
 )
-from mappings.payloads import booking_from_planner, map_items
+from mappings.payloads import Mapped, booking_from_planner, map_items
 
 CANCELLED = PlannerStatus.CANCELLED.value  # by school staff in the planner (contract: "Planner lifecycle")
 
@@ -56,50 +56,62 @@ def round_planners(step: Step, round_id: int) -> list[Planner]:
         )
 
 
-def fetch_bookings(step: Step, planner: Planner) -> list[BookingRecord]:
-    """The planner's bookings as the vendor has them now (reads only; bad records go to the run log)."""
+def read_bookings(step: Step, planner: Planner) -> Mapped[BookingRecord]:
+    """The planner's bookings, mapped; safe in a pool worker (it records nothing)."""
     assert planner.vendor_id is not None  # `round_planners`: planners at the vendor only
-    mapped = map_items("booking", step.planner.bookings(planner.vendor_id), booking_from_planner)
+    return map_items("booking", step.planner.bookings(planner.vendor_id), booking_from_planner)
+
+
+def fetch_all(step: Step, planners: list[Planner]) -> list[list[BookingRecord]]:
+    """Each planner's bookings, `sync.concurrency` planners at a time; bad records go to the run log
+    in the planners' order. A planner that fails does not stop the others: the first failure is
+    raised once every planner was read (`pool.results`)."""
+    done = pool.each(step.engine, lambda p: read_bookings(step, p), planners, name="bookings")
+    return [_mapped(step, mapped) for mapped in pool.results(done)]
+
+
+def _mapped(step: Step, mapped: Mapped[BookingRecord]) -> list[BookingRecord]:
     for error in mapped.errors:
         step.run.event("record failed", str(error), level="error", ids=[error.record_id], count="records failed")
     return mapped.records
 
 
-def store_bookings(step: Step, planner: Planner, records: list[BookingRecord]) -> int:
-    """Store bookings read by `fetch_bookings`; returns the number of active ones."""
-    assert planner.id is not None  # read from the store
+def store_all(step: Step, read: list[tuple[Planner, list[BookingRecord]]]) -> int:
+    """Store the bookings read of several planners (`fetch_all`) in one transaction; returns the number
+    of active ones."""
     with step.store.write() as session:
-        slots = {s.vendor_id: s.id for s in session.exec(select(Slot).where(Slot.planner_id == planner.id))}
-        pupils = {
-            i.child_planner_id: i.pupil_id
-            for i in session.exec(select(PlannerInvitee).where(PlannerInvitee.planner_id == planner.id))
-        }
-        stored = {b.vendor_id: b for b in session.exec(select(Booking).where(Booking.planner_id == planner.id))}
-        for booking in records:
-            row = stored.get(booking.booking_id) or Booking(
-                vendor_id=booking.booking_id,
-                planner_id=planner.id,
-                slot_vendor_id=booking.slot_id,
-                child_planner_id=booking.child_id,
-            )
-            row.slot_vendor_id, row.slot_id = booking.slot_id, slots.get(booking.slot_id)
-            row.child_planner_id, row.pupil_id = booking.child_id, pupils.get(booking.child_id)
-            row.guardian_planner_id, row.status, row.vendor_updated_at = (
-                booking.guardian_id,
-                booking.status,
-                booking.updated_at,
-            )
-            session.add(row)
-        planner_row = session.get(Planner, planner.id)
-        assert planner_row is not None
-        planner_row.last_synced_at = step.now
-        session.add(planner_row)
-    return sum(1 for b in records if b.active)
+        for planner, records in read:
+            _store(session, step, planner, records)
+    return sum(1 for _, records in read for b in records if b.active)
 
 
-def pull_bookings(step: Step, planner: Planner) -> int:
-    """Read and store the planner's bookings; returns the number of active ones."""
-    return store_bookings(step, planner, fetch_bookings(step, planner))
+def _store(session, step: Step, planner: Planner, records: list[BookingRecord]) -> None:
+    assert planner.id is not None  # read from the store
+    slots = {s.vendor_id: s.id for s in session.exec(select(Slot).where(Slot.planner_id == planner.id))}
+    pupils = {
+        i.child_planner_id: i.pupil_id
+        for i in session.exec(select(PlannerInvitee).where(PlannerInvitee.planner_id == planner.id))
+    }
+    stored = {b.vendor_id: b for b in session.exec(select(Booking).where(Booking.planner_id == planner.id))}
+    for booking in records:
+        row = stored.get(booking.booking_id) or Booking(
+            vendor_id=booking.booking_id,
+            planner_id=planner.id,
+            slot_vendor_id=booking.slot_id,
+            child_planner_id=booking.child_id,
+        )
+        row.slot_vendor_id, row.slot_id = booking.slot_id, slots.get(booking.slot_id)
+        row.child_planner_id, row.pupil_id = booking.child_id, pupils.get(booking.child_id)
+        row.guardian_planner_id, row.status, row.vendor_updated_at = (
+            booking.guardian_id,
+            booking.status,
+            booking.updated_at,
+        )
+        session.add(row)
+    planner_row = session.get(Planner, planner.id)
+    assert planner_row is not None
+    planner_row.last_synced_at = step.now
+    session.add(planner_row)
 
 
 def is_extra(planner: Planner) -> bool:
@@ -108,15 +120,16 @@ def is_extra(planner: Planner) -> bool:
 
 
 def vendor_statuses(step: Step, planners: list[Planner]) -> dict[int, str]:
-    """Each planner's status at the vendor (reads only): one request per planner, none for a planner
-    already stored as cancelled (it is read-only at the vendor, and left alone)."""
-    statuses = {}
-    for planner in planners:
+    """Each planner's status at the vendor (reads only): one request per planner, `sync.concurrency`
+    at a time, none for a planner already stored as cancelled (it is read-only at the vendor, and
+    left alone). The first failure is raised once every planner was read."""
+
+    def status(planner: Planner) -> str:
         assert planner.id is not None and planner.vendor_id is not None  # `round_planners`: stored, at the vendor
-        statuses[planner.id] = (
-            CANCELLED if planner.status == CANCELLED else step.planner.get_planner(planner.vendor_id)["status"]
-        )
-    return statuses
+        return CANCELLED if planner.status == CANCELLED else step.planner.get_planner(planner.vendor_id)["status"]
+
+    found = pool.results(pool.each(step.engine, status, planners, name="status"))
+    return {p.id: s for p, s in zip(planners, found, strict=True) if p.id is not None}
 
 
 def live(planners: list[Planner], statuses: dict[int, str]) -> list[Planner]:
@@ -273,7 +286,11 @@ class Polling:
     def execute(self, step: Step) -> int:
         """Returns the number of active bookings seen."""
         self.cancellation.execute(step)
-        return sum(pull_bookings(step, p) for p in self.planners)
+        done = pool.each(step.engine, lambda p: read_bookings(step, p), self.planners, name="bookings")
+        read = [(d.item, _mapped(step, d.result)) for d in done if d.result is not None and d.error is None]
+        active = store_all(step, read)  # what was read is kept, also when another planner failed
+        pool.results(done)
+        return active
 
 
 def plan_poll(step: Step, plan: RoundPlan, round_id: int | None) -> Polling:
@@ -298,11 +315,11 @@ class Reminding:
 
     def execute(self, step: Step) -> int:
         self.cancellation.execute(step)
-        for planner, records in self.fresh.values():
-            store_bookings(step, planner, records)
+        store_all(step, list(self.fresh.values()))
         sent = 0
-        for message, members, houses in self.messages:
-            if message.send(step):
+        went = send_all(step, [message for message, _, _ in self.messages])
+        for (_, members, houses), out in zip(self.messages, went, strict=True):
+            if out:
                 sent += 1
                 _record_reminders(step, members, houses, f"{self.moment:%Y%m%dT%H%M}")
         return sent
@@ -314,9 +331,10 @@ def plan_reminders(step: Step, plan: RoundPlan, round_id: int | None, moment: da
     planners = round_planners(step, round_id) if round_id is not None else []
     statuses = vendor_statuses(step, planners)
     fresh: dict[int, tuple[Planner, list[BookingRecord]]] = {}
-    for planner in live(planners, statuses):
+    reading = live(planners, statuses)
+    for planner, records in zip(reading, fetch_all(step, reading), strict=True):
         assert planner.id is not None  # read from the store
-        fresh[planner.id] = (planner, fetch_bookings(step, planner))
+        fresh[planner.id] = (planner, records)
     extra = {p.id for p in planners if is_extra(p)}
     reminding = Reminding(fresh, [], moment, plan_cancellation(step, plan, planners, statuses))
     done = _booked(fresh)
@@ -419,11 +437,13 @@ class Closing:
         for planner in self.to_close:
             _close(step, planner)
         step.run_log.counts["children assigned"] += self.assigning.execute(step)
-        for pid, (planner, records) in self.fresh.items():
-            # A preferences planner's bookings are made by the assignments just posted: read them now.
-            store_bookings(step, planner, fetch_bookings(step, planner) if pid in self.assigning.planners else records)
-        for message, staff_id, planner_id, count in self.notices:
-            if message.send(step):
+        # A preferences planner's bookings are made by the assignments just posted: read them now.
+        again = [p for pid, (p, _) in self.fresh.items() if pid in self.assigning.planners]
+        final = dict(zip([p.id for p in again], fetch_all(step, again), strict=True))
+        store_all(step, [(p, final.get(pid, records)) for pid, (p, records) in self.fresh.items()])
+        went = send_all(step, [message for message, _, _, _ in self.notices])
+        for (message, staff_id, planner_id, count), out in zip(self.notices, went, strict=True):
+            if out:
                 _record_notice(step, message, "not_booked", staff_id, planner_id, count)
         return self.contact
 
@@ -454,11 +474,11 @@ def plan_close(step: Step, plan: RoundPlan, round_id: int | None) -> Closing:
     reachable = reachable_children(children, list(step.planner.guardians()))
     to_close = []
     fresh: dict[int, tuple[Planner, list[BookingRecord]]] = {}
-    for planner in open_planners:
+    for planner, records in zip(open_planners, fetch_all(step, open_planners), strict=True):
         assert planner.id is not None  # read from the store
         if statuses[planner.id] in ("scheduled", "open"):
             to_close.append(planner)
-        fresh[planner.id] = (planner, fetch_bookings(step, planner))
+        fresh[planner.id] = (planner, records)
     assigning = plan_assignments(step, plan, open_planners, children)
     closing = Closing(to_close, fresh, [], 0, plan_cancellation(step, plan, planners, statuses, names), assigning)
     booked = _booked(fresh)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, select, update
+from sqlmodel import Session, col, select, update
 
 from adapters.errors import IdempotencyMismatch, PermanentError, TemporaryError
 from connector.engine.runlog import RunLog
@@ -51,12 +51,14 @@ def perform(
     send: Callable[[str], str | None],
     lookup: Callable[[], str | None] | None = None,
     keep_payload: bool = False,
+    on_confirm: Callable[[Session, str | None], None] | None = None,
 ) -> Outcome:
     """Carry out one side effect exactly once.
 
     `send(idempotency_key)` performs the call and returns the vendor id; `lookup()` tells
     whether an interrupted earlier attempt took effect (returns its vendor id, or None).
     `keep_payload` stores the request with the intent (only for payloads without personal data).
+    `on_confirm(session, vendor_id)` stores what the effect brought in the confirm's own transaction.
     """
     digest = payload_hash(payload)
     intent = _load_or_record(store, key, kind, digest, now, run.id, payload if keep_payload else None)
@@ -71,7 +73,7 @@ def perform(
         if lookup is not None:
             found = lookup()
             if found is not None:
-                _confirm(store, intent.id, found, now)
+                _confirm(store, intent.id, found, now, on_confirm)
                 run.event(f"{kind} reconciled", f"{key}: found at the vendor after an interrupted attempt", ids=[found])
                 return Outcome(True, found, already=True)
         elif intent.last_attempt_at and now - intent.last_attempt_at > KEY_LIFETIME:
@@ -85,7 +87,7 @@ def perform(
         vendor_id = send(intent.idempotency_key)
     except IdempotencyMismatch:
         # Only successful requests are stored under a key: an earlier attempt took effect.
-        _confirm(store, intent.id, intent.vendor_id, now)
+        _confirm(store, intent.id, intent.vendor_id, now, on_confirm)
         return Outcome(True, intent.vendor_id, already=True)
     except OutcomeUnknown as exc:
         run.event(f"{kind} unknown", f"{key}: {exc}; it is looked up before anything is sent again", level="warning")
@@ -103,29 +105,53 @@ def perform(
         _fail(store, intent.id, str(exc), now)
         run.event(f"{kind} failed", f"{key}: {exc}", level="error")
         return Outcome(False, error=str(exc))
-    _confirm(store, intent.id, vendor_id, now)
+    _confirm(store, intent.id, vendor_id, now, on_confirm)
     return Outcome(True, vendor_id)
 
 
-def record_all(store: Store, intents: list[tuple[str, str, dict[str, Any]]], *, now: datetime, run_id: str) -> None:
-    """Record several intents (key, kind, payload kept) in one transaction, before any of their calls:
-    what belongs together (a round's assignments) is then replayed together. Recorded ones are kept."""
+def record_all(
+    store: Store,
+    intents: list[tuple[str, str, dict[str, Any]]],
+    *,
+    now: datetime,
+    run_id: str,
+    keep_payload: bool = True,
+) -> None:
+    """Record several intents (key, kind, payload) in one transaction, before any of their calls:
+    what belongs together (a round's assignments) is then replayed together, and a batch costs one
+    write. Recorded ones are kept. `keep_payload` as in `perform`."""
     with store.write() as session:
-        keys = [key for key, _, _ in intents]
-        known = set(session.exec(select(Intent.natural_key).where(col(Intent.natural_key).in_(keys))))
-        for key, kind, payload in intents:
-            if key not in known:
-                session.add(
-                    Intent(
-                        natural_key=key,
-                        idempotency_key=idempotency_key_for(key),
-                        kind=kind,
-                        payload_hash=payload_hash(payload),
-                        payload=payload,
-                        run_id=run_id,
-                        next_attempt_at=now,
-                    )
+        add_all(session, intents, now=now, run_id=run_id, keep_payload=keep_payload)
+
+
+def add_all(
+    session: Session,
+    intents: list[tuple[str, str, dict[str, Any]]],
+    *,
+    now: datetime,
+    run_id: str,
+    keep_payload: bool = True,
+) -> None:
+    """`record_all` in the caller's transaction (with the rows the intents are about)."""
+    keys = [key for key, _, _ in intents]
+    known: set[str] = set()
+    for n in range(0, len(keys), 500):  # SQLite's bound on parameters per statement
+        chunk = keys[n : n + 500]
+        known |= set(session.exec(select(Intent.natural_key).where(col(Intent.natural_key).in_(chunk))))
+    for key, kind, payload in intents:
+        if key not in known:
+            known.add(key)
+            session.add(
+                Intent(
+                    natural_key=key,
+                    idempotency_key=idempotency_key_for(key),
+                    kind=kind,
+                    payload_hash=payload_hash(payload),
+                    payload=payload if keep_payload else None,
+                    run_id=run_id,
+                    next_attempt_at=now,
                 )
+            )
 
 
 def is_confirmed(store: Store, key: str) -> bool:
@@ -143,6 +169,10 @@ def recorded_payload(store: Store, key: str) -> dict[str, Any] | None:
 def _load_or_record(
     store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict[str, Any] | None
 ) -> Intent:
+    with store.read() as session:  # recorded already (`record_all`, an earlier run): no write lock taken
+        known = session.exec(select(Intent).where(Intent.natural_key == key)).first()
+    if known is not None:
+        return known
     with store.write() as session:
         intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
         if intent is None:
@@ -172,8 +202,16 @@ def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:
         return result.rowcount == 1
 
 
-def _confirm(store: Store, intent_id: int, vendor_id: str | None, now: datetime) -> None:
+def _confirm(
+    store: Store,
+    intent_id: int,
+    vendor_id: str | None,
+    now: datetime,
+    also: Callable[[Session, str | None], None] | None = None,
+) -> None:
     with store.write() as session:
+        if also is not None:
+            also(session, vendor_id)
         session.exec(
             update(Intent)
             .where(col(Intent.id) == intent_id)

@@ -1,13 +1,14 @@
-"""Sending one message to parents or staff, once, through the intent log."""
+"""Sending messages to parents or staff, each once, through the intent log."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from connector.engine import pool
 from connector.engine.actions import Action
 from connector.engine.context import Step
-from connector.engine.intents import perform
+from connector.engine.intents import Outcome, perform, record_all
 
 
 def send(
@@ -16,7 +17,33 @@ def send(
     """Send `body` under the intent `key`; True when it went out now (not before, not failed).
 
     The run log gets "`what` sent"."""
-    outcome = perform(
+    return _sent(step, Message(key, body, what, detail, tuple(ids), count), _perform(step, key, body))
+
+
+def send_all(step: Step, messages: Sequence[Message]) -> list[bool]:
+    """Send several messages, `sync.concurrency` at a time; per message, True when it went out now.
+
+    Their intents are recorded first, together in one transaction, before any is sent: a crash
+    midway leaves each recorded, and the next run sends each at most once. The run log gets each
+    "`what` sent" in the messages' order. A bug in one send does not stop the others; it is raised
+    after them."""
+    if not messages:
+        return []
+    record_all(
+        step.store,
+        [(m.key, "send_message", m.body) for m in messages],
+        now=step.now,
+        run_id=step.run_log.id,
+        keep_payload=False,  # messages name pupils: their bodies are not stored
+    )
+    done = pool.each(step.engine, lambda m: _perform(step, m.key, m.body), messages, name="messages")
+    went = [d.error is None and d.result is not None and _sent(step, d.item, d.result) for d in done]
+    pool.results(done)
+    return went
+
+
+def _perform(step: Step, key: str, body: dict) -> Outcome:
+    return perform(
         step.store,
         step.run_log,
         key=key,
@@ -25,8 +52,12 @@ def send(
         now=step.now,
         send=lambda idempotency_key: step.planner.send_message(body, idempotency_key=idempotency_key).id,
     )
+
+
+def _sent(step: Step, message: Message, outcome: Outcome) -> bool:
     if outcome.done and not outcome.already:
-        step.run.event(f"{what} sent", f"{key}: {detail}", ids=list(ids) or [outcome.vendor_id or ""], count=count)
+        ids = list(message.ids) or [outcome.vendor_id or ""]
+        step.run.event(f"{message.what} sent", f"{message.key}: {message.detail}", ids=ids, count=message.count)
         return True
     return False
 

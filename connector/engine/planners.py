@@ -10,19 +10,17 @@ several children can book first (contract: "Planner lifecycle").
 
 from __future__ import annotations
 
-import contextvars
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, delete, select
+from sqlmodel import Session, col, delete, select
 
 from adapters.errors import DuplicateExternalRef
 from connector.cycle.settings.models import Round as RoundSettings
 from connector.cycle.settings.models import RoundKind
 from connector.cycle.yearplan import RoundPlan
-from connector.engine import messages
+from connector.engine import intents, messages, pool
 from connector.engine.actions import Action
 from connector.engine.agenda import Agenda
 from connector.engine.attendees import Person, colleagues, the_ib
@@ -403,19 +401,27 @@ def open_round(step: Step, opening: RoundOpening, school_id: int, year_id: int) 
     plan = opening.plan
     counts = {"planners opened": 0, "invited": 0, "cannot be invited": 0}
     round_id = ensure_round(step, plan, school_id, year_id)
-    with step.store.write() as session:
+    todo = list(opening.resume)
+    with step.store.write() as session:  # one transaction: every row and intent before any call
         for row_id in opening.forget:
             session.exec(delete(PlannerInvitee).where(col(PlannerInvitee.planner_id) == row_id))
             session.exec(delete(Planner).where(col(Planner.id) == row_id))
-    todo = list(opening.resume)
-    for planned in opening.record:
-        row_id = _record(step, planned, school_id, round_id, plan)
-        counts["cannot be invited"] += sum(1 for p, _ in planned.invitees if not p.planner_id)
-        if planned.body is not None:
-            todo.append((row_id, planned))
+        for planned in opening.record:
+            row_id = _record(session, planned, school_id, round_id, plan)
+            counts["cannot be invited"] += sum(1 for p, _ in planned.invitees if not p.planner_id)
+            if planned.body is not None:
+                todo.append((row_id, planned))
+        intents.add_all(
+            session,
+            [(f"create_planner:{p.external_ref}", "create_planner", p.body) for _, p in todo if p.body is not None],
+            now=step.now,
+            run_id=step.run_log.id,
+        )
     assert plan.planner_opens is not None
     late = " (late)" if step.now > plan.planner_opens else ""
-    for planned, vendor_id in _in_parallel(step, todo):
+    done = _in_parallel(step, todo)
+    for outcome in done:
+        planned, vendor_id = outcome.item[1], outcome.result
         if vendor_id:
             body = planned.body or {}
             counts["planners opened"] += 1
@@ -425,32 +431,23 @@ def open_round(step: Step, opening: RoundOpening, school_id: int, year_id: int) 
                 f"{planned.external_ref}: {len(body['invitee_child_ids'])} invited, {len(body['slots'])} slots{late}",
                 ids=[vendor_id],
             )
+    pool.results(done)  # a planner that crashed does not stop the others: its error comes after them
     return counts
 
 
-def _in_parallel(step: Step, todo: list[tuple[int, PlannerPlan]]) -> list[tuple[PlannerPlan, str | None]]:
+def _in_parallel(step: Step, todo: list[Todo]) -> list[pool.Done[Todo, str | None]]:
     """Create and release the planners, `sync.concurrency` at a time (issue 7: wall time close to
-    requests x latency / concurrency). Each worker runs in a copy of the caller's context, so
-    its log lines carry the run id too (pitfalls: pool threads do not inherit contextvars)."""
-    workers = max(1, min(step.engine.settings.sync.concurrency, len(todo)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="planner") as pool:
-        futures = []
-        for row_id, planned in todo:
-            assert planned.body is not None  # `todo` holds only planners with a request to make
-            futures.append(
-                (
-                    planned,
-                    pool.submit(
-                        contextvars.copy_context().run,
-                        create_and_release,
-                        step,
-                        row_id,
-                        planned.external_ref,
-                        planned.body,
-                    ),
-                )
-            )
-        return [(planned, future.result()) for planned, future in futures]
+    requests x latency / concurrency), in the pool's copies of the caller's context."""
+
+    def one(item: Todo) -> str | None:
+        row_id, planned = item
+        assert planned.body is not None  # `todo` holds only planners with a request to make
+        return create_and_release(step, row_id, planned.external_ref, planned.body)
+
+    return pool.each(step.engine, one, todo, name="planner")
+
+
+Todo = tuple[int, PlannerPlan]  # a Planner row id and what to create for it
 
 
 def _has_planners(step: Step, round_id: int | None) -> bool:
@@ -484,46 +481,46 @@ def _unfinished(step: Step, round_id: int) -> tuple[list[tuple[int, PlannerPlan]
     return resume, forget
 
 
-def _record(step: Step, planned: PlannerPlan, school_id: int, round_id: int, plan: RoundPlan) -> int:
+def _record(session: Session, planned: PlannerPlan, school_id: int, round_id: int, plan: RoundPlan) -> int:
     """The Planner row and its invitees, stored before any call (the intent's subject)."""
-    with step.store.write() as session:
-        row = session.exec(select(Planner).where(Planner.external_ref == planned.external_ref)).first()
-        if row is None:
-            assert planned.group.id is not None  # read from the store
-            assert plan.planner_opens is not None and plan.planner_closes is not None  # a round with planners
-            row = Planner(
-                external_ref=planned.external_ref,
-                school_id=school_id,
-                round_id=round_id,
-                group_id=planned.group.id,
-                kind=(planned.body or {}).get("kind", "parent_meeting"),
-                mode=plan.round.planner.mode.value,
-                short=planned.short,
-                opens_at=plan.planner_opens,
-                closes_at=plan.planner_closes,
-            )
-            session.add(row)
-            session.flush()
-            assert row.id is not None  # flushed
-            for pupil, mandatory in planned.invitees:
-                assert pupil.id is not None  # read from the store
-                session.add(
-                    PlannerInvitee(
-                        planner_id=row.id,
-                        pupil_id=pupil.id,
-                        child_planner_id=pupil.planner_id or "",
-                        mandatory=mandatory,
-                    )
+    row = session.exec(select(Planner).where(Planner.external_ref == planned.external_ref)).first()
+    if row is None:
+        assert planned.group.id is not None  # read from the store
+        assert plan.planner_opens is not None and plan.planner_closes is not None  # a round with planners
+        row = Planner(
+            external_ref=planned.external_ref,
+            school_id=school_id,
+            round_id=round_id,
+            group_id=planned.group.id,
+            kind=(planned.body or {}).get("kind", "parent_meeting"),
+            mode=plan.round.planner.mode.value,
+            short=planned.short,
+            opens_at=plan.planner_opens,
+            closes_at=plan.planner_closes,
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None  # flushed
+        for pupil, mandatory in planned.invitees:
+            assert pupil.id is not None  # read from the store
+            session.add(
+                PlannerInvitee(
+                    planner_id=row.id,
+                    pupil_id=pupil.id,
+                    child_planner_id=pupil.planner_id or "",
+                    mandatory=mandatory,
                 )
-        assert row.id is not None  # loaded or flushed
-        return row.id
+            )
+    assert row.id is not None  # loaded or flushed
+    return row.id
 
 
 def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | None:
     """Create the planner (once) and release it (once); returns its vendor id when released.
 
-    Both calls answer with the planner itself; it is read again only after an interrupted
-    attempt, when our own answer was lost."""
+    Both calls answer with the planner itself, stored in the same transaction as the call's
+    confirmation (with the release's intent, recorded before its call); it is read again only
+    after an interrupted attempt, when our own answer was lost."""
     planner = step.planner
     seen: dict[str, dict] = {}
 
@@ -538,6 +535,13 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         except DuplicateExternalRef as exc:  # created earlier under another key: it is ours
             return exc.existing_id
 
+    def opening(vendor_id: str) -> tuple[str, str, dict]:
+        return f"open_planner:{ref}", "open_planner", {"id": vendor_id}
+
+    def store_created(session: Session, vendor_id: str | None) -> None:
+        if "created" in seen and vendor_id is not None:
+            _write_state(session, step, row_id, seen["created"], opening(vendor_id))
+
     created = perform(
         step.store,
         step.run_log,
@@ -548,13 +552,16 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         send=send,
         lookup=lookup,
         keep_payload=True,
+        on_confirm=store_created,
     )
     if not created.done:
         return None
     vendor_id = created.vendor_id
     assert vendor_id is not None  # a planner that was created has its vendor id
-    state = seen.get("created") or planner.get_planner(vendor_id)
-    _store_vendor_state(step, row_id, state)
+    state = seen.get("created")
+    if state is None:  # confirmed before, or found at the vendor: read what it holds now
+        state = planner.get_planner(vendor_id)
+        _store_vendor_state(step, row_id, state, opening(vendor_id))
     already = state["status"] in RELEASED  # released by the create itself: the intent only records it
 
     def release(_key: str) -> str:
@@ -565,6 +572,10 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
     def released() -> str | None:
         return vendor_id if already or planner.get_planner(vendor_id)["status"] in RELEASED else None
 
+    def store_opened(session: Session, _vendor_id: str | None) -> None:
+        if "opened" in seen:
+            _write_state(session, step, row_id, seen["opened"])
+
     opened = perform(
         step.store,
         step.run_log,
@@ -574,29 +585,39 @@ def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | N
         now=step.now,
         send=release,
         lookup=released,
+        on_confirm=store_opened,
     )
     if not opened.done:
         return None
-    if not already:
-        _store_vendor_state(step, row_id, seen.get("opened") or planner.get_planner(vendor_id))
+    if not already and "opened" not in seen:
+        _store_vendor_state(step, row_id, planner.get_planner(vendor_id))
     return vendor_id
 
 
-def _store_vendor_state(step: Step, row_id: int, state: dict) -> None:
+def _store_vendor_state(step: Step, row_id: int, state: dict, intent: tuple[str, str, dict] | None = None) -> None:
     with step.store.write() as session:
-        row = session.get(Planner, row_id)
-        assert row is not None, row_id  # recorded before any call
-        row.vendor_id, row.status, row.last_synced_at = state["id"], state["status"], step.now
-        session.add(row)
-        known = {s.vendor_id for s in session.exec(select(Slot).where(Slot.planner_id == row_id))}
-        for slot in state.get("slots") or []:
-            if slot["id"] not in known:
-                session.add(
-                    Slot(
-                        planner_id=row_id,
-                        vendor_id=slot["id"],
-                        starts_at=datetime.fromisoformat(slot["start"]),
-                        ends_at=datetime.fromisoformat(slot["end"]),
-                        staff_ids=list(slot["staff_ids"]),
-                    )
+        _write_state(session, step, row_id, state, intent)
+
+
+def _write_state(
+    session: Session, step: Step, row_id: int, state: dict, intent: tuple[str, str, dict] | None = None
+) -> None:
+    """The planner as the vendor answered (status, slots); `intent` recorded in the same transaction."""
+    if intent is not None:
+        intents.add_all(session, [intent], now=step.now, run_id=step.run_log.id, keep_payload=False)
+    row = session.get(Planner, row_id)
+    assert row is not None, row_id  # recorded before any call
+    row.vendor_id, row.status, row.last_synced_at = state["id"], state["status"], step.now
+    session.add(row)
+    known = {s.vendor_id for s in session.exec(select(Slot).where(Slot.planner_id == row_id))}
+    for slot in state.get("slots") or []:
+        if slot["id"] not in known:
+            session.add(
+                Slot(
+                    planner_id=row_id,
+                    vendor_id=slot["id"],
+                    starts_at=datetime.fromisoformat(slot["start"]),
+                    ends_at=datetime.fromisoformat(slot["end"]),
+                    staff_ids=list(slot["staff_ids"]),
                 )
+            )

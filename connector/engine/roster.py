@@ -11,28 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
 
-from sqlmodel import col, delete, select
+from sqlmodel import select
 
 from connector.domain import Group as PasGroup
 from connector.domain import Pupil as PasPupil
 from connector.engine import pending
+from connector.engine import rosterrows as rows
 from connector.engine.context import Step
 from connector.errors import UserError
-from connector.store.models import (
-    Group,
-    GroupStaff,
-    Guardian,
-    IdentityLink,
-    Pupil,
-    PupilGuardian,
-    School,
-    SchoolYear,
-    Staff,
-    SyncWatermark,
-)
-from mappings.identity import Matching, match_children, match_groups, match_staff
+from connector.store.models import Group, Pupil, School, SchoolYear, SyncWatermark
+from mappings.identity import match_children, match_groups, match_staff
 from mappings.payloads import (
     Mapped,
     MappingError,
@@ -64,6 +53,9 @@ class RosterResult:
 
 def school_ids(engine, school_settings) -> tuple[int, int]:
     """The store ids of a school and its school year, created on first use."""
+    found = find_school_ids(engine, school_settings)
+    if found[0] is not None and found[1] is not None:
+        return found[0], found[1]  # stored already: no write transaction
     plan = engine.school_plan(school_settings)
     year = school_settings.school_year.year
     with engine.store.write() as session:
@@ -183,28 +175,29 @@ def read_roster(step: Step) -> RosterRead:
 
 
 def store_roster(step: Step, read: RosterRead) -> RosterResult:
-    """Store what `read_roster` read, with the links between the two systems."""
+    """Store what `read_roster` read, with the links between the two systems; only what changed
+    is written (`rosterrows.py`)."""
     year = step.school.school_year.year
     school_id, year_id = school_ids(step.engine, step.school)
     groups, staff, pupils = read.groups, read.staff, read.pupils
     with step.store.write() as session:
-        group_rows = _store_groups(session, school_id, year_id, groups, step.now)
-        staff_rows = _store_staff(session, school_id, staff, step.now)
-        session.exec(delete(GroupStaff).where(col(GroupStaff.group_id).in_([g.id for g in group_rows.values()])))
-        for group in groups:
-            for teacher in group.teacher_ids:
-                if teacher in staff_rows and group.pas_id in group_rows:
-                    group_id, staff_id = group_rows[group.pas_id].id, staff_rows[teacher].id
-                    assert group_id is not None and staff_id is not None  # both stored (flushed) above
-                    session.add(GroupStaff(group_id=group_id, staff_id=staff_id))
-        archived, restored = _store_pupils(session, school_id, group_rows, pupils, step.now)
-        all_pupils = list(session.exec(select(Pupil).where(Pupil.school_id == school_id)))
+        group_rows = rows.store_groups(session, school_id, year_id, groups, step.now)
+        staff_rows = rows.store_staff(session, school_id, staff, step.now)
+        rows.store_teachers(session, groups, group_rows, staff_rows)
+        stored = rows.stored_pupils(session, school_id)
+        statuses = {pas_id: status for pas_id, (_, status, _) in stored.items()}
+        statuses |= {p.pas_id: p.status.value for p in pupils}
         links = [
             match_groups(groups, read.planner_groups),
-            match_children([_as_domain(p) for p in all_pupils], read.children),
+            match_children([rows.for_matching(pas_id, status) for pas_id, status in statuses.items()], read.children),
             match_staff(staff, read.planner_staff),
         ]
-        _store_links(session, school_id, year, links, group_rows, staff_rows, all_pupils)
+        by_group, children, by_staff = (m.by_pas_id() for m in links)
+        archived, restored = rows.store_pupils(session, school_id, group_rows, pupils, step.now, children)
+        rows.store_links(session, school_id, year, links)
+        rows.store_planner_ids(session, group_rows, by_group)
+        rows.store_planner_ids(session, staff_rows, by_staff)
+        rows.store_pupil_planner_ids(session, stored, children, {p.pas_id for p in pupils})
         if read.previous_watermark is None or read.watermark >= read.previous_watermark:
             _set_watermark(session, school_id, read.watermark, step.now)
         pending.store(session, school_id, read.pending, step.now)
@@ -213,14 +206,15 @@ def store_roster(step: Step, read: RosterRead) -> RosterResult:
             school.served_since = step.now
             session.add(school)
     unmatched = [u for m in links for u in m.unmatched]
-    for item in unmatched:
-        step.run.event(
-            "not linked",
-            f"{item.kind} {item.record_id} ({item.system}): {item.reason}",
-            level="warning",
-            ids=[item.record_id],
-            count="not linked",
-        )
+    with step.run.batch():
+        for item in unmatched:
+            step.run.event(
+                "not linked",
+                f"{item.kind} {item.record_id} ({item.system}): {item.reason}",
+                level="warning",
+                ids=[item.record_id],
+                count="not linked",
+            )
     step.run_log.counts["pupils changed"] += len(pupils)
     step.run_log.counts["pupils archived"] += archived
     step.run_log.counts["pupils restored"] += restored
@@ -296,153 +290,12 @@ def _guard(
         raise RemovalGuardError(message)
 
 
-def _store_groups(session, school_id: int, year_id: int, groups: list[PasGroup], now: datetime) -> dict[str, Group]:
-    rows = {g.pas_id: g for g in session.exec(select(Group).where(Group.school_year_id == year_id))}
-    seen = set()
-    for group in groups:
-        row = rows.get(group.pas_id) or Group(school_id=school_id, school_year_id=year_id, pas_id=group.pas_id)
-        row.name, row.leerjaren, row.archived_at = group.name, list(group.leerjaren), None
-        session.add(row)
-        rows[group.pas_id] = row
-        seen.add(group.pas_id)
-    for pas_id, row in rows.items():
-        if pas_id not in seen and row.archived_at is None:
-            row.archived_at = now
-    session.flush()
-    return {k: v for k, v in rows.items() if k in seen}
-
-
-def _store_staff(session, school_id: int, staff, now: datetime) -> dict[str, Staff]:
-    rows = {s.pas_id: s for s in session.exec(select(Staff).where(Staff.school_id == school_id))}
-    seen = set()
-    for member in staff:
-        row = rows.get(member.pas_id) or Staff(school_id=school_id, pas_id=member.pas_id)
-        row.roles, row.werkdagen, row.archived_at = sorted(member.roles), list(member.werkdagen), None
-        row.name = member.name
-        session.add(row)
-        rows[member.pas_id] = row
-        seen.add(member.pas_id)
-    for pas_id, row in rows.items():
-        if pas_id not in seen and row.archived_at is None:
-            row.archived_at = now
-    session.flush()
-    return {k: v for k, v in rows.items() if k in seen}
-
-
-def _store_pupils(
-    session, school_id: int, group_rows: dict[str, Group], pupils: list[PasPupil], now: datetime
-) -> tuple[int, int]:
-    """Upsert changed pupils and their guardians; returns (archived, restored)."""
-    rows = {
-        p.pas_id: p
-        for p in session.exec(
-            select(Pupil).where(Pupil.school_id == school_id, col(Pupil.pas_id).in_([p.pas_id for p in pupils]))
-        )
-    }
-    guardian_ids = {g.pas_id for p in pupils for g in p.guardians}
-    guardians = {
-        g.pas_id: g
-        for g in session.exec(
-            select(Guardian).where(Guardian.school_id == school_id, col(Guardian.pas_id).in_(guardian_ids))
-        )
-    }
-    archived = restored = 0
-    for pupil in pupils:
-        row = rows.get(pupil.pas_id) or Pupil(school_id=school_id, pas_id=pupil.pas_id, leerjaar=pupil.leerjaar)
-        group = group_rows.get(pupil.group_id)
-        row.group_id = group.id if group else None
-        row.leerjaar, row.status, row.uitschrijfdatum = pupil.leerjaar, pupil.status.value, pupil.uitschrijfdatum
-        row.ondersteuningsniveau, row.handelingsplan, row.opp = (
-            pupil.ondersteuningsniveau,
-            pupil.handelingsplan,
-            pupil.opp,
-        )
-        row.pas_changed_at = pupil.changed_at
-        if not pupil.enrolled and row.archived_at is None:
-            row.archived_at, archived = now, archived + 1
-        elif pupil.enrolled and row.archived_at is not None:
-            row.archived_at, restored = None, restored + 1
-        session.add(row)
-        session.flush()
-        session.exec(delete(PupilGuardian).where(col(PupilGuardian.pupil_id) == row.id))
-        for guardian in pupil.guardians:
-            g_row = guardians.get(guardian.pas_id) or Guardian(
-                school_id=school_id, pas_id=guardian.pas_id, huishouden_id=guardian.huishouden_id
-            )
-            g_row.huishouden_id = guardian.huishouden_id
-            session.add(g_row)
-            session.flush()
-            guardians[guardian.pas_id] = g_row
-            assert row.id is not None and g_row.id is not None  # both flushed
-            session.add(
-                PupilGuardian(
-                    pupil_id=row.id,
-                    guardian_id=g_row.id,
-                    gezag=guardian.gezag,
-                    ontvangt_informatie=guardian.ontvangt_informatie,
-                )
-            )
-    session.flush()
-    return archived, restored
-
-
-def _as_domain(row: Pupil) -> PasPupil:
-    from connector.domain import PupilStatus
-
-    return PasPupil(
-        row.pas_id,
-        "",
-        row.leerjaar,
-        PupilStatus(row.status),
-        row.uitschrijfdatum,
-        row.ondersteuningsniveau,
-        row.handelingsplan,
-        row.opp,
-        (),
-        # Always stored from PAS by `_store_pupils`; matching reads only the id and the status.
-        cast(datetime, row.pas_changed_at),
-    )
-
-
-def _store_links(
-    session, school_id: int, year: str, links: list[Matching], group_rows, staff_rows, pupils: list[Pupil]
-) -> None:
-    """Replace the school's links by this sync's: the planner's directory was read in full."""
-    session.exec(
-        delete(IdentityLink).where(
-            col(IdentityLink.school_id) == school_id, col(IdentityLink.kind).in_(["group", "child", "staff"])
-        )
-    )
-    session.flush()
-    groups, children, staff = (m.by_pas_id() for m in links)
-    for matching in links:
-        for link in matching.links:
-            scope = year if link.kind == "group" else ""
-            session.add(
-                IdentityLink(
-                    school_id=school_id,
-                    kind=link.kind,
-                    school_year=scope,
-                    pas_id=link.pas_id,
-                    planner_id=link.planner_id,
-                    matched_by=link.matched_by,
-                )
-            )
-    for pas_id, row in group_rows.items():
-        row.planner_id = groups.get(pas_id)
-        session.add(row)
-    for pas_id, row in staff_rows.items():
-        row.planner_id = staff.get(pas_id)
-        session.add(row)
-    for row in pupils:
-        row.planner_id = children.get(row.pas_id)
-        session.add(row)
-
-
 def _set_watermark(session, school_id: int, watermark: datetime, now: datetime) -> None:
     row = session.exec(
         select(SyncWatermark).where(SyncWatermark.school_id == school_id, SyncWatermark.resource == PUPILS_WATERMARK)
     ).first()
+    if row is not None and row.value == watermark.isoformat():
+        return  # a read that found nothing new: nothing to write
     row = row or SyncWatermark(school_id=school_id, resource=PUPILS_WATERMARK, value="")
     row.value, row.updated_at = watermark.isoformat(), now
     session.add(row)

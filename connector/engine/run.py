@@ -4,6 +4,10 @@ For each school, `jobs.due_tasks` says what is due; each task is planned (its jo
 its plan executed right away, so the next task is planned on what this one stored. A task that
 completed is marked done (its key, in the JobMark table), so a repeat at the same moment does
 nothing. `plan_due` makes the same plans and executes none: that is `sync --dry-run`.
+
+Schools are worked at once (`pool.py`), `sync.concurrency` requests in flight for the whole
+board; each school keeps its own run log, tasks in order, and holds. One school's failure never
+stops another's; a hold on the board's PAS client found by one is seen by the others at once.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from adapters.deadline import current as current_deadline
 from adapters.deadline import overall as overall_deadline
 from adapters.errors import AdapterError, LimitExceeded, RunDeadlineExceeded, TemporaryError
 from connector.cycle.settings.models import School
-from connector.engine import attention, roster
+from connector.engine import attention, pool, roster
 from connector.engine.actions import Action, TaskPlan
 from connector.engine.attention import NeedsPerson
 from connector.engine.context import Engine, Step
@@ -108,18 +112,31 @@ def run_due(
     when done already: that is a manual `connector sync`. The whole run ends by
     `[sync] run_deadline_seconds`: every vendor read stops then, and what was not reached is
     postponed to the next run, so the run lock is never held longer."""
-    reports = []
     seconds = engine.settings.sync.run_deadline_seconds
+    board: dict[str, Attention] = {}  # a hold on the board's PAS client, seen by every school at once
+
+    def one(school: School) -> SchoolReport:
+        tasks = tasks_due(engine, school, now, only=only, force=force)
+        report = SchoolReport(school.brin)
+        if deadline.passed():
+            _postpone(report, tasks, f"not tried: the run's deadline of {seconds} s ({DEADLINE_SETTING}) passed")
+        elif tasks:
+            _run_school(engine, school, now, trigger, tasks, report, board)
+        return report
+
+    chosen = list(schools or engine.settings.schools)
     with overall_deadline(seconds, setting=DEADLINE_SETTING) as deadline:
-        for school in schools or engine.settings.schools:
-            tasks = tasks_due(engine, school, now, only=only, force=force)
-            report = SchoolReport(school.brin)
-            if deadline.passed():
-                _postpone(report, tasks, f"not tried: the run's deadline of {seconds} s ({DEADLINE_SETTING}) passed")
-            elif tasks:
-                _run_school(engine, school, now, trigger, tasks, report)
-            reports.append(report)
-    return reports
+        # Board-wide work (retention) is done in the first school's turn, before the others start.
+        first = [one(chosen[0])] if chosen and _board_wide(engine, chosen[0], now, only, force) else []
+        # Schools at once, within `sync.concurrency` in all: each school's planner key and the board's
+        # one PAS client keep their own rate limiters (`build_engine`), shared by all their work.
+        return first + pool.results(pool.each(engine, one, chosen[len(first) :], name="school"))
+
+
+def _board_wide(engine: Engine, school: School, now: datetime, only: str | None, force: frozenset[str]) -> bool:
+    return school is engine.settings.schools[0] and any(
+        t.job == "retention" for t in tasks_due(engine, school, now, only=only, force=force)
+    )
 
 
 def sync_school(engine: Engine, now: datetime, school: School, *, only: str | None = None) -> list[SchoolReport]:
@@ -221,8 +238,17 @@ def _postpone(report: SchoolReport, tasks: list[Task], reason: str) -> None:
         report.reasons[task.key] = reason
 
 
-def _held(engine: Engine, school: School, holds: dict[str, Attention], task: Task, now: datetime) -> Attention | None:
-    """The hold that keeps `task` from being tried now (`attention.py`), or None."""
+def _held(
+    engine: Engine,
+    school: School,
+    holds: dict[str, Attention],
+    task: Task,
+    now: datetime,
+    board: dict[str, Attention] | None = None,
+) -> Attention | None:
+    """The hold that keeps `task` from being tried now (`attention.py`), or None; `board`: the holds
+    on the board's PAS client that another school of this run found meanwhile."""
+    holds = {**(board or {}), **holds}
     if not holds:
         return None
     scopes = attention.scopes(school.brin, task.key, BY_NAME[task.job].vendors)
@@ -230,7 +256,13 @@ def _held(engine: Engine, school: School, holds: dict[str, Attention], task: Tas
 
 
 def _run_school(
-    engine: Engine, school: School, now: datetime, trigger: str, tasks: list[Task], report: SchoolReport
+    engine: Engine,
+    school: School,
+    now: datetime,
+    trigger: str,
+    tasks: list[Task],
+    report: SchoolReport,
+    board: dict[str, Attention],
 ) -> None:
     zone = ZoneInfo(school.timezone)
     holds = attention.rows_for(engine, school)
@@ -262,7 +294,7 @@ def _run_school(
                     f"not tried: the run's deadline of {deadline.seconds:g} s ({deadline.setting}) passed",
                 )
                 break
-            held = _held(engine, school, holds, task, now)
+            held = _held(engine, school, holds, task, now, board)
             if held is not None:
                 _postpone(report, [task], attention.describe(held, zone))
                 continue
@@ -294,6 +326,8 @@ def _run_school(
                 assert scope is not None, "a permanent failure or NeedsPerson always has a scope"
                 row = attention.hold(engine, scope, brin=school.brin, job=task.job, exc=exc, now=now)
                 holds[scope] = row
+                if row.brin is None:  # the board's PAS client: the schools at work now need not try it
+                    board[scope] = row
                 run.event(
                     f"{task.job} needs a person", f"{task.key}: {row.reason}", level="error", count="needs a person"
                 )
@@ -309,7 +343,10 @@ def _run_school(
             report.actions[task.key] = plan.actions
             with engine.store.write() as session:
                 session.merge(JobMark(key=task.key, job=task.job, done_at=now, run_id=run.id))
-            attention.release(engine, holds, attention.scopes(school.brin, task.key, BY_NAME[task.job].vendors))
+            done_scopes = attention.scopes(school.brin, task.key, BY_NAME[task.job].vendors)
+            attention.release(engine, holds, done_scopes)
+            for scope in done_scopes:
+                board.pop(scope, None)
         if report.postponed:
             run.failures += 1  # recorded as partial: some of what was due is left for the next tick
         report.outcome = run.finish(now, failed=failed and not report.done)

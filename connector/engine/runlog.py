@@ -42,6 +42,8 @@ class RunLog:
         self.failures = 0
         self._lock = threading.Lock()  # events may come from the planner-opening workers
         self._now = now
+        self._held: list[SyncEvent] | None = None  # events kept for one transaction (`batch`)
+        self._batcher: threading.Thread | None = None
         with store.write() as session:
             session.add(
                 SyncRun(
@@ -66,10 +68,30 @@ class RunLog:
             if level in ("error", "warning") and action.endswith("failed"):
                 self.failures += 1
         getattr(log, level)(action, detail=safe, ids=list(ids))
+        row = SyncEvent(run_id=self.id, at=self._now, level=level, action=action, vendor_ids=list(ids), message=safe)
+        with self._lock:
+            if self._held is not None and threading.current_thread() is self._batcher:
+                self._held.append(row)
+                return
         with self.store.write() as session:
-            session.add(
-                SyncEvent(run_id=self.id, at=self._now, level=level, action=action, vendor_ids=list(ids), message=safe)
-            )
+            session.add(row)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write the events this thread records meanwhile in one transaction at the end (a step
+        that records many at once), not one transaction each. Other threads' events are written
+        as they happen."""
+        with self._lock:
+            assert self._held is None, "batches do not nest"
+            self._held, self._batcher = [], threading.current_thread()
+        try:
+            yield
+        finally:
+            with self._lock:
+                rows, self._held = self._held, None
+            if rows:
+                with self.store.write() as session:
+                    session.add_all(rows)
 
     def finish(self, now: datetime, *, failed: bool = False) -> str:
         outcome = RunOutcome.FAILED if failed else (RunOutcome.PARTIAL if self.failures else RunOutcome.OK)
@@ -148,9 +170,15 @@ class Findings:
         with self._lock:
             self.items.append(Finding(action, safe, level, clean_ids, count))
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """As `RunLog.batch`: findings are kept in memory anyway."""
+        yield
+
     def replay(self, run: RunLog) -> None:
-        for item in self.items:
-            run.event(item.action, item.message, level=item.level, ids=item.ids, count=item.count)
+        with run.batch():
+            for item in self.items:
+                run.event(item.action, item.message, level=item.level, ids=item.ids, count=item.count)
 
 
 @contextmanager

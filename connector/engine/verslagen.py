@@ -27,7 +27,7 @@ from connector.engine.actions import Action
 from connector.engine.context import Step
 from connector.engine.conversations import OpenInvitation, Teachers
 from connector.engine.notematch import Held, NoteView, Rules, Unbooked, hand_planned, match, verdict
-from connector.engine.outbox import Message
+from connector.engine.outbox import Message, send_all
 from connector.engine.planners import ensure_round, find_round
 from connector.store.models import (
     Booking,
@@ -123,8 +123,7 @@ class Checking:
                 session.add(row)
         for outcome, number in Counter(outcome for _, _, outcome, _ in self.verdicts).items():
             step.run_log.counts[f"verslagen {outcome}"] += number
-        for message in self.reminders:
-            message.send(step)
+        send_all(step, self.reminders)
 
 
 _WORDS = {

@@ -15,14 +15,18 @@ supported for boards that run a database server. What the engine must know:
   waits ``BUSY_TIMEOUT_MS`` for the first, then fails "database is locked").
 * Never hold a transaction open across an HTTP call (record the intent, commit,
   call, then record the outcome in a new transaction).
+* On SQLite the threads of one process (schools worked at once, pool workers)
+  take turns at ``Store.write()`` in the process: a long write (a large roster)
+  makes the others wait for it, not fail after ``BUSY_TIMEOUT_MS``.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +218,9 @@ class Store:
 
     def __init__(self, url_or_engine: str | os.PathLike[str] | URL | Engine) -> None:
         self.engine = url_or_engine if isinstance(url_or_engine, Engine) else make_engine(url_or_engine)
+        # One SQLite writer at a time anyway: this process's threads queue here, without a timeout.
+        # Reentrant, so that a nested write fails as SQLite makes it fail instead of hanging.
+        self._writer: AbstractContextManager[Any] = threading.RLock() if self.dialect == "sqlite" else nullcontext()
 
     @property
     def dialect(self) -> str:
@@ -223,7 +230,7 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success."""
-        with session_scope(self.engine) as session:
+        with self._writer, session_scope(self.engine) as session:
             yield session
 
     @contextmanager

@@ -87,3 +87,33 @@ def test_school_days_can_be_limited_to_weekdays():
     calendar = SchoolCalendar(school("midden", "2026-2027"))
     days = calendar.school_days(date(2026, 11, 9), date(2026, 11, 20), ("di", "do"))
     assert days == [date(2026, 11, 10), date(2026, 11, 12), date(2026, 11, 17), date(2026, 11, 19)]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+@pytest.mark.parametrize("first_year", [2025, 2026, 2027])
+def test_the_netherlands_class_loaded_on_its_own_is_the_one_the_package_gives(region, first_year):
+    import holidays
+
+    from connector.cycle.schooldays import netherlands
+
+    years = [first_year, first_year + 1]
+    for options in ({"subdiv": region.capitalize(), "categories": "school"}, {}):
+        ours = netherlands()(language="nl", years=years, **options)
+        theirs = holidays.country_holidays("NL", language="nl", years=years, **options)
+        assert sorted(ours.items()) == sorted(theirs.items()) and len(ours) > 5
+
+
+def test_the_calendar_loads_none_of_the_other_countries_of_the_holidays_package():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys; from connector.cycle.schooldays import _region_vacations, _public_holidays; "
+        "_region_vacations('midden', 2026); _public_holidays(2026); "
+        "print(sorted(m for m in sys.modules if m.startswith('holidays.countries')))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['holidays.countries.netherlands']"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +20,11 @@ from connector.store import (
     schema_diff,
     upgrade_to_head,
 )
-from connector.store.migrate import SchemaTooNewError
+from connector.store.migrate import HEAD_REVISION, SchemaTooNewError
 
 from .conftest import downgrade_to_base
 
+REPO = Path(__file__).resolve().parents[2]
 EXPECTED_TABLES = {
     "attention",
     "schools",
@@ -68,6 +71,30 @@ def test_the_revisions_form_one_line_from_the_baseline() -> None:
     assert revisions[0].revision == head_revision() and revisions[-1].revision == "0001"
     assert revisions[-1].down_revision is None
     assert all(newer.down_revision == older.revision for newer, older in zip(revisions, revisions[1:], strict=False))
+
+
+def test_the_head_revision_the_code_knows_is_alembics_head() -> None:
+    """`upgrade_to_head` recognises a current database without Alembic, by this constant."""
+    assert HEAD_REVISION == head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_current_database_opens_without_importing_alembic(db_path: Path) -> None:
+    upgrade_to_head(db_path)
+    code = (
+        "import sys; from connector.store import upgrade_to_head; "
+        f"revision = upgrade_to_head({str(db_path)!r}); "
+        "print(revision, sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [HEAD_REVISION, "[]"]
+
+
+def test_a_database_behind_the_code_is_still_upgraded(db_path: Path) -> None:
+    _upgrade_to(db_path, "0007")
+    assert "web_users" not in table_names(db_path)
+    assert upgrade_to_head(db_path) == HEAD_REVISION == current_revision(db_path)
+    assert schema_diff(db_path) == []
 
 
 def test_the_models_declare_every_table_of_the_job() -> None:
