@@ -7,8 +7,8 @@ per line, each with one JSON line on stdout:
 
     {"cmd": "snapshot"}          keep a deep copy of the world (planners, bookings, counters)
     {"cmd": "restore"}           serve a fresh copy of the snapshot from now on
-    {"cmd": "notes", "now": ISO} teachers write their verslagen due by `now` (connector.demo.Teachers,
-                                 in-process: no HTTP, no latency, not counted)
+    {"cmd": "notes", "now": ISO} the staff hold their conversations and write the verslagen due by `now`
+                                 (connector.demo_staff, in-process: no HTTP, no latency, not counted)
     {"cmd": "memory"}            this process's VmRSS/VmHWM in kB
     {"cmd": "quit"}
 """
@@ -32,7 +32,7 @@ from adapters.simulator.common import Request
 from adapters.simulator.world import World
 from connector.cycle.settings import load_settings
 from connector.cycle.yearplan import plan_school
-from connector.demo import Teachers
+from connector.demo_staff import SchoolStaff
 from connector.simulation import simulator_config
 
 
@@ -64,6 +64,13 @@ class _Direct:
                 raise RuntimeError(f"simulator refused a note: {self.response.status} {self.response.body[:200]!r}")
 
 
+class Teachers(SchoolStaff):
+    """The demo's staff, except that nobody cancels a planner: the benchmark's board keeps them all."""
+
+    def _cancel_one_planner(self, http: Any, now: datetime) -> None:
+        return
+
+
 def _memory() -> dict[str, int]:
     out = {}
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -73,64 +80,6 @@ def _memory() -> dict[str, int]:
     return out
 
 
-def memoize_tick(sim: Simulator) -> None:
-    """Make `World.tick` skip a school whose notification inputs did not change since its last tick.
-
-    The stock tick (adapters/simulator/world.py, World.tick) runs before every API request, under
-    the world lock, and walks every released planner's invitees and their guardians in every
-    school: O(board) per request, so a 75-school board with ~1,000 open planners spends most of
-    each request there, serialised by the lock, and the benchmark would measure the simulator.
-    Notifications depend only on the clock, the school's planners, its children and the guardians'
-    app flags; the first two are in the key below, the others change only through control
-    endpoints, each of which bumps `generation` (a request hook). So the notifications sent are
-    exactly the stock ones. `--stock-tick` turns this off.
-    """
-    world_cls = type(sim.app.world)
-    stock = world_cls.tick
-    state = {"generation": 0}
-    seen: dict[tuple[int, str], tuple] = {}
-
-    def hook(method: str, path: str, phase: str) -> None:
-        if phase == "before" and path.startswith("/_sim/") and method != "GET":
-            state["generation"] += 1
-
-    def tick(world) -> None:
-        now = world.now()
-        changed = []
-        for brin, school in world.schools.items():
-            key = (
-                state["generation"],
-                now,
-                len(school.p_children),
-                tuple(
-                    (
-                        p.id,
-                        p.released_at,
-                        p.cancelled_at,
-                        p.closed_at,
-                        p.closes_at,
-                        p.opens_at,
-                        len(p.invitee_child_ids),
-                    )
-                    for p in school.planners.values()
-                ),
-            )
-            if seen.get((id(world), brin)) != key:
-                seen[(id(world), brin)] = key
-                changed.append(brin)
-        if not changed:
-            return
-        everything = world.schools
-        try:
-            world.schools = {b: everything[b] for b in changed}
-            stock(world)
-        finally:
-            world.schools = everything
-
-    world_cls.tick = tick
-    sim.app.on_request = hook
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("settings")
@@ -138,16 +87,13 @@ def main() -> None:
     parser.add_argument("--pupils", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--start", required=True)
-    parser.add_argument("--stock-tick", action="store_true", help="keep the simulator's O(board) tick per request")
     args = parser.parse_args()
     loaded = load_settings(args.settings)
     faults = FaultConfig(latency_ms=(args.latency_ms, args.latency_ms), maintenance=None)
     config = simulator_config(
         loaded, seed=args.seed, faults=faults, start=datetime.fromisoformat(args.start), pupils_per_school=args.pupils
     )
-    sim = Simulator(config)
-    if not args.stock_tick:
-        memoize_tick(sim)
+    sim = Simulator(config)  # the stock simulator: its notifications are event-driven (World.tick)
     sim.start(port=0)
     print(json.dumps({"url": sim.base_url}), flush=True)
     plans = [plan_school(loaded.settings, school) for school in loaded.settings.schools]
@@ -166,7 +112,7 @@ def main() -> None:
             answer = {"ok": True}
         elif cmd == "notes":
             before = len(teachers.written)
-            teachers.write_due_notes(direct, datetime.fromisoformat(command["now"]))
+            teachers.step(direct, datetime.fromisoformat(command["now"]))  # type: ignore[arg-type]
             answer = {"written": len(teachers.written) - before}
         elif cmd == "memory":
             answer = _memory()

@@ -204,6 +204,7 @@ def enroll(app: App, req: Request) -> Response:
         now + delay,
     )
     s.p_children[child.id] = child
+    world.changed(s)
     s.facts.setdefault("child_pupil", {})[child.id] = pid
     return Response.json(
         201, {"pupil": pupil_now(app, s, pid), "child_id": child.id, "planner_visible_from": fmt_ts(child.visible_from)}
@@ -231,6 +232,7 @@ def deregister(app: App, req: Request) -> Response:
     for child in s.p_children.values():
         if child.external_id == pupil.id:
             child.visible_until = now + delay
+    world.changed(s)
     return Response.json(200, {"pupil": pupil_now(app, s, pupil.id)})
 
 
@@ -240,6 +242,7 @@ def set_app(app: App, req: Request) -> Response:
     if guardian is None or not isinstance(body.get("app_active"), bool):
         raise _err(400, "invalid_parameter", "Unknown guardian or app_active missing.")
     guardian.app_active = body["app_active"]
+    app.world.changed(s)
     app.world.tick()
     return Response.json(200, {"id": guardian.id, "app_active": guardian.app_active})
 
@@ -280,8 +283,9 @@ def parent_preferences(app: App, req: Request) -> Response:
 
 def cancel_planner(app: App, req: Request) -> Response:
     """School staff cancel the planner in the planner web application."""
-    _, planner = _planner(app, req)
+    school, planner = _planner(app, req)
     planner.cancelled_at = planner.updated_at = app.world.now()
+    app.world.changed(school)
     return Response.json(200, planner.to_json(app.world.now()))
 
 

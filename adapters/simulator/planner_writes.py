@@ -149,6 +149,7 @@ def update_planner(app: App, req: Request) -> Response:
     planner.closes_at = closes or planner.closes_at
     planner.slots += _slots(app, parsed["add_slots"])
     planner.updated_at = now
+    app.world.changed(school)  # closes_at bounds who is still notified
     _remember(app, school, key, req, body, {"planner_id": planner.id})
     app.world.counters.writes["PATCH /v1/planners/{planner_id}"] += 1
     return Response.json(200, planner.to_json(now))
@@ -172,6 +173,7 @@ def open_planner(app: App, req: Request) -> Response:
         raise planner_error(409, "invalid_state", f"Planner {planner.id} cannot be released ({status}).")
     planner.released_at = planner.updated_at = now
     app.world.counters.writes["POST /v1/planners/{planner_id}/open"] += 1
+    app.world.changed(school)
     app.world.tick()
     return Response.json(200, planner.to_json(now))
 
@@ -187,6 +189,7 @@ def close_planner(app: App, req: Request) -> Response:
         raise planner_error(409, "invalid_state", f"Planner {planner.id} is cancelled.")
     if status != "closed":
         planner.closed_at = planner.updated_at = now
+        app.world.changed(school)
         app.world.counters.writes["POST /v1/planners/{planner_id}/close"] += 1
     return Response.json(200, planner.to_json(now))
 

@@ -1,12 +1,14 @@
 """The simulated world: per-school PAS records and planner records, tokens, messages, counters.
 
-Every mutation happens under `World.lock` (an RLock held by the server around each request).
+Every mutation happens under `World.lock` (an RLock held by the server around each request);
+a mutation of what a planner notification depends on also calls `World.changed` (see `tick`).
 Records with a timeline (pupils, planner children) are filtered by the simulated clock, so
 moving the clock makes enrolments, deregistrations and planner status changes appear.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 from collections import Counter
@@ -333,6 +335,10 @@ class World:
         self.counters = Counters()
         self._ids = random.Random(f"{config.seed}:ids")
         self.warnings: list[str] = []  # tolerated oddities in client requests
+        # Notification events (see `tick`): schools to rescan, and when each must be rescanned anyway.
+        self._stale: set[str] = set(self.schools)
+        self._wake_at: dict[str, datetime] = {}
+        self._wakes: list[tuple[datetime, str]] = []  # heap of (moment, brin); entries not in _wake_at are stale
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -366,41 +372,87 @@ class World:
         sibling = self.is_sibling_guardian(school, guardian_id, self.now())
         return planner.opens_at - head if sibling else planner.opens_at
 
+    def changed(self, school: School) -> None:
+        """An input of the school's notifications changed (a planner released, updated, closed or
+        cancelled; a child enrolled or leaving; a guardian's app flag): rescan it at the next tick."""
+        self._stale.add(school.brin)
+
     def tick(self) -> None:
         """Send each invited guardian with the app one notification when a planner becomes
-        bookable for them (contract: Planner lifecycle, "once")."""
+        bookable for them (contract: Planner lifecycle, "once").
+
+        Runs before and after every API request, so it must not cost O(board): only the schools
+        that `changed` since, or whose next moment (`_next_moment`) the clock has passed, are
+        rescanned, in board order. Between those events a rescan would send nothing new."""
         now = self.now()
+        while self._wakes and self._wakes[0][0] <= now:
+            at, brin = heapq.heappop(self._wakes)
+            if self._wake_at.get(brin) == at:  # an older entry of a rescanned school is stale
+                del self._wake_at[brin]
+                self._stale.add(brin)
+        if not self._stale:
+            return
+        due, self._stale = self._stale, set()
         for school in self.schools.values():
-            live = [p for p in school.planners.values() if p.released_at is not None and p.cancelled_at is None]
-            if not live:
-                continue
-            children = {c.id: c for c in school.children_now(now)}
-            family = Counter(g for c in children.values() for g in c.guardian_ids)
-            for planner in live:
-                ended = planner.closed_at or planner.closes_at
-                for child_id in planner.invitee_child_ids:
-                    child = children.get(child_id)
-                    for gid in child.guardian_ids if child else ():
-                        if (planner.id, gid) in school.notified or not school.p_guardians[gid].app_active:
-                            continue
-                        head = planner.sibling_head_start_hours if family[gid] >= 2 else 0
-                        start = planner.opens_at - timedelta(hours=head)
-                        if start <= now and start < ended:
-                            school.notified.add((planner.id, gid))
-                            self.messages.append(
-                                Message(
-                                    self.new_id("ntf_"),
-                                    school.brin,
-                                    "notification",
-                                    {"guardian_ids": [gid]},
-                                    f"Gesprekken: {planner.title}",
-                                    "U kunt nu een gesprek inplannen.",
-                                    [gid],
-                                    [],
-                                    now,
-                                    planner.id,
-                                )
+            if school.brin in due:
+                self._notify(school, now)
+                self._wake(school, self._next_moment(school, now))
+
+    def _notify(self, school: School, now: datetime) -> None:
+        live = [p for p in school.planners.values() if p.released_at is not None and p.cancelled_at is None]
+        if not live:
+            return
+        children = {c.id: c for c in school.children_now(now)}
+        family = Counter(g for c in children.values() for g in c.guardian_ids)
+        for planner in live:
+            ended = planner.closed_at or planner.closes_at
+            for child_id in planner.invitee_child_ids:
+                child = children.get(child_id)
+                for gid in child.guardian_ids if child else ():
+                    if (planner.id, gid) in school.notified or not school.p_guardians[gid].app_active:
+                        continue
+                    head = planner.sibling_head_start_hours if family[gid] >= 2 else 0
+                    start = planner.opens_at - timedelta(hours=head)
+                    if start <= now and start < ended:
+                        school.notified.add((planner.id, gid))
+                        self.messages.append(
+                            Message(
+                                self.new_id("ntf_"),
+                                school.brin,
+                                "notification",
+                                {"guardian_ids": [gid]},
+                                f"Gesprekken: {planner.title}",
+                                "U kunt nu een gesprek inplannen.",
+                                [gid],
+                                [],
+                                now,
+                                planner.id,
                             )
+                        )
+
+    @staticmethod
+    def _next_moment(school: School, now: datetime) -> datetime | None:
+        """The first moment after `now` at which `_notify` could send more without any change: a
+        live planner's opening (with or without the head start) or a child appearing or leaving
+        (which changes who is invited and who counts as a sibling)."""
+        moments = [
+            at
+            for p in school.planners.values()
+            if p.released_at is not None and p.cancelled_at is None
+            for at in (p.opens_at, p.opens_at - timedelta(hours=p.sibling_head_start_hours))
+        ]
+        for c in school.p_children.values():
+            moments.append(c.visible_from)
+            if c.visible_until is not None:
+                moments.append(c.visible_until)
+        return min((at for at in moments if at > now), default=None)
+
+    def _wake(self, school: School, at: datetime | None) -> None:
+        if at is None:
+            self._wake_at.pop(school.brin, None)
+            return
+        self._wake_at[school.brin] = at
+        heapq.heappush(self._wakes, (at, school.brin))
 
     def expire_idempotency(self, school: School) -> None:
         """Keys are kept 24 h (simulated) after first use."""
