@@ -21,6 +21,7 @@ from connector.cycle.settings.locate import LineIndex
 from connector.cycle.settings.models import SecretRef, Settings
 from connector.cycle.settings.templates import check_template
 from connector.errors import SettingsError
+from connector.private_files import readable_by_others
 
 DEFAULT_PATH = "settings.toml"
 ENV_VAR = "CONNECTOR_SETTINGS"
@@ -47,6 +48,20 @@ class LoadedSettings:
     def resolve_path(self, value: str) -> Path:
         candidate = Path(value).expanduser()
         return candidate if candidate.is_absolute() else (self.path.parent / candidate)
+
+    def secret_warnings(self) -> list[str]:
+        """A warning per secret file that others than its owner may read, naming the fix."""
+        s = self.settings
+        refs = [s.pas.client_secret, *(school.planner_api_key for school in s.schools)]
+        if isinstance(s.store.url, SecretRef):
+            refs.append(s.store.url)
+        out = []
+        for path in dict.fromkeys(_secret_path(ref, self.path.parent) for ref in refs if ref.file is not None):
+            who = readable_by_others(path)
+            if who is not None:
+                # The name apart from its folder: a log line masks a long mixed-case path as a token.
+                out.append(f"secret file {path.name} in {path.parent} can be read by {who}: chmod 600 it")
+        return out
 
     def read_secret(self, ref: SecretRef) -> str:
         """The secret's value; raises SettingsError when it cannot be read (never shows the value)."""
@@ -275,8 +290,7 @@ def _secret_value(ref: SecretRef, base: Path) -> str | Problem:
         if not value.strip():
             return Problem((), f"environment variable {ref.env} is not set or empty")
         return value.strip()
-    path = Path(ref.file).expanduser()  # type: ignore[arg-type]
-    path = path if path.is_absolute() else base / path
+    path = _secret_path(ref, base)
     try:
         value = read_small_file(path, SECRET_LIMIT).decode("utf-8").strip()
     except OSError as exc:
@@ -286,6 +300,11 @@ def _secret_value(ref: SecretRef, base: Path) -> str | Problem:
     if not value:
         return Problem((), f"secret file {path} is empty")
     return value
+
+
+def _secret_path(ref: SecretRef, base: Path) -> Path:
+    path = Path(ref.file).expanduser()  # type: ignore[arg-type]
+    return path if path.is_absolute() else base / path
 
 
 def _secret_problems(path: tuple, ref: SecretRef, base: Path) -> list[Problem]:
