@@ -351,12 +351,8 @@ def _store_pupils(
         row = rows.get(pupil.pas_id) or Pupil(school_id=school_id, pas_id=pupil.pas_id, leerjaar=pupil.leerjaar)
         group = group_rows.get(pupil.group_id)
         row.group_id = group.id if group else None
-        row.leerjaar, row.status, row.uitschrijfdatum = pupil.leerjaar, pupil.status.value, pupil.uitschrijfdatum
-        row.ondersteuningsniveau, row.handelingsplan, row.opp = (
-            pupil.ondersteuningsniveau,
-            pupil.handelingsplan,
-            pupil.opp,
-        )
+        row.leerjaar, row.status = pupil.leerjaar, pupil.status.value
+        row.ondersteuningsniveau, row.opp = pupil.ondersteuningsniveau, pupil.opp
         row.pas_changed_at = pupil.changed_at
         if not pupil.enrolled and row.archived_at is None:
             row.archived_at, archived = now, archived + 1
@@ -374,14 +370,7 @@ def _store_pupils(
             session.flush()
             guardians[guardian.pas_id] = g_row
             assert row.id is not None and g_row.id is not None  # both flushed
-            session.add(
-                PupilGuardian(
-                    pupil_id=row.id,
-                    guardian_id=g_row.id,
-                    gezag=guardian.gezag,
-                    ontvangt_informatie=guardian.ontvangt_informatie,
-                )
-            )
+            session.add(PupilGuardian(pupil_id=row.id, guardian_id=g_row.id))
     session.flush()
     return archived, restored
 
@@ -394,9 +383,8 @@ def _as_domain(row: Pupil) -> PasPupil:
         "",
         row.leerjaar,
         PupilStatus(row.status),
-        row.uitschrijfdatum,
+        None,  # not stored (data minimisation), as the group and the guardians here
         row.ondersteuningsniveau,
-        row.handelingsplan,
         row.opp,
         (),
         # Always stored from PAS by `_store_pupils`; matching reads only the id and the status.
