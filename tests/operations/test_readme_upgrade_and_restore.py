@@ -5,7 +5,9 @@ the restore brings back every run and planner.
 
 The commands are the README's own fenced `sh` blocks under those headings. Only the block that
 fetches and installs the new code (`git pull`, `pip install`) is not run here (no network, and this
-checkout is the new code); the test holds it to that shape.
+checkout is the new code); the test holds it to that shape. The PostgreSQL commands run on a copy
+of the same data when a server is given (`CONNECTOR_TEST_POSTGRES_URL`, which `.ci/postgres.sh`
+sets), else they skip.
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy import insert, select
 
 from connector.engine.run import run_due
 from connector.engine.schedule import release_at
-from connector.store import alembic_config, head_revision, make_engine
+from connector.store import alembic_config, head_revision, make_engine, upgrade_to_head
+from connector.store.models import metadata
 from tests.engine.conftest import copy_database, local, new_env
+from tests.store.conftest import POSTGRES_ENV, downgrade_to_base
 
 REPO = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^ *```sh\n(.*?)^ *```", re.S | re.M)
@@ -131,3 +137,60 @@ def test_the_readme_upgrades_backs_up_and_restores_every_run_and_planner(tmp_pat
     assert stat.S_IMODE(live.stat().st_mode) == 0o600
     assert any(run_id[:8] in restored.stdout for run_id, _, _ in runs), restored.stdout  # `logs` shows them
     assert (tmp_path / "var" / "before-restore" / "connector.db").read_bytes() == b"not a database any more"
+
+
+def runs_and_planners_at(url: str) -> tuple[set, set]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            runs = {tuple(r) for r in conn.exec_driver_sql("SELECT id, trigger, outcome FROM sync_runs")}
+            planners = {tuple(r) for r in conn.exec_driver_sql("SELECT external_ref, vendor_id, status FROM planners")}
+    finally:
+        engine.dispose()
+    return runs, planners
+
+
+def copy_into(source: Path, url: str) -> None:
+    """Every row of the SQLite database at `source` into the (migrated, empty) database at `url`."""
+    upgrade_to_head(url)
+    reading, writing = make_engine(source), make_engine(url)
+    try:
+        with reading.connect() as src, writing.begin() as dst:
+            for table in metadata.sorted_tables:  # parents first: the foreign keys hold at every insert
+                rows = [dict(row._mapping) for row in src.execute(select(table))]
+                if rows:
+                    dst.execute(insert(table), rows)
+    finally:
+        reading.dispose()
+        writing.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"{POSTGRES_ENV} not set: the README's PostgreSQL commands are not run")
+    downgrade_to_base(url)  # the test database is shared: start clean, leave it clean
+    yield url
+    downgrade_to_base(url)
+
+
+def test_the_readme_backs_up_and_restores_postgresql(tmp_path, filled, postgres_url):
+    copy = tmp_path / "copy.db"
+    copy_database(filled[0], copy)
+    copy_into(copy, postgres_url)
+    before = runs_and_planners_at(postgres_url)
+    assert before[0] and before[1]
+    settings = re.sub(r'(?m)^url = "[^"]*"', f'url = "{postgres_url}"', filled[1].read_text(encoding="utf-8"))
+    (tmp_path / "settings.toml").write_text(settings, encoding="utf-8")
+    libpq = postgres_url.replace("+psycopg", "", 1)  # as the README says: the store's URL without +psycopg
+
+    backup, restore = blocks("### PostgreSQL")
+    sh(backup, tmp_path, DATABASE_URL=libpq)
+    [dump] = (tmp_path / "backups").glob("connector-*.dump")
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600
+
+    downgrade_to_base(postgres_url)  # the database is lost: every table gone
+    restored = sh(restore, tmp_path, DATABASE_URL=libpq)
+    assert runs_and_planners_at(postgres_url) == before
+    assert any(run_id[:8] in restored.stdout for run_id, _, _ in before[0]), restored.stdout
