@@ -310,7 +310,12 @@ def test_the_valid_base_loads(write_settings):
         ("[pas]", '[sync]\nmax_removal_share = "0.2"\n\n[pas]', "sync.max_removal_share", "write a number"),
         ("[pas]", '[web]\nenabled = "true"\n\n[pas]', "web.enabled", "'true' is text: write true or false"),
         ("[pas]", "[web]\nenabled = 1\n\n[pas]", "web.enabled", "1: input should be a valid boolean"),
-        ('kind = "rapport"', 'kind = "rapport"\ngroups = ["5", 6]', "rounds[2].groups[0]", "'5' is text"),
+        (
+            'kind = "rapport"',
+            'kind = "rapport"\ngroups = ["5", 6]',
+            "rounds[2].groups[0]",
+            "'5' is text: write a whole number without quotes, 5",
+        ),
     ],
 )
 def test_numbers_and_booleans_are_taken_as_written_only(write_settings, old, new, key, words):

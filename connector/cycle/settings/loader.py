@@ -153,7 +153,7 @@ def _from_pydantic(error: ErrorDetails) -> Problem:
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "base_url":
         message = f"{value!r} is not an http(s) URL"
     elif kind in ("int_type", "float_type", "bool_type") and isinstance(value, str):
-        message = _quoted_value(kind, str(loc[-1]) if loc else "", value)
+        message = _quoted_value(kind, loc[-1] if loc and isinstance(loc[-1], str) else None, value)
     elif kind == "int_type" and isinstance(value, float):
         message = f"{value!r} is not a whole number" + (f": write {int(value)}" if value.is_integer() else "")
     elif kind in ("int_type", "float_type") and isinstance(value, bool):
@@ -172,8 +172,8 @@ def _from_pydantic(error: ErrorDetails) -> Problem:
     return Problem(loc, _with_form(loc, kind, value, message))
 
 
-def _quoted_value(kind: str, key: str, value: str) -> str:
-    """A number or true/false written in quotes is text; say how to write it."""
+def _quoted_value(kind: str, key: str | None, value: str) -> str:
+    """A number or true/false written in quotes is text; say how to write it (`key`: None in a list)."""
     if kind == "bool_type":
         return f"{value!r} is text: write true or false without quotes"
     wanted = "a whole number" if kind == "int_type" else "a number"
@@ -181,7 +181,8 @@ def _quoted_value(kind: str, key: str, value: str) -> str:
         float(value)
     except ValueError:
         return f"{value!r} is not {wanted}"
-    return f"{value!r} is text: write {wanted} without quotes, {key} = {value.strip()}"
+    example = f"{key} = {value.strip()}" if key else value.strip()
+    return f"{value!r} is text: write {wanted} without quotes, {example}"
 
 
 _DATE_RANGE = "{ start = 2026-10-17, end = 2026-10-25 }"
