@@ -403,3 +403,19 @@ def test_a_template_file_not_utf8_names_its_line_and_column(write_settings, sett
     [problem] = problems_of(write_settings, text)
     column = "kies een tijd voor ${ronde} op één dag.".index("é") + 1
     assert f"template file reminder.txt, line 2: byte 0xe9 at column {column} is not UTF-8" in problem, problem
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_line_and_column_in_characters(write_settings):
+    # "Eëntje" is UTF-8 (ë is two bytes), the é after it Latin-1: the column counts ë once, as an editor does.
+    path = write_settings()
+    text = VALID_SETTINGS.replace('name = "Basisschool De Test"', 'name = "Eëntje café"')
+    line = line_of(text, "Eëntje")
+    before, after = text.split("café", 1)
+    path.write_bytes(before.encode("utf-8") + "café".encode("latin-1") + after.encode("utf-8"))
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+    column = 'name = "Eëntje café"'.index("é") + 1
+    assert caught.value.lines == [
+        f"{path}:{line}: byte 0xe9 at column {column} is not UTF-8; the file must be UTF-8 "
+        "(saved as Latin-1 or Windows-1252? convert it, e.g. iconv -f windows-1252 -t utf-8)"
+    ]
