@@ -55,7 +55,6 @@ class Pupil:
     status: PupilStatus
     uitschrijfdatum: date | None
     ondersteuningsniveau: int
-    handelingsplan: bool
     opp: bool
     guardians: tuple[Guardian, ...]
     changed_at: datetime

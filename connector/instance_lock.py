@@ -57,6 +57,7 @@ from typing import Any, Literal
 from sqlalchemy.engine import URL
 
 from connector.errors import UsageError, UserError
+from connector.private_files import make_private_dirs
 from connector.store.db import cannot_write, sqlite_file, to_url
 
 LockName = Literal["daemon", "run"]
@@ -65,7 +66,6 @@ LockName = Literal["daemon", "run"]
 DEFAULT_POLL = 0.5
 
 _FILE_MODE = 0o600
-_DIR_MODE = 0o700
 _APP_PREFIX = "connector-"  # application_name of a PostgreSQL lock session
 _APP_NAME_MAX = 63  # NAMEDATALEN - 1: PostgreSQL truncates longer names
 
@@ -247,7 +247,7 @@ class _FileLock:
 
     def __enter__(self) -> _FileLock:
         try:
-            _make_dirs(self.path.parent)
+            make_private_dirs(self.path.parent)
             # os.open makes the descriptor non-inheritable (PEP 446): a child the daemon
             # starts must not keep the lock alive after the daemon dies.
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
@@ -305,13 +305,6 @@ def _holder_from_record(record: dict[str, Any]) -> Holder:
         datetime.fromisoformat(since) if since else None,
         record.get("host"),
     )
-
-
-def _make_dirs(directory: Path) -> None:
-    """Create missing directories owner-only, as the store does for the database's own."""
-    missing = [d for d in (directory, *directory.parents) if not d.exists()]
-    for d in reversed(missing):
-        d.mkdir(mode=_DIR_MODE, exist_ok=True)
 
 
 def advisory_key(database: str, name: str) -> int:

@@ -34,6 +34,7 @@ from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from adapters._redact import ID_LIMIT, TEXT_LIMIT, clean
+from connector.private_files import make_private_dirs
 
 REDACTED = "[redacted]"
 
@@ -358,8 +359,7 @@ def configure_logging(
         handlers.append(console)
     else:
         log_file = Path(log_file)
-        if not log_file.parent.exists():
-            log_file.parent.mkdir(mode=0o700, parents=True)
+        make_private_dirs(log_file.parent)  # var/ too, not only var/log/
         file_handler = PrivateRotatingFileHandler(
             log_file, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8"
         )

@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError
 
 from connector.cycle.settings import LoadedSettings, load_settings
 from connector.cycle.settings.models import SecretRef
-from connector.logging_setup import configure_logging, register_secret
+from connector.logging_setup import configure_logging, get_logger, register_secret
 
 if TYPE_CHECKING:
     from adapters._http import HttpPolicy
@@ -74,6 +74,8 @@ def start(settings: str | None, *, json_logs: bool | None = None) -> Runtime:
     s = loaded.settings
     log_file = loaded.resolve_path(s.logging.file) if s.logging.file else None
     configure_logging(level=s.logging.level, json=json_logs, log_file=log_file)
+    for warning in loaded.secret_warnings():
+        get_logger().warning(warning)
     register_secret(loaded.read_secret(s.pas.client_secret))
     for school in s.schools:
         register_secret(loaded.read_secret(school.planner_api_key))

@@ -194,7 +194,6 @@ def pupil_from_pas(item: JSON) -> Pupil:
         status=status,
         uitschrijfdatum=r.day("uitschrijfdatum", nullable=True),
         ondersteuningsniveau=r.number("ondersteuningsniveau", 1, 5),
-        handelingsplan=r.flag("handelingsplan"),
         opp=r.flag("ontwikkelingsperspectief"),
         guardians=guardians,
         changed_at=r.instant("changed_at"),

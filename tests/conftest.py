@@ -51,13 +51,26 @@ window = { start = 2027-02-08, end = 2027-02-12 }
 """
 
 
+def private_dev_secrets(folder: Path) -> Path:
+    """A copy of the simulator's secrets in `folder`, readable by their owner only, as a service's
+    secrets are (a checkout's files are 0644, and the service warns about those on every command)."""
+    target = folder / "dev-secrets"
+    target.mkdir(mode=0o700, exist_ok=True)
+    for source in (REPO / "dev-secrets").glob("*-*"):
+        copy = target / source.name
+        copy.write_bytes(source.read_bytes())
+        copy.chmod(0o600)
+    return target
+
+
 @pytest.fixture
 def settings_dir(tmp_path: Path) -> Path:
     """A folder with the secret files that VALID_SETTINGS points at."""
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    (secrets / "pas").write_text("test-pas-secret\n")
-    (secrets / "planner").write_text("test-planner-key\n")
+    for name, value in (("pas", "test-pas-secret\n"), ("planner", "test-planner-key\n")):
+        (secrets / name).write_text(value)
+        (secrets / name).chmod(0o600)
     return tmp_path
 
 

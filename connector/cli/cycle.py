@@ -42,6 +42,8 @@ def check_config(settings: SettingsOption = None) -> None:
         f"{loaded.path}: valid ({len(s.schools)} school(s), {len(s.cycles)} cycle(s), "
         f"{rounds} round(s) placed on the calendar)"
     )
+    for warning in loaded.secret_warnings():
+        typer.echo(f"warning: {warning}")
     plans = [plan_school(s, school) for school in s.schools]
     capacity = _capacity(loaded, plans)
     for plan in plans:

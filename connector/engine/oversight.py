@@ -123,8 +123,10 @@ def plan_overview(step: Step, school_id: int | None, week: str) -> Message | Non
         ]
     if not readers:
         raise NeedsPerson(
-            f"school {step.school.brin}: no directeur or intern begeleider is linked in the planner, so the weekly "
-            "overview has nobody to go to: give them the role in the planner (or PAS) and link them"
+            f"school {step.school.brin}: no staff member with the PAS role directeur or intern_begeleider is linked "
+            "to the planner, so the weekly overview has nobody to go to: give the director and the IB that role in "
+            "PAS (staff roles) and a planner account whose external_id is their PAS id (or with the same e-mail "
+            "address); the next roster sync links them"
         )
     rows = verslag_rows(step.store, step.engine.settings, brin=step.school.brin)
     if not rows:

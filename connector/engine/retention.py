@@ -12,15 +12,21 @@ written to the log that outlives them). What goes:
   purge does not depend on `PRAGMA foreign_keys`;
 * guardians no pupil links to any more (whoever they were, we no longer need them), with their
   identity links; bookings keep no pointer to them;
-* sync events and sync runs older than `retention.sync_events_days` (the run log holds ids).
+* sync events and sync runs older than `retention.sync_events_days` (the run log holds ids);
+* the intents that name a pupil the store no longer keeps (a reminder's key holds the eldest
+  child's PAS id, a late arrival's planner ref the pupils' PAS ids; a planner's and an
+  assignment's stored request the planner child ids), once nothing can replay them: the intent
+  is settled (confirmed, or failed for good) and its round's window is over. A pending or
+  in-flight intent stays, whatever it names: it is what keeps the effect from happening twice;
+* the reminders sent (`reminders_sent`: planner + huishouden id) to a household no guardian in
+  the store belongs to any more, once the planner's round is over.
 
-Reminders sent (`reminders_sent`: planner + huishouden id) and intents (natural keys with a
-PAS id) stay: they are what keeps a message from being sent twice, and name no person.
+An intent or reminder whose round is still on stays until a later purge finds the round over.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -35,13 +41,20 @@ from connector.store.models import (
     Guardian,
     IdentityLink,
     Intent,
+    IntentState,
     JobMark,
     Note,
+    Planner,
     PlannerInvitee,
     Pupil,
     PupilGuardian,
+    ReminderSent,
+    Round,
+    School,
+    SchoolYear,
     SyncEvent,
     SyncRun,
+    TeacherNotice,
     VerslagCheck,
 )
 
@@ -59,7 +72,11 @@ COUNT_NAMES = (
     "guardians",
     "sync_events",
     "sync_runs",
+    "intents",
+    "reminders_sent",
 )
+SETTLED = (IntentState.CONFIRMED.value, IntentState.FAILED_PERMANENT.value)
+SUPPORT = ("opp", "ib")  # a planner ref's suffixes besides appended PAS ids (engine/occasions.py)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,8 @@ class PurgePlan:
     pupil_ids: list[int]
     pupil_keys: list[tuple[int, str]]  # (school_id, PAS id) of those pupils
     guardian_ids: list[int]  # guardians left without any pupil once those pupils are gone
+    intent_ids: list[int] = field(default_factory=list)  # settled, their round over, naming a pupil gone
+    reminder_ids: list[int] = field(default_factory=list)  # to households gone, their round over
 
 
 def plan_purge(store: Store, settings, now: datetime) -> PurgePlan:
@@ -92,9 +111,86 @@ def plan_purge(store: Store, settings, now: datetime) -> PurgePlan:
         linked = session.exec(select(PupilGuardian.guardian_id, PupilGuardian.pupil_id))
         still_needed = {guardian for guardian, pupil in linked if pupil not in gone}
         guardians = [g for g in session.exec(select(Guardian.id)) if g is not None and g not in still_needed]
+        ended = _ended_rounds(session, now)
+        intents = _intents_naming_pupils_gone(session, gone, set(ended.values()))
+        reminders = _reminders_to_households_gone(session, set(guardians), set(ended))
     return PurgePlan(
-        pupils_before, events_before, sorted(gone), [(school, pas) for _, school, pas in leavers], sorted(guardians)
+        pupils_before,
+        events_before,
+        sorted(gone),
+        [(school, pas) for _, school, pas in leavers],
+        sorted(guardians),
+        intents,
+        reminders,
     )
+
+
+def _ended_rounds(session, now: datetime) -> dict[int, tuple[str, str, str]]:
+    """Per round whose window is over (none of its planners, reminders or assignments can be due
+    again): its id and (BRIN, school year, round id)."""
+    rows = session.exec(
+        select(Round.id, School.brin, SchoolYear.pas_id, Round.round_key)
+        .join(School, col(School.id) == Round.school_id)
+        .join(SchoolYear, col(SchoolYear.id) == Round.school_year_id)
+        .where(col(Round.window_end) < now.date())
+    )
+    return {round_id: (brin, year, key) for round_id, brin, year, key in rows}
+
+
+def _round_and_pupils(key: str, payload: dict | None) -> tuple[tuple[str, ...] | None, set[str], set[str]]:
+    """An intent's round (BRIN, year, round id), and the PAS ids and planner child ids it names.
+
+    `remind:BRIN:YEAR:ROUND:PAS:moment`; `KIND:sync:BRIN:YEAR:ROUND:GROUP[:opp|:ib][:P1-P2]` (a
+    planner's create, open, close and assignments); anything else names no pupil."""
+    parts = key.split(":")
+    children: set[str] = set()
+    if payload:
+        children |= {c for c in payload.get("invitee_child_ids") or [] if isinstance(c, str)}
+        assigned = (a.get("child_id") for a in payload.get("assignments") or [] if isinstance(a, dict))
+        children |= {c for c in assigned if isinstance(c, str)}
+    if parts[0] == "remind" and len(parts) >= 6:
+        return tuple(parts[1:4]), {parts[4]}, children
+    if parts[1:2] == ["sync"] and len(parts) >= 6:
+        named = {pas for part in parts[6:] if part not in SUPPORT for pas in part.split("-")}
+        return tuple(parts[2:5]), named, children
+    return None, set(), children
+
+
+def _intents_naming_pupils_gone(session, gone: set[int], ended: set[tuple[str, ...]]) -> list[int]:
+    """Settled intents of rounds that are over that name a pupil the store keeps no longer (or
+    purges now): by PAS id in the key, or by planner child id in the stored request."""
+    kept = [
+        (brin, pas, child)
+        for pid, brin, pas, child in session.exec(
+            select(Pupil.id, School.brin, Pupil.pas_id, Pupil.planner_id).join(
+                School, col(School.id) == Pupil.school_id
+            )
+        )
+        if pid not in gone
+    ]
+    kept_pas = {(brin, pas) for brin, pas, _ in kept}
+    kept_children = {child for _, _, child in kept if child}
+    out = []
+    for intent_id, key, payload in session.exec(
+        select(Intent.id, Intent.natural_key, Intent.payload).where(col(Intent.state).in_(SETTLED))
+    ):
+        round_key, pas_ids, children = _round_and_pupils(key, payload)
+        if round_key is None or round_key not in ended:
+            continue
+        if any((round_key[0], pas) not in kept_pas for pas in pas_ids) or (children - kept_children):
+            out.append(intent_id)
+    return sorted(out)
+
+
+def _reminders_to_households_gone(session, guardians_gone: set[int], ended: set[int]) -> list[int]:
+    """Reminders sent, for a planner of a round that is over, to a household of no guardian kept."""
+    households = {h for g, h in session.exec(select(Guardian.id, Guardian.huishouden_id)) if g not in guardians_gone}
+    rows = session.exec(
+        select(ReminderSent.id, ReminderSent.huishouden_id, Planner.round_id).join(
+            Planner, col(Planner.id) == ReminderSent.planner_id
+        )
+    )
+    return sorted(r for r, house, round_id in rows if house not in households and round_id in ended)
 
 
 def purge(
@@ -185,6 +281,7 @@ def purge_counts(store: Store, plan: PurgePlan) -> dict[str, int]:
                     ),
                 )
         counts["pupils"], counts["guardians"] = len(plan.pupil_ids), len(plan.guardian_ids)
+        counts["intents"], counts["reminders_sent"] = len(plan.intent_ids), len(plan.reminder_ids)
         counts["sync_events"] = _rows(session, select(SyncEvent.id).where(SyncEvent.at < plan.events_before))
         counts["sync_runs"] = _rows(session, _old_runs(plan, None))
     return counts
@@ -241,6 +338,13 @@ def _execute(store: Store, plan: PurgePlan, current_run: str) -> dict[str, int]:
                 .values(guardian_id=None, guardian_planner_id=None)
             )
             counts["guardians"] += gone(delete(Guardian).where(col(Guardian.id).in_(orphans)))
+        for part in _chunks(plan.reminder_ids):
+            counts["reminders_sent"] += gone(delete(ReminderSent).where(col(ReminderSent.id).in_(part)))
+        for part in _chunks(plan.intent_ids):
+            # ondelete SET NULL, by hand as above; re-checked settled: a pending intent is never dropped
+            for model in (ReminderSent, TeacherNotice):
+                session.exec(update(model).where(col(model.intent_id).in_(part)).values(intent_id=None))
+            counts["intents"] += gone(delete(Intent).where(col(Intent.id).in_(part), col(Intent.state).in_(SETTLED)))
         counts["sync_events"] += gone(delete(SyncEvent).where(col(SyncEvent.at) < plan.events_before))
         old_runs = list(session.exec(_old_runs(plan, current_run)))
         for part in _chunks(old_runs):

@@ -118,7 +118,7 @@ def stored_pupils(session: Session, school_id: int) -> dict[str, tuple[int, str,
 
 def for_matching(pas_id: str, status: str) -> PasPupil:
     """A stored pupil as `match_children` reads it: its id and whether it is enrolled."""
-    return PasPupil(pas_id, "", 0, PupilStatus(status), None, 1, False, False, (), _NEVER)
+    return PasPupil(pas_id, "", 0, PupilStatus(status), None, 1, False, (), _NEVER)
 
 
 def store_pupils(
@@ -151,9 +151,7 @@ def store_pupils(
             "group_id": group.id if group else None,
             "leerjaar": pupil.leerjaar,
             "status": pupil.status.value,
-            "uitschrijfdatum": pupil.uitschrijfdatum,
             "ondersteuningsniveau": pupil.ondersteuningsniveau,
-            "handelingsplan": pupil.handelingsplan,
             "opp": pupil.opp,
             "pas_changed_at": pupil.changed_at,
             "archived_at": archived_at,
@@ -199,32 +197,28 @@ def _store_guardians(
         _insert(session, Guardian, [{"school_id": school_id, "pas_id": g, "huishouden_id": households[g]} for g in new])
         guardian_ids |= _ids(session, Guardian, school_id, new)
 
-    wanted: dict[int, dict[int, tuple[bool, bool]]] = {}
+    wanted: dict[int, set[int]] = {}
     for pupil in pupils:
-        wanted[pupil_ids[pupil.pas_id]] = {
-            guardian_ids[g.pas_id]: (g.gezag, g.ontvangt_informatie) for g in pupil.guardians
-        }
-    before: dict[int, dict[int, tuple[bool, bool]]] = defaultdict(dict)
+        wanted[pupil_ids[pupil.pas_id]] = {guardian_ids[g.pas_id] for g in pupil.guardians}
+    before: dict[int, set[int]] = defaultdict(set)
     known_ids = [pupil_ids[p] for p in known]
     if known_ids:
         links = _rows(
             session,
             PupilGuardian.pupil_id,
             PupilGuardian.guardian_id,
-            PupilGuardian.gezag,
-            PupilGuardian.ontvangt_informatie,
             where=[col(PupilGuardian.pupil_id).in_(known_ids)],
         )
-        for pupil_id, guardian_id, gezag, informed in links:
-            before[pupil_id][guardian_id] = (gezag, informed)
-    changed = [pupil_id for pupil_id, links in wanted.items() if before.get(pupil_id, {}) != links]
+        for pupil_id, guardian_id in links:
+            before[pupil_id].add(guardian_id)
+    changed = [pupil_id for pupil_id, links in wanted.items() if before.get(pupil_id, set()) != links]
     replaced = [pupil_id for pupil_id in changed if pupil_id in before]
     if replaced:
         session.exec(delete(PupilGuardian).where(col(PupilGuardian.pupil_id).in_(replaced)))
     rows = [
-        {"pupil_id": pupil_id, "guardian_id": guardian_id, "gezag": gezag, "ontvangt_informatie": informed}
+        {"pupil_id": pupil_id, "guardian_id": guardian_id}
         for pupil_id in changed
-        for guardian_id, (gezag, informed) in wanted[pupil_id].items()
+        for guardian_id in sorted(wanted[pupil_id])
     ]
     if rows:
         _insert(session, PupilGuardian, rows)

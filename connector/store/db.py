@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 from connector.errors import AccessError, not_writable
+from connector.private_files import make_private_dirs
 
 #: How long a connection waits for another writer before "database is locked".
 BUSY_TIMEOUT_MS = 10_000
@@ -43,7 +44,6 @@ BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_OPTION = "connector_read_only"
 
 _DB_FILE_MODE = 0o600
-_DB_DIR_MODE = 0o700
 
 
 def to_url(value: str | os.PathLike[str]) -> URL:
@@ -78,12 +78,10 @@ def _prepare_sqlite_file(path: Path) -> None:
     the file holds pupil data. An existing file keeps its owner/group bits but
     loses any world bits (pitfalls: owner/group-only permissions).
     """
-    missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
-    for directory in reversed(missing):  # mkdir(parents=True) ignores mode for parents
-        try:
-            directory.mkdir(mode=_DB_DIR_MODE, exist_ok=True)
-        except OSError as exc:
-            raise cannot_write(directory.parent, exc, kind="folder") from None
+    try:
+        make_private_dirs(path.parent)
+    except OSError as exc:
+        raise cannot_write(Path(exc.filename or path.parent).parent, exc, kind="folder") from None
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _DB_FILE_MODE)
     except FileExistsError:

@@ -119,9 +119,7 @@ class Pupil(Timestamps, table=True):
     group_id: int | None = fk("school_groups.id", ondelete="SET NULL", nullable=True)
     leerjaar: int
     status: str = PupilStatus.INGESCHREVEN.value
-    uitschrijfdatum: date | None = None
     ondersteuningsniveau: int = 1
-    handelingsplan: bool = False
     opp: bool = False  # ontwikkelingsperspectief
     pas_changed_at: datetime | None = utc_field(nullable=True)
     # Set when the pupil left; rows are purged after the retention period.
@@ -148,16 +146,13 @@ class Guardian(Timestamps, table=True):
 
 
 class PupilGuardian(SQLModel, table=True):
-    """Pupil-guardian link. ``gezag`` and ``ontvangt_informatie`` live here,
-    not on the guardian: PAS delivers them per pupil, and they can differ per
-    child (e.g. a step-parent)."""
+    """Pupil-guardian link: who belongs to one family (siblings book together). PAS's ``gezag`` and
+    ``ontvangt_informatie`` are not kept: no feature uses them (the planner knows whom to message)."""
 
     __tablename__ = "pupil_guardians"
 
     pupil_id: int = fk("pupils.id", primary_key=True, index=False)
     guardian_id: int = fk("guardians.id", primary_key=True)
-    gezag: bool = True
-    ontvangt_informatie: bool = True
 
 
 class IdentityLink(Timestamps, table=True):

@@ -127,6 +127,8 @@ PURGED_WORDS = {
     "identity links": "koppelingen PAS-planner",
     "sync events": "logregels",
     "sync runs": "synchronisaties",
+    "intents": "vastgelegde acties",
+    "reminders sent": "verstuurde herinneringen",
 }
 HOLDER_WORDS = {
     "the daemon": "de dienst zelf (de daemon)",

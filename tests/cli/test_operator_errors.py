@@ -185,6 +185,8 @@ class Service:
         self.var.chmod(0o755)  # created owner-only; the cases below take write access, not sight
         (self.var / "log").mkdir()
         self.give(self.var / "log")
+        for secret in (folder / "dev-secrets", *(folder / "dev-secrets").iterdir()):
+            self.give(secret)
         if ROOT and (shutil.which("setpriv") is None or connector("--help", cwd=folder, user=NOBODY).returncode != 0):
             pytest.skip("running as root, and the connector cannot be run as the user nobody here")
 

@@ -25,7 +25,7 @@ from connector.cycle.settings.models import PlannerTiming, Round, RoundKind, Win
 from connector.cycle.yearplan import PlanProblem, RoundPlan, configured_moments, plan_round, plan_school
 from connector.engine import schedule
 from connector.errors import SettingsError
-from tests.conftest import REPO, VALID_SETTINGS
+from tests.conftest import REPO, VALID_SETTINGS, private_dev_secrets
 
 AMS = ZoneInfo("Europe/Amsterdam")
 SETTINGS = load_settings(REPO / "settings.toml").settings
@@ -148,7 +148,7 @@ def test_the_table_and_calendar_show_the_siblings_release():
 def test_check_config_warns_of_the_default_settings_vacation_rounds_and_still_exits_0(tmp_path):
     # A copy beside its own (absent) database: no roster has been read, so capacity is not checked yet.
     (tmp_path / "settings.toml").write_text((REPO / "settings.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    (tmp_path / "dev-secrets").symlink_to(REPO / "dev-secrets")
+    private_dev_secrets(tmp_path)  # the service's own, as they should be: no warning about them
     result = CliRunner().invoke(app, ["check-config", "--settings", str(tmp_path / "settings.toml")])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

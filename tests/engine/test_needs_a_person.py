@@ -92,7 +92,8 @@ def test_an_overview_with_nobody_to_send_it_to_is_held_not_done_and_sent_after_t
         env.set_clock(OVERVIEW_MONDAY)
         (report,) = run_due(engine, OVERVIEW_MONDAY, trigger="schedule", only="verslagen")
         assert week in report.postponed and week not in report.done
-        assert "no directeur or intern begeleider" in report.reasons[week]
+        assert "no staff member with the PAS role directeur or intern_begeleider" in report.reasons[week]
+        assert "give the director and the IB that role in PAS (staff roles)" in report.reasons[week]
         assert f"task:{week}" in holds(engine)
 
         tick = OVERVIEW_MONDAY + timedelta(minutes=1)

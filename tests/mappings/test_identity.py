@@ -11,7 +11,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def pupil(pas_id: str, status=PupilStatus.ENROLLED, guardians=()) -> Pupil:
-    return Pupil(pas_id, "g1", 3, status, None, 1, False, False, tuple(guardians), NOW)
+    return Pupil(pas_id, "g1", 3, status, None, 1, False, tuple(guardians), NOW)
 
 
 def test_groups_link_by_external_id_and_the_rest_is_reported():

@@ -86,7 +86,7 @@ PUPIL_BREAKS = {
     "unknown status": lambda r: r.update(status="verhuisd"),
     "guardians null": lambda r: r.update(guardians=None),
     "group_id null": lambda r: r.update(group_id=None),
-    "handelingsplan null": lambda r: r.update(handelingsplan=None),
+    "ontwikkelingsperspectief null": lambda r: r.update(ontwikkelingsperspectief=None),
     "guardian gezag null": lambda r: (
         [g.update(gezag=None) for g in r["guardians"][:1]] or r.update(guardians=[{"id": "g?", "gezag": None}])
     ),

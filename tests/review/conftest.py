@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from connector import logging_setup
 from connector.cli import app
+from tests.conftest import private_dev_secrets
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,7 @@ def settings_copy(folder: Path, database: Path, *, log_file: Path | None = None,
     replacements = [
         (r'(?m)^url = "[^"]*"', f'url = "{database}"'),
         (r'(?m)^file = "[^"]*"', f'file = "{log_file or folder / "connector.jsonl"}"'),
-        (r"dev-secrets/", f"{REPO / 'dev-secrets'}/"),
+        (r"dev-secrets/", f"{private_dev_secrets(folder)}/"),
     ]
     for pattern, value in replacements:
         text, found = re.subn(pattern, value.replace("\\", "\\\\"), text)

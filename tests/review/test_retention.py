@@ -28,6 +28,7 @@ from connector.store.models import (
     PlannerInvitee,
     Pupil,
     PupilGuardian,
+    ReminderSent,
     Round,
     School,
     SchoolYear,
@@ -323,3 +324,127 @@ def test_a_purge_at_a_moment_ahead_of_the_real_clock_keeps_the_run_log_of_the_re
     assert recent
     purge(store, loaded.settings, NOW + timedelta(days=4 * 365))  # a clock or a --now years ahead
     assert set(recent) <= {e.id for e in rows(store, SyncEvent)}
+
+
+REMIND = "remind:12AB00:2026-2027:{round}:{pupil}:20260905T0800"
+START_REF = "sync:12AB00:2026-2027:start:71001"
+
+
+def add_replay_records(store: Store) -> None:
+    """Intents and reminders that name the pupils: of the round that is over (start) and of one
+    still on (rapport-sep); settled and not."""
+    with store.write() as s:
+        school = s.exec(select(School)).one()
+        year = s.exec(select(SchoolYear)).one()
+        start = s.exec(select(Planner)).one()
+        on = Round(
+            school_id=school.id,
+            school_year_id=year.id,
+            round_key="rapport-sep",
+            kind="rapport",
+            window_start=date(2027, 9, 6),
+            window_end=date(2027, 9, 10),
+        )
+        s.add(on)
+        s.flush()
+        running = Planner(
+            external_ref="sync:12AB00:2026-2027:rapport-sep:71001",
+            school_id=school.id,
+            round_id=on.id,
+            group_id=start.group_id,
+            opens_at=NOW - timedelta(days=3),
+            closes_at=NOW + timedelta(days=3),
+        )
+        s.add(running)
+        s.flush()
+        intents = {
+            "gone's reminder": (REMIND.format(round="start", pupil="p-gone"), "confirmed", None),
+            "stays' reminder": (REMIND.format(round="start", pupil="p-stays"), "confirmed", None),
+            "recent's reminder": (REMIND.format(round="start", pupil="p-recent"), "confirmed", None),
+            "pending reminder": (REMIND.format(round="start", pupil="p-gone-sibling"), "pending", None),
+            "refused reminder": (REMIND.format(round="start", pupil="p-gone-sibling") + "x", "failed_permanent", None),
+            "the planner": (
+                f"create_planner:{START_REF}",
+                "confirmed",
+                {"invitee_child_ids": ["chd_gone", "chd_stays"]},
+            ),
+            "a late arrival's": (f"open_planner:{START_REF}:p-gone", "confirmed", None),
+            "assignments in flight": (f"assign:{START_REF}", "in_flight", {"assignments": [{"child_id": "chd_gone"}]}),
+            "round still on": (REMIND.format(round="rapport-sep", pupil="p-gone"), "confirmed", None),
+            "the planner still on": (
+                "create_planner:sync:12AB00:2026-2027:rapport-sep:71001",
+                "confirmed",
+                {"invitee_child_ids": ["chd_gone"]},
+            ),
+        }
+        rows = {}
+        for name, (key, state, payload) in intents.items():
+            rows[name] = Intent(natural_key=key, kind="send_message", payload_hash="0", payload=payload, state=state)
+            s.add(rows[name])
+        s.flush()
+        for planner, house, intent in (
+            (start, "hh-gone", rows["gone's reminder"]),
+            (start, "hh-family", rows["pending reminder"]),
+            (start, "hh-recent", rows["recent's reminder"]),
+            (running, "hh-gone", None),
+        ):
+            s.add(
+                ReminderSent(
+                    planner_id=planner.id,
+                    huishouden_id=house,
+                    moment="3",
+                    intent_id=intent.id if intent else None,
+                    sent_at=LONG_AGO,
+                )
+            )
+
+
+def test_intents_and_reminders_of_pupils_purged_go_once_nothing_can_replay_them(world):
+    store, loaded = world
+    add_replay_records(store)
+    counts = purge(store, loaded.settings, NOW)
+    left = {i.natural_key for i in rows(store, Intent)}
+    assert counts["intents"] == 4 and counts["reminders_sent"] == 1
+    # Gone: a settled intent of a round that is over that names a pupil purged, by PAS id or child id.
+    for key in (
+        REMIND.format(round="start", pupil="p-gone"),
+        f"create_planner:{START_REF}",
+        f"open_planner:{START_REF}:p-gone",
+        REMIND.format(round="start", pupil="p-gone-sibling") + "x",  # refused for good: nothing will retry it
+    ):
+        assert key not in left, key
+    # Kept: pupils still kept (one who left recently too), what is pending or in flight, a round still on.
+    assert {
+        REMIND.format(round="start", pupil="p-stays"),
+        REMIND.format(round="start", pupil="p-recent"),
+        REMIND.format(round="start", pupil="p-gone-sibling"),  # pending: kept, whatever it names
+        f"assign:{START_REF}",
+        REMIND.format(round="rapport-sep", pupil="p-gone"),
+        "create_planner:sync:12AB00:2026-2027:rapport-sep:71001",
+        "open_planner:12AB00:x",
+    } <= left
+    assert sorted(r.huishouden_id for r in rows(store, ReminderSent)) == ["hh-family", "hh-gone", "hh-recent"]
+    [kept_for_the_round_on] = [r for r in rows(store, ReminderSent) if r.huishouden_id == "hh-gone"]
+    assert kept_for_the_round_on.intent_id is None  # it was sent under no intent in this test
+
+
+def test_a_later_purge_takes_what_the_round_still_on_kept(world):
+    store, loaded = world
+    add_replay_records(store)
+    purge(store, loaded.settings, NOW)
+    later = NOW + timedelta(days=30)  # the rapport round is over by then
+    with time_machine.travel(later, tick=False):
+        counts = purge(store, loaded.settings, later)
+    left = {i.natural_key for i in rows(store, Intent)}
+    assert counts["intents"] == 2 and counts["reminders_sent"] == 1
+    assert REMIND.format(round="rapport-sep", pupil="p-gone") not in left
+    assert "create_planner:sync:12AB00:2026-2027:rapport-sep:71001" not in left
+    assert REMIND.format(round="start", pupil="p-gone-sibling") in left and f"assign:{START_REF}" in left
+
+
+def test_a_dry_run_counts_the_intents_and_reminders_too(world):
+    store, loaded = world
+    add_replay_records(store)
+    planned = purge_counts(store, plan_purge(store, loaded.settings, NOW))
+    assert (planned["intents"], planned["reminders_sent"]) == (4, 1)
+    assert planned == purge(store, loaded.settings, NOW)

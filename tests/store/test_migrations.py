@@ -224,3 +224,37 @@ def test_0006_keeps_every_conversation_with_its_planner_and_teacher(db_path: Pat
     assert row == ("sync:12AB00:2026-2027:start:71001", "[7]")
     assert str(served).startswith("2026-08-30 04:00")
     assert schema_diff(db_path) == []
+
+
+def test_0009_drops_the_personal_fields_no_feature_uses_and_keeps_the_rest(db_path: Path) -> None:
+    """A database of the previous version keeps its pupils and family links, without the handelingsplan,
+    the uitschrijfdatum, gezag and ontvangt_informatie; the ondersteuningsniveau and OPP stay (IB and OPP
+    planners use them)."""
+    _upgrade_to(db_path, "0008")
+    engine = make_engine(db_path)
+    now = "2026-09-01 08:00:00.000000"
+    with engine.begin() as conn:
+        for statement in (
+            f"INSERT INTO schools (id, brin, name, created_at, updated_at) VALUES (1, '12AB00', 'S', '{now}', '{now}')",
+            "INSERT INTO pupils (id, school_id, pas_id, leerjaar, status, uitschrijfdatum, ondersteuningsniveau, "
+            "handelingsplan, opp, created_at, updated_at) "
+            f"VALUES (1, 1, '580001', 4, 'uitgeschreven', '2026-11-06', 3, 1, 1, '{now}', '{now}')",
+            "INSERT INTO guardians (id, school_id, pas_id, huishouden_id, created_at, updated_at) "
+            f"VALUES (1, 1, '900311', 'HH-1', '{now}', '{now}')",
+            "INSERT INTO pupil_guardians (pupil_id, guardian_id, gezag, ontvangt_informatie) VALUES (1, 1, 1, 0)",
+        ):
+            conn.execute(text(statement))
+    engine.dispose()
+    upgrade_to_head(db_path)
+    engine = make_engine(db_path)
+    try:
+        columns = {t: {c["name"] for c in inspect(engine).get_columns(t)} for t in ("pupils", "pupil_guardians")}
+        with engine.connect() as conn:
+            pupil = conn.execute(text("SELECT pas_id, ondersteuningsniveau, opp FROM pupils")).one()
+            link = conn.execute(text("SELECT pupil_id, guardian_id FROM pupil_guardians")).one()
+    finally:
+        engine.dispose()
+    assert not {"handelingsplan", "uitschrijfdatum"} & columns["pupils"]
+    assert not {"gezag", "ontvangt_informatie"} & columns["pupil_guardians"]
+    assert tuple(pupil) == ("580001", 3, 1) and tuple(link) == (1, 1)
+    assert schema_diff(db_path) == []

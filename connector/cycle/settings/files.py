@@ -52,10 +52,11 @@ def read_small_file(path: Path, limit: int) -> bytes:
 
 
 def utf8_problem(data: bytes, exc: UnicodeDecodeError) -> tuple[int, str]:
-    """The line (1-based) of the first byte that is not UTF-8, and a message about it."""
+    """The line (1-based) of the first byte that is not UTF-8, and a message naming its column: in
+    characters, as an editor counts them (what precedes it on the line is valid UTF-8)."""
     start = exc.start
     line = data.count(b"\n", 0, start) + 1
-    column = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    column = len(data[data.rfind(b"\n", 0, start) + 1 : start].decode("utf-8")) + 1
     return line, (
         f"byte 0x{data[start]:02x} at column {column} is not UTF-8; the file must be UTF-8 "
         "(saved as Latin-1 or Windows-1252? convert it, e.g. iconv -f windows-1252 -t utf-8)"

@@ -8,6 +8,7 @@ calendar). A problem names the file, the key path and, where the text shows it, 
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from connector.cycle.settings.locate import LineIndex
 from connector.cycle.settings.models import SecretRef, Settings
 from connector.cycle.settings.templates import check_template
 from connector.errors import SettingsError
+from connector.private_files import readable_by_others
 
 DEFAULT_PATH = "settings.toml"
 ENV_VAR = "CONNECTOR_SETTINGS"
@@ -46,6 +48,20 @@ class LoadedSettings:
     def resolve_path(self, value: str) -> Path:
         candidate = Path(value).expanduser()
         return candidate if candidate.is_absolute() else (self.path.parent / candidate)
+
+    def secret_warnings(self) -> list[str]:
+        """A warning per secret file that others than its owner may read, naming the fix."""
+        s = self.settings
+        refs = [s.pas.client_secret, *(school.planner_api_key for school in s.schools)]
+        if isinstance(s.store.url, SecretRef):
+            refs.append(s.store.url)
+        out = []
+        for path in dict.fromkeys(_secret_path(ref, self.path.parent) for ref in refs if ref.file is not None):
+            who = readable_by_others(path)
+            if who is not None:
+                # The name apart from its folder: a log line masks a long mixed-case path as a token.
+                out.append(f"secret file {path.name} in {path.parent} can be read by {who}: chmod 600 it")
+        return out
 
     def read_secret(self, ref: SecretRef) -> str:
         """The secret's value; raises SettingsError when it cannot be read (never shows the value)."""
@@ -106,7 +122,10 @@ def _read_settings_text(path: Path) -> str:
 
 
 def _render(problems: list[Problem], index: LineIndex, path: Path) -> list[str]:
-    return [Problem(p.path, p.message, p.line or index.line_of(p.path)).render(path) for p in problems]
+    """The problems in the order of their lines (those without a line last), as the file reads."""
+    placed = [Problem(p.path, p.message, p.line or index.line_of(p.path)) for p in problems]
+    placed.sort(key=lambda p: p.line or sys.maxsize)
+    return [p.render(path) for p in placed]
 
 
 def _from_pydantic(error: ErrorDetails) -> Problem:
@@ -133,6 +152,12 @@ def _from_pydantic(error: ErrorDetails) -> Problem:
         message = f"{value!r} is not a round id: lower-case letters, digits and hyphens"
     elif kind == "string_pattern_mismatch" and loc and loc[-1] == "base_url":
         message = f"{value!r} is not an http(s) URL"
+    elif kind in ("int_type", "float_type", "bool_type") and isinstance(value, str):
+        message = _quoted_value(kind, loc[-1] if loc and isinstance(loc[-1], str) else None, value)
+    elif kind == "int_type" and isinstance(value, float):
+        message = f"{value!r} is not a whole number" + (f": write {int(value)}" if value.is_integer() else "")
+    elif kind in ("int_type", "float_type") and isinstance(value, bool):
+        message = f"{str(value).lower()} is not a number"
     elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than") or kind.endswith(
         ("_type", "_parsing")
     ):
@@ -144,7 +169,38 @@ def _from_pydantic(error: ErrorDetails) -> Problem:
             f'{value!r}: give a file path, an SQLAlchemy URL, or where the URL is kept: {{ env = "VARIABLE" }} '
             'or { file = "path" }'
         )
-    return Problem(loc, message)
+    return Problem(loc, _with_form(loc, kind, value, message))
+
+
+def _quoted_value(kind: str, key: str | None, value: str) -> str:
+    """A number or true/false written in quotes is text; say how to write it (`key`: None in a list)."""
+    if kind == "bool_type":
+        return f"{value!r} is text: write true or false without quotes"
+    wanted = "a whole number" if kind == "int_type" else "a number"
+    try:
+        float(value)
+    except ValueError:
+        return f"{value!r} is not {wanted}"
+    example = f"{key} = {value.strip()}" if key else value.strip()
+    return f"{value!r} is text: write {wanted} without quotes, {example}"
+
+
+_DATE_RANGE = "{ start = 2026-10-17, end = 2026-10-25 }"
+# The form of a key whose wrong guesses pydantic answers in its own words ("a valid dictionary ...").
+_FORMS = {
+    "vacations": f"vacations = {{ herfstvakantie = {_DATE_RANGE} }} (TOML dates, without quotes)",
+    "free_days": 'free_days = [{ start = 2026-10-26, end = 2026-10-26, reason = "studiedag" }] (TOML dates)',
+}
+
+
+def _with_form(loc: tuple, kind: str, value: object, message: str) -> str:
+    """The message about a value under `vacations` or `free_days`, showing the form those keys take."""
+    key = next((part for part in loc if part in _FORMS), None)
+    if key is None or kind == "value_error":  # our own checks say what is wrong in full
+        return message
+    if kind in ("model_type", "dict_type", "list_type", "tuple_type"):
+        return f"{value!r} is not in the form {_FORMS[key]}"
+    return f"{message}; the form is {_FORMS[key]}"
 
 
 def check_semantics(settings: Settings, base: Path) -> list[Problem]:
@@ -158,8 +214,15 @@ def check_semantics(settings: Settings, base: Path) -> list[Problem]:
     if isinstance(settings.store.url, SecretRef):
         problems += _secret_problems(("store", "url"), settings.store.url, base)
     for cycle_name, cycle in settings.cycles.items():
+        first: dict[str, int] = {}
         for k, rnd in enumerate(cycle.rounds):
-            problems += [Problem(("cycles", cycle_name, "rounds", k, key), message) for key, message in rnd.problems()]
+            path = ("cycles", cycle_name, "rounds", k)
+            problems += [Problem(path + (key,), message) for key, message in rnd.problems()]
+            if rnd.id in first:
+                problems.append(
+                    Problem(path + ("id",), f"round id {rnd.id!r} is already used by rounds[{first[rnd.id]}]")
+                )
+            first.setdefault(rnd.id, k)
     seen: dict[str, int] = {}
     for i, school in enumerate(settings.schools):
         where = ("schools", i)
@@ -228,8 +291,7 @@ def _secret_value(ref: SecretRef, base: Path) -> str | Problem:
         if not value.strip():
             return Problem((), f"environment variable {ref.env} is not set or empty")
         return value.strip()
-    path = Path(ref.file).expanduser()  # type: ignore[arg-type]
-    path = path if path.is_absolute() else base / path
+    path = _secret_path(ref, base)
     try:
         value = read_small_file(path, SECRET_LIMIT).decode("utf-8").strip()
     except OSError as exc:
@@ -239,6 +301,11 @@ def _secret_value(ref: SecretRef, base: Path) -> str | Problem:
     if not value:
         return Problem((), f"secret file {path} is empty")
     return value
+
+
+def _secret_path(ref: SecretRef, base: Path) -> Path:
+    path = Path(ref.file).expanduser()  # type: ignore[arg-type]
+    return path if path.is_absolute() else base / path
 
 
 def _secret_problems(path: tuple, ref: SecretRef, base: Path) -> list[Problem]:

@@ -14,7 +14,18 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 WEEKDAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
 Weekday = Literal["ma", "di", "wo", "do", "vr", "za", "zo"]
@@ -173,11 +184,11 @@ class Window(_Strict):
 
     start: date | None = None
     end: date | None = None
-    school_week: Annotated[int, Field(ge=1, le=45)] | None = None
-    month: str | int | None = None
+    school_week: Annotated[StrictInt, Field(ge=1, le=45)] | None = None
+    month: str | StrictInt | None = None
     after: VacationName | None = None
     before: VacationName | None = None
-    weeks: Annotated[int, Field(ge=1, le=12)] | None = None
+    weeks: Annotated[StrictInt, Field(ge=1, le=12)] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Window:
@@ -234,9 +245,9 @@ class Weights(_Strict):
     between siblings' conversations beyond back to back, per minute between a child's main and its
     support conversation (OPP or IB), per evening a staff member is at school for the round."""
 
-    sibling_gap: Annotated[int, Field(ge=0, le=1000)] = 10
-    support_gap: Annotated[int, Field(ge=0, le=1000)] = 5
-    evening: Annotated[int, Field(ge=0, le=10000)] = 60
+    sibling_gap: Annotated[StrictInt, Field(ge=0, le=1000)] = 10
+    support_gap: Annotated[StrictInt, Field(ge=0, le=1000)] = 5
+    evening: Annotated[StrictInt, Field(ge=0, le=10000)] = 60
 
 
 PREFERENCES_MARGIN = 1.0
@@ -247,16 +258,16 @@ class PlannerTiming(_Strict):
     families get their time (`mode`), and for preferences, how the schedule is weighed and how long
     it may be searched for."""
 
-    opens_days_before: Annotated[int, Field(ge=1, le=60)] = 7
+    opens_days_before: Annotated[StrictInt, Field(ge=1, le=60)] = 7
     opens_at: time = time(8, 0)
-    closes_days_before: Annotated[int, Field(ge=0, le=59)] = 1
+    closes_days_before: Annotated[StrictInt, Field(ge=0, le=59)] = 1
     closes_at: time = time(17, 0)
-    sibling_head_start_hours: Annotated[int, Field(ge=0, le=168)] = 24
-    reminders_days_before_close: tuple[Annotated[int, Field(ge=0, le=30)], ...] = (3, 1)
-    slot_margin: Annotated[float, Field(ge=0, le=2)] = 0.1
+    sibling_head_start_hours: Annotated[StrictInt, Field(ge=0, le=168)] = 24
+    reminders_days_before_close: tuple[Annotated[StrictInt, Field(ge=0, le=30)], ...] = (3, 1)
+    slot_margin: Annotated[StrictFloat, Field(ge=0, le=2)] = 0.1
     mode: PlannerMode = PlannerMode.SELF_SELECT
     weights: Weights = Weights()
-    solve_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+    solve_seconds: Annotated[StrictFloat, Field(gt=0, le=120)] = 10.0
 
     @model_validator(mode="before")
     @classmethod
@@ -290,8 +301,8 @@ class PlannerTiming(_Strict):
 class Attendance(_Strict):
     """Who attends besides the parents and the teacher."""
 
-    child_from_leerjaar: Annotated[int, Field(ge=1, le=8)] | None = None
-    ib_from_ondersteuningsniveau: Annotated[int, Field(ge=1, le=5)] | None = None
+    child_from_leerjaar: Annotated[StrictInt, Field(ge=1, le=8)] | None = None
+    ib_from_ondersteuningsniveau: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
     # Who the second colleague at every conversation is: a PAS staff id, or "previous_teacher" (the
     # teacher of last school year's group of the leerjaar below).
     second_colleague: Annotated[str, Field(min_length=1, max_length=64)] | None = None
@@ -311,7 +322,7 @@ class SlotRules(_Strict):
     """How a planner's slots are chosen from the window: spread over the days (parents keep a choice of
     days) or, with `concentrate`, evening after evening filled in turn (few, full contact evenings)."""
 
-    concentrate: bool = False
+    concentrate: StrictBool = False
 
 
 class Verslag(_Strict):
@@ -319,10 +330,10 @@ class Verslag(_Strict):
     `deadline_days`, visible to parents when `visible_in_ouderportaal`; no note at all when not
     `required` (e.g. the written report or portfolio is the verslag)."""
 
-    required: bool = True
+    required: StrictBool = True
     category: str | None = None  # default: Kindgesprek for kind rounds, Oudergesprek otherwise
-    deadline_days: Annotated[int, Field(ge=1, le=60)] = 7
-    visible_in_ouderportaal: bool = True
+    deadline_days: Annotated[StrictInt, Field(ge=1, le=60)] = 7
+    visible_in_ouderportaal: StrictBool = True
 
 
 class TemplateRef(_Strict):
@@ -345,19 +356,19 @@ class Round(_Strict):
     name: Annotated[str, Field(min_length=1, max_length=120)]
     kind: RoundKind
     window: Window
-    groups: tuple[Annotated[int, Field(ge=1, le=8)], ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    groups: tuple[Annotated[StrictInt, Field(ge=1, le=8)], ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     participation: Participation = Participation.MANDATORY
-    mandatory_groups: tuple[Annotated[int, Field(ge=1, le=8)], ...] = ()
-    slot_minutes: Annotated[int, Field(ge=5, le=120)] = 15
+    mandatory_groups: tuple[Annotated[StrictInt, Field(ge=1, le=8)], ...] = ()
+    slot_minutes: Annotated[StrictInt, Field(ge=5, le=120)] = 15
     slots: SlotRules = SlotRules()
     conversation_hours: HoursWindow | None = None  # default: the school's
-    uses_planner: bool | None = None  # default: every kind but kindgesprek
+    uses_planner: StrictBool | None = None  # default: every kind but kindgesprek
     planner: PlannerTiming = PlannerTiming()
     attendance: Attendance = Attendance()
     purpose: str | None = None
     form: str = "op school"
     verslag: Verslag = Verslag()
-    opp_extra_conversation: bool = False
+    opp_extra_conversation: StrictBool = False
     templates: Templates = Templates()
 
     @field_validator("groups")
@@ -407,14 +418,10 @@ class Cycle(_Strict):
 
     @field_validator("rounds")
     @classmethod
-    def _unique_ids(cls, value: tuple[Round, ...]) -> tuple[Round, ...]:
+    def _some_round(cls, value: tuple[Round, ...]) -> tuple[Round, ...]:
+        # Two rounds of one id are refused by the loader, at the second one's line.
         if not value:
             raise ValueError("a cycle needs at least one round")
-        seen: set[str] = set()
-        for item in value:
-            if item.id in seen:
-                raise ValueError(f"round id {item.id!r} is used twice")
-            seen.add(item.id)
         return value
 
 
@@ -498,9 +505,9 @@ class _ReadBounds(_Strict):
     `max_pages` caps the pages of one listing.
     """
 
-    request_deadline_seconds: Annotated[float, Field(ge=10, le=600)] = 60
-    max_response_mb: Annotated[int, Field(ge=1, le=500)] = 10
-    max_pages: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    request_deadline_seconds: Annotated[StrictFloat, Field(ge=10, le=600)] = 60
+    max_response_mb: Annotated[StrictInt, Field(ge=1, le=500)] = 10
+    max_pages: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 10_000
 
 
 class PasConnection(_ReadBounds):
@@ -509,14 +516,14 @@ class PasConnection(_ReadBounds):
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
     client_id: Annotated[str, Field(min_length=1)]
     client_secret: SecretRef
-    requests_per_minute: Annotated[int, Field(ge=1, le=300)] = 300
+    requests_per_minute: Annotated[StrictInt, Field(ge=1, le=300)] = 300
 
 
 class PlannerConnection(_ReadBounds):
     """The parent app; its API keys belong to one school organisation each (see [[schools]])."""
 
     base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")]
-    requests_per_minute: Annotated[int, Field(ge=1, le=120)] = 120
+    requests_per_minute: Annotated[StrictInt, Field(ge=1, le=120)] = 120
 
 
 class Sync(_Strict):
@@ -524,15 +531,15 @@ class Sync(_Strict):
 
     roster_at: time = time(6, 0)
     verslag_check_at: time = time(7, 0)
-    booking_poll_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
-    max_removal_share: Annotated[float, Field(gt=0, le=1)] = 0.15
-    verslag_reminder_days_before: Annotated[int, Field(ge=0, le=14)] = 1
+    booking_poll_minutes: Annotated[StrictInt, Field(ge=5, le=1440)] = 60
+    max_removal_share: Annotated[StrictFloat, Field(gt=0, le=1)] = 0.15
+    verslag_reminder_days_before: Annotated[StrictInt, Field(ge=0, le=14)] = 1
     overview_weekday: Weekday = "ma"
     overview_at: time = time(8, 0)
-    concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    concurrency: Annotated[StrictInt, Field(ge=1, le=16)] = 4
     # One run (a daemon tick, a `sync`) ends by then, whatever the vendors do: the run lock is never
     # held longer; what it did not reach is left for the next run.
-    run_deadline_seconds: Annotated[int, Field(ge=1, le=86400)] = 300
+    run_deadline_seconds: Annotated[StrictInt, Field(ge=1, le=86400)] = 300
 
     @field_validator("roster_at", "verslag_check_at", "overview_at")
     @classmethod
@@ -573,14 +580,14 @@ class Logging(_Strict):
 class Retention(_Strict):
     """How long data is kept (domain.md, Privacy): pupils who left, and the sync log."""
 
-    left_pupils_days: Annotated[int, Field(ge=1)] = 365  # after Pupil.archived_at
-    sync_events_days: Annotated[int, Field(ge=1)] = 180
+    left_pupils_days: Annotated[StrictInt, Field(ge=1)] = 365  # after Pupil.archived_at
+    sync_events_days: Annotated[StrictInt, Field(ge=1)] = 180
 
 
 class Health(_Strict):
     """When `connector health` calls a job that keeps failing a problem for a person."""
 
-    max_failure_minutes: Annotated[int, Field(ge=5, le=10080)] = 120
+    max_failure_minutes: Annotated[StrictInt, Field(ge=5, le=10080)] = 120
 
 
 class Web(_Strict):
@@ -589,16 +596,16 @@ class Web(_Strict):
     Bound to loopback by default: the school's reverse proxy terminates TLS in front of it and
     passes `X-Forwarded-Proto`, which is believed from `trusted_proxies` only."""
 
-    enabled: bool = False  # whether `connector daemon` serves it too
+    enabled: StrictBool = False  # whether `connector daemon` serves it too
     host: Annotated[str, Field(min_length=1, max_length=255)] = "127.0.0.1"
-    port: Annotated[int, Field(ge=0, le=65535)] = 8080  # 0: any free port (tests)
+    port: Annotated[StrictInt, Field(ge=0, le=65535)] = 8080  # 0: any free port (tests)
     trusted_proxies: tuple[Annotated[str, Field(min_length=1)], ...] = ("127.0.0.1", "::1")
-    session_idle_minutes: Annotated[int, Field(ge=5, le=1440)] = 60
-    session_max_hours: Annotated[int, Field(ge=1, le=168)] = 12
-    max_failed_logins: Annotated[int, Field(ge=1, le=100)] = 5
-    lockout_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
-    sync_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 60  # "sync now" waits this long for the daemon
-    refresh_seconds: Annotated[int, Field(ge=5, le=3600)] = 30  # figures refreshed without a reload
+    session_idle_minutes: Annotated[StrictInt, Field(ge=5, le=1440)] = 60
+    session_max_hours: Annotated[StrictInt, Field(ge=1, le=168)] = 12
+    max_failed_logins: Annotated[StrictInt, Field(ge=1, le=100)] = 5
+    lockout_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = 15
+    sync_wait_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = 60  # "sync now" waits this long for the daemon
+    refresh_seconds: Annotated[StrictInt, Field(ge=5, le=3600)] = 30  # figures refreshed without a reload
 
 
 class Settings(_Strict):

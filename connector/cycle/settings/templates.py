@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from connector.cycle.settings.files import TEMPLATE_LIMIT, read_small_file
+from connector.cycle.settings.files import TEMPLATE_LIMIT, read_small_file, utf8_problem
 from connector.cycle.settings.models import TemplateRef
 
 PLACEHOLDERS = {
@@ -59,10 +59,12 @@ def check_template(kind: str, template: str | TemplateRef | None, base: Path) ->
     """Problems with a template, in plain words; empty when it can be used."""
     try:
         text = template_text(kind, template, base)
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line, message = utf8_problem(exc.object, exc)
+        return [f"template file {getattr(template, 'file', '?')}, line {line}: {message}"]
+    except OSError as exc:
         return [
-            f"template file {getattr(template, 'file', '?')} cannot be read "
-            f"({getattr(exc, 'strerror', None) or exc.__class__.__name__})"
+            f"template file {getattr(template, 'file', '?')} cannot be read ({exc.strerror or exc.__class__.__name__})"
         ]
     if not text.strip():
         return ["the template is empty"]
