@@ -48,7 +48,7 @@ def test_check_config_and_every_command_warn(write_settings, settings_dir, capsy
     assert warned == [f"warning: secret file pas in {secret.parent} can be read by others: chmod 600 it"]
     capsys.readouterr()
     start(str(path))  # what every command that uses the vendors or the store does first
-    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]  # log lines go to stdout
     assert [(e["level"], e["event"]) for e in logged] == [("warning", warned[0].removeprefix("warning: "))]
 
 
