@@ -439,7 +439,7 @@ def main() -> int:
 
 
 def run_all(args, levels, tmp: Path, sim: Sim, db: Path, plan, release: datetime, day0: datetime) -> int:
-    load_at_start = os.getloadavg()
+    load_at_start, code = os.getloadavg(), code_version()  # the code as it starts (a commit may land during the run)
     settings = write_board(tmp, args.schools, sim.url, db)
     runtime = start(str(settings))  # as the CLI: settings validated, logging set up, secrets registered
     loaded = runtime.loaded
@@ -646,7 +646,7 @@ def run_all(args, levels, tmp: Path, sim: Sim, db: Path, plan, release: datetime
             "release": release.isoformat(),
         },
         "machine": machine(),
-        "code": code_version(),
+        "code": code,
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "peak_rss_reset_supported": bench.can_reset,
