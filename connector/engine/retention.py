@@ -221,9 +221,10 @@ def purge(
 
 
 def describe(counts: dict[str, int], plan: PurgePlan) -> str:
-    return (
-        ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in COUNT_NAMES)
-        + f" (pupils who left before {plan.pupils_before:%Y-%m-%d}, sync log before {plan.events_before:%Y-%m-%d})"
+    """The counts that are not zero (or "nothing"), and the limits they follow from."""
+    found = ", ".join(f"{counts[n]} {n.replace('_', ' ')}" for n in COUNT_NAMES if counts.get(n))
+    return (found or "nothing") + (
+        f" (pupils who left before {plan.pupils_before:%Y-%m-%d}, sync log before {plan.events_before:%Y-%m-%d})"
     )
 
 

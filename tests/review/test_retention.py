@@ -12,7 +12,7 @@ import time_machine
 from sqlmodel import select
 
 from connector.cycle.settings import load_settings
-from connector.engine.retention import plan_purge, purge, purge_counts
+from connector.engine.retention import COUNT_NAMES, PurgePlan, describe, plan_purge, purge, purge_counts
 from connector.errors import SettingsError
 from connector.store import Store, upgrade_to_head
 from connector.store.models import (
@@ -448,3 +448,11 @@ def test_a_dry_run_counts_the_intents_and_reminders_too(world):
     planned = purge_counts(store, plan_purge(store, loaded.settings, NOW))
     assert (planned["intents"], planned["reminders_sent"]) == (4, 1)
     assert planned == purge(store, loaded.settings, NOW)
+
+
+def test_a_purge_names_only_what_it_removes():
+    plan = PurgePlan(datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC), [], [], [])
+    limits = " (pupils who left before 2026-01-05, sync log before 2026-06-01)"
+    assert describe(dict.fromkeys(COUNT_NAMES, 0), plan) == "nothing" + limits
+    some = dict.fromkeys(COUNT_NAMES, 0) | {"pupils": 2, "sync_events": 40}
+    assert describe(some, plan) == "2 pupils, 40 sync events" + limits
