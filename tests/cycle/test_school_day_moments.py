@@ -138,7 +138,7 @@ def test_the_json_plan_gives_the_release_and_the_moved_moments():
 
 def test_the_table_and_calendar_show_the_siblings_release():
     table = CliRunner().invoke(app, ["plan", "--settings", str(REPO / "settings.toml")])
-    assert table.exit_code == 0 and "siblings 18-02 08:00" in table.stdout
+    assert table.exit_code == 0 and "siblings 2027-02-18 08:00" in table.stdout
     ics = CliRunner().invoke(app, ["plan", "--settings", str(REPO / "settings.toml"), "--format", "ics"])
     assert ics.exit_code == 0
     assert "UID:12AB00-2026-2027-rapport-feb-release@gesprekken-connector" in ics.stdout
