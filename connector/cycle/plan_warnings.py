@@ -62,12 +62,12 @@ def _moves(configured: PlannerMoments, moved: PlannerMoments) -> list[str]:
 
 
 def _vacation(vacation: Vacation) -> str:
-    return f"{vacation.name} ({_day(vacation.start, year=True)} to {_day(vacation.end, year=True)})"
+    return f"{vacation.name} ({_day(vacation.start)} to {_day(vacation.end)})"
 
 
-def _day(day: date, *, year: bool = False) -> str:
-    """`zondag 15-02`, or with the year `zondag 15-02-2027`."""
-    return f"{DAYS[day.weekday()]} {day:%d-%m-%Y}" if year else f"{DAYS[day.weekday()]} {day:%d-%m}"
+def _day(day: date) -> str:
+    """`zondag 2027-02-15`: the weekday (what a school reads a calendar by) and the date as every command writes it."""
+    return f"{DAYS[day.weekday()]} {day:%Y-%m-%d}"
 
 
 def _moment(moment: datetime) -> str:

@@ -155,15 +155,16 @@ def test_check_config_warns_of_the_default_settings_vacation_rounds_and_still_ex
     assert lines.pop().startswith("capacity not checked for 12AB00: no roster read yet")
     assert lines[0].endswith("settings.toml: valid (1 school(s), 1 cycle(s), 5 round(s) placed on the calendar)")
     assert lines[1:] == [
-        "warning: school 12AB00, round advies-8: the verslag deadline donderdag 24-12 falls in the kerstvakantie "
-        "(zaterdag 19-12-2026 to zondag 03-01-2027); the deadline itself is not moved",
-        "warning: school 12AB00, round rapport-feb: the booking period as set (zondag 21-02 08:00 to zondag 28-02 "
-        "17:00) lies wholly in the voorjaarsvakantie (zaterdag 20-02-2027 to zondag 28-02-2027), so it was moved "
-        "onto school days: siblings' release moved from zondag 21-02 to donderdag 18-02; opening moved from maandag "
-        "22-02 to vrijdag 19-02; closing moved from zondag 28-02 to vrijdag 19-02; reminders moved from donderdag "
-        "25-02, zaterdag 27-02 to none (no school day left for them)",
-        "warning: school 12AB00, round rapport-jul: the verslag deadline donderdag 22-07 falls in the zomervakantie "
-        "(zaterdag 17-07-2027 to zondag 29-08-2027); the deadline itself is not moved",
+        "warning: school 12AB00, round advies-8: the verslag deadline donderdag 2026-12-24 falls in the "
+        "kerstvakantie (zaterdag 2026-12-19 to zondag 2027-01-03); the deadline itself is not moved",
+        "warning: school 12AB00, round rapport-feb: the booking period as set (zondag 2027-02-21 08:00 to zondag "
+        "2027-02-28 17:00) lies wholly in the voorjaarsvakantie (zaterdag 2027-02-20 to zondag 2027-02-28), so it "
+        "was moved onto school days: siblings' release moved from zondag 2027-02-21 to donderdag 2027-02-18; opening "
+        "moved from maandag 2027-02-22 to vrijdag 2027-02-19; closing moved from zondag 2027-02-28 to vrijdag "
+        "2027-02-19; reminders moved from donderdag 2027-02-25, zaterdag 2027-02-27 to none (no school day left for "
+        "them)",
+        "warning: school 12AB00, round rapport-jul: the verslag deadline donderdag 2027-07-22 falls in the "
+        "zomervakantie (zaterdag 2027-07-17 to zondag 2027-08-29); the deadline itself is not moved",
     ]
 
 
