@@ -7,22 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 
 from connector.engine.jobs import JOBS
+from connector.engine.messages import MONTHS  # the Dutch month names the parents' messages use
 
 DAYS = ("ma", "di", "wo", "do", "vr", "za", "zo")
-MONTHS = (
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
 
 JOB_WORDS = {
     "roster": "leerlingen, groepen en leerkrachten inlezen",
