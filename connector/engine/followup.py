@@ -6,7 +6,7 @@ receive them (no guardian with the app): those are on the teacher's list. At clo
 teacher gets one message listing the families to contact personally (domain.md, "The job" 3).
 
 A planner that school staff cancelled in the planner (status `cancelled`) is found by the next job
-that reads it (a booking poll, a reminder moment, the closing): each teacher of its group is told
+that reads its status (the day's first booking poll, a reminder moment, the closing): each teacher of its group is told
 once which families were invited, to contact them personally; then it is stored as cancelled and
 left alone: no booking poll, no reminder, no closing, no request at all. The main planner and the
 OPP extra planner of a group are separate planners: one can be cancelled while the other goes on.
@@ -15,13 +15,14 @@ OPP extra planner of a group are separate planners: one can be cancelled while t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
 from connector.cycle.yearplan import RoundPlan
 from connector.domain import Booking as BookingRecord
-from connector.engine import messages, pool
+from connector.engine import bookingrows, messages, pool
 from connector.engine.actions import Action
 from connector.engine.assignments import NO_AVAILABILITY, NO_FREE_SLOT, Assigning, plan_assignments, stated_children
 from connector.engine.context import Step
@@ -30,7 +31,6 @@ from connector.engine.intents import perform
 from connector.engine.occasions import is_support
 from connector.engine.outbox import Message, send_all
 from connector.store.models import (
-    Booking,
     Group,
     GroupStaff,
     Intent,
@@ -40,7 +40,6 @@ from connector.store.models import (
     PlannerStatus,
     Pupil,
     ReminderSent,
-    Slot,
     Staff,
     TeacherNotice,
 )
@@ -80,38 +79,8 @@ def store_all(step: Step, read: list[tuple[Planner, list[BookingRecord]]]) -> in
     """Store the bookings read of several planners (`fetch_all`) in one transaction; returns the number
     of active ones."""
     with step.store.write() as session:
-        for planner, records in read:
-            _store(session, step, planner, records)
+        bookingrows.store(session, read, step.now)
     return sum(1 for _, records in read for b in records if b.active)
-
-
-def _store(session, step: Step, planner: Planner, records: list[BookingRecord]) -> None:
-    assert planner.id is not None  # read from the store
-    slots = {s.vendor_id: s.id for s in session.exec(select(Slot).where(Slot.planner_id == planner.id))}
-    pupils = {
-        i.child_planner_id: i.pupil_id
-        for i in session.exec(select(PlannerInvitee).where(PlannerInvitee.planner_id == planner.id))
-    }
-    stored = {b.vendor_id: b for b in session.exec(select(Booking).where(Booking.planner_id == planner.id))}
-    for booking in records:
-        row = stored.get(booking.booking_id) or Booking(
-            vendor_id=booking.booking_id,
-            planner_id=planner.id,
-            slot_vendor_id=booking.slot_id,
-            child_planner_id=booking.child_id,
-        )
-        row.slot_vendor_id, row.slot_id = booking.slot_id, slots.get(booking.slot_id)
-        row.child_planner_id, row.pupil_id = booking.child_id, pupils.get(booking.child_id)
-        row.guardian_planner_id, row.status, row.vendor_updated_at = (
-            booking.guardian_id,
-            booking.status,
-            booking.updated_at,
-        )
-        session.add(row)
-    planner_row = session.get(Planner, planner.id)
-    assert planner_row is not None
-    planner_row.last_synced_at = step.now
-    session.add(planner_row)
 
 
 def is_extra(planner: Planner) -> bool:
@@ -294,10 +263,19 @@ class Polling:
 
 
 def plan_poll(step: Step, plan: RoundPlan, round_id: int | None) -> Polling:
-    """Which planners of the round to poll for bookings: those not cancelled (reads their status)."""
+    """Which planners of the round to poll for bookings: those not cancelled. A poll reads a planner's
+    status only when it was last synced before today (the school's day): a cancellation is noticed by
+    the day's first poll, and a poll every few minutes costs one request per planner, not two. The
+    reminder moments and the closing read every status anyway."""
     planners = round_planners(step, round_id) if round_id is not None else []
-    statuses = vendor_statuses(step, planners)
+    today = _day(step.now, step)
+    stale = [p for p in planners if p.last_synced_at is None or _day(p.last_synced_at, step) < today]
+    statuses = {p.id: p.status for p in planners if p.id is not None} | vendor_statuses(step, stale)
     return Polling(live(planners, statuses), plan_cancellation(step, plan, planners, statuses))
+
+
+def _day(moment: datetime, step: Step) -> date:
+    return moment.astimezone(ZoneInfo(step.school.timezone)).date()
 
 
 @dataclass

@@ -148,16 +148,18 @@ def read_roster(step: Step) -> RosterRead:
     children = _mapped(step, "planner child", planner.children(), child_from_planner)
     planner_staff = _mapped(step, "planner staff member", planner.staff(), staff_from_planner)
 
-    with step.store.read() as session:
-        stored_groups = {g.pas_id: g for g in session.exec(select(Group).where(Group.school_year_id == year_id))}
-        stored_pupils = {p.pas_id: p for p in session.exec(select(Pupil).where(Pupil.school_id == school_id))}
+    with step.store.read() as session:  # when each stored group and pupil was archived (None: current)
+        groups_query = select(Group.pas_id, Group.archived_at).where(Group.school_year_id == year_id)
+        stored_groups = dict(session.exec(groups_query).all())
+        pupils_query = select(Pupil.pas_id, Pupil.archived_at).where(Pupil.school_id == school_id)
+        stored_pupils = dict(session.exec(pupils_query).all())
     _guard(step, stored_groups, groups, stored_pupils, pupils)
     archiving = restoring = 0
     for pupil in pupils:
-        row = stored_pupils.get(pupil.pas_id)
-        if not pupil.enrolled and (row is None or row.archived_at is None):
+        archived_at = stored_pupils.get(pupil.pas_id)  # None also for a pupil not stored yet
+        if not pupil.enrolled and archived_at is None:
             archiving += 1
-        elif pupil.enrolled and row is not None and row.archived_at is not None:
+        elif pupil.enrolled and archived_at is not None:
             restoring += 1
     return RosterRead(
         groups,
@@ -262,19 +264,22 @@ def _report_pending(step: Step, result: pending.Sorted, errors: list[MappingErro
 
 
 def _guard(
-    step: Step, stored_groups: dict, groups: list[PasGroup], stored_pupils: dict, pupils: list[PasPupil]
+    step: Step,
+    stored_groups: dict[str, datetime | None],
+    groups: list[PasGroup],
+    stored_pupils: dict[str, datetime | None],
+    pupils: list[PasPupil],
 ) -> None:
+    """Refuse a roster that would archive more than `sync.max_removal_share` of the current groups
+    or pupils at once (`stored_*`: PAS id -> when it was archived, None while current)."""
     if step.engine.allow_removals:
         return
     share = step.engine.settings.sync.max_removal_share
-    active_groups = [g for g in stored_groups.values() if g.archived_at is None]
-    gone_groups = [g for g in active_groups if g.pas_id not in {x.pas_id for x in groups}]
-    enrolled = [p for p in stored_pupils.values() if p.archived_at is None]
-    leaving = [
-        p
-        for p in pupils
-        if not p.enrolled and p.pas_id in stored_pupils and stored_pupils[p.pas_id].archived_at is None
-    ]
+    active_groups = [pas_id for pas_id, archived_at in stored_groups.items() if archived_at is None]
+    read_groups = {g.pas_id for g in groups}
+    gone_groups = [pas_id for pas_id in active_groups if pas_id not in read_groups]
+    enrolled = [pas_id for pas_id, archived_at in stored_pupils.items() if archived_at is None]
+    leaving = [p for p in pupils if not p.enrolled and p.pas_id in stored_pupils and stored_pupils[p.pas_id] is None]
     problems = []
     if active_groups and len(gone_groups) > share * len(active_groups):
         problems.append(f"{len(gone_groups)} of {len(active_groups)} groups")

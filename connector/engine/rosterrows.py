@@ -13,13 +13,14 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import insert, tuple_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import tuple_, update
 from sqlmodel import Session, col, delete, select
 
 from connector.domain import Group as PasGroup
 from connector.domain import Pupil as PasPupil
 from connector.domain import PupilStatus
+from connector.store.bulk import insert_rows
 from connector.store.models import Group, GroupStaff, Guardian, IdentityLink, Pupil, PupilGuardian, Staff
 from mappings.identity import Matching
 
@@ -38,11 +39,6 @@ def _rows(session: Session, *columns: Any, where: list[Any]) -> list[tuple]:
     """Plain tuples of `columns` (no ORM objects), after the session's pending changes are flushed."""
     session.flush()
     return [tuple(row) for row in session.connection().execute(sa_select(*columns).where(*where))]
-
-
-def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Insert `rows` into the model's table in one executemany: Core, without the ORM's work per row."""
-    session.exec(insert(model.__table__), params=rows)
 
 
 def store_groups(session: Session, school_id: int, year_id: int, groups: list[PasGroup], now: datetime):
@@ -107,7 +103,7 @@ def store_teachers(session: Session, groups: list[PasGroup], group_rows: dict, s
     if gone := stored - wanted:
         session.exec(delete(GroupStaff).where(pair.in_(sorted(gone))))
     if new := wanted - stored:
-        _insert(session, GroupStaff, [{"group_id": g, "staff_id": s} for g, s in sorted(new)])
+        insert_rows(session, GroupStaff, [{"group_id": g, "staff_id": s} for g, s in sorted(new)])
 
 
 def stored_pupils(session: Session, school_id: int) -> dict[str, tuple[int, str, str | None]]:
@@ -163,7 +159,7 @@ def store_pupils(
             _assign(row, values)
     ids = {pas_id: cast(int, row.id) for pas_id, row in rows.items()}  # stored rows have their ids
     if new:
-        _insert(session, Pupil, new)
+        insert_rows(session, Pupil, new)
         ids |= _ids(session, Pupil, school_id, [n["pas_id"] for n in new])
     _store_guardians(session, school_id, pupils, ids, set(rows))
     return archived, restored
@@ -194,7 +190,8 @@ def _store_guardians(
         session.exec(update(Guardian), params=moved)  # by primary key
     guardian_ids = {pas_id: guardian_id for pas_id, (guardian_id, _) in stored.items()}
     if new := [g for g in households if g not in stored]:
-        _insert(session, Guardian, [{"school_id": school_id, "pas_id": g, "huishouden_id": households[g]} for g in new])
+        added = [{"school_id": school_id, "pas_id": g, "huishouden_id": households[g]} for g in new]
+        insert_rows(session, Guardian, added)
         guardian_ids |= _ids(session, Guardian, school_id, new)
 
     wanted: dict[int, set[int]] = {}
@@ -221,7 +218,7 @@ def _store_guardians(
         for guardian_id in sorted(wanted[pupil_id])
     ]
     if rows:
-        _insert(session, PupilGuardian, rows)
+        insert_rows(session, PupilGuardian, rows)
 
 
 def store_links(session: Session, school_id: int, year: str, links: list[Matching]) -> None:
@@ -261,7 +258,7 @@ def store_links(session: Session, school_id: int, year: str, links: list[Matchin
         if stored.get((kind, scope, pas_id), (None, None))[1] != (planner_id, by)
     ]
     if new:
-        _insert(session, IdentityLink, new)
+        insert_rows(session, IdentityLink, new)
 
 
 def store_planner_ids(session: Session, rows: dict, planner_ids: dict[str, str]) -> None:

@@ -6,12 +6,32 @@ naming convention is applied when a constraint is attached to its table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal
 
+from pydantic._internal import _fields
 from sqlmodel import Field, SQLModel
 
 from connector.store.types import UTCDateTime, utcnow
+
+_takes_validated_data = _fields.takes_validated_data_argument
+_asked = cache(_takes_validated_data)
+
+
+def _takes_validated_data_once(factory: Callable[..., Any]) -> bool:
+    """Whether a default factory takes the validated data, asked once per factory. SQLModel builds a
+    table model with `get_default(call_default_factory=True)`, and pydantic 2.14 then runs
+    `inspect.signature` on each factory at every construction (pydantic issue #13376): a few
+    milliseconds per row, for a question whose answer never changes."""
+    try:
+        return _asked(factory)
+    except TypeError:  # an unhashable factory: asked every time, as pydantic does
+        return _takes_validated_data(factory)
+
+
+_fields.takes_validated_data_argument = _takes_validated_data_once  # type: ignore[assignment]
 
 #: Deterministic constraint names, so Alembic can alter/drop them later (also
 #: in SQLite batch mode, which needs names to find constraints).

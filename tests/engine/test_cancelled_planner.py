@@ -5,7 +5,8 @@ which families it invited. The other planners of the round, the other planner of
 included (main or OPP extra), go on as before.
 
 The default settings on the simulator over real HTTP: the start round of Groep 5 loses its main
-planner and Groep 1/2A its OPP extra planner, an hour after the planners opened.
+planner and Groep 1/2A its OPP extra planner, an hour after the planners opened; the next day's
+first booking poll reads the planners' statuses and notices.
 """
 
 from __future__ import annotations
@@ -157,8 +158,15 @@ def test_a_cancelled_planner_gets_one_notice_per_teacher_and_nothing_else(env, c
             assert env.control("POST", f"/planners/{stored[ref][1]}/cancel")["status"] == "cancelled"
         env.sim.on_request = requests
 
-        # The next booking poll notices: the dry run says so, and writes nothing.
-        poll = rp.planner_opens + timedelta(hours=2)
+        # The day's later polls read bookings only (one request per planner, no status): none notices.
+        later = run(env, engine, rp.planner_opens + timedelta(hours=2))
+        assert any(key.startswith(f"bookings:{BRIN}:") for key in later.done)
+        statuses = [(m, p) for m, p in requests.take() if p.startswith("/v1/planners/") and p.count("/") == 3]
+        assert statuses == [], "a planner's status is read once a day"
+        assert cancelled_notices(env) == [] and planners(env) == stored
+
+        # The next day's first booking poll notices: the dry run says so, and writes nothing.
+        poll = rp.planner_opens + timedelta(days=1)
         env.set_clock(poll)
         (dry,) = plan_due(engine, poll)
         verbs = [(a.verb, a.key) for t in dry.tasks for a in t.actions]

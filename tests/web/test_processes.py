@@ -21,18 +21,19 @@ from tests.review.conftest import cli
 
 WEB_STACK = ("starlette", "uvicorn", "jinja2", "argon2", "multipart", "python_multipart", "connector.web")
 # What no daemon without the web page loads (besides the web stack); `holidays.countries` only NL.
-NOT_IN_THE_DAEMON = (*WEB_STACK, "alembic", "mako", "ortools", "typer", "click", "holidays.countries")
+NOT_IN_THE_DAEMON = (*WEB_STACK, "alembic", "mako", "ortools", "typer", "click", "rich", "holidays.countries")
 READY_TIMEOUT = 60.0
 POLL = 0.1
 
 # The child runs the real `connector` entry point and, when it exits, writes which of the web
-# stack's modules it had loaded.
+# stack's modules it had loaded (a None entry is a module kept from loading).
 CHILD = """
 import atexit, json, sys
 stack = {stack!r}
 def dump():
+    loaded = [m for m, mod in sys.modules.items() if mod is not None]
     with open({out!r}, "w") as f:
-        json.dump(sorted(m for m in sys.modules if any(m == s or m.startswith(s + ".") for s in stack)), f)
+        json.dump(sorted(m for m in loaded if any(m == s or m.startswith(s + ".") for s in stack)), f)
 atexit.register(dump)
 sys.argv = ["connector", *{args!r}]
 from connector.cli import main
