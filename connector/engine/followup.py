@@ -6,10 +6,11 @@ receive them (no guardian with the app): those are on the teacher's list. At clo
 teacher gets one message listing the families to contact personally (domain.md, "The job" 3).
 
 A planner that school staff cancelled in the planner (status `cancelled`) is found by the next job
-that reads its status (the day's first booking poll, a reminder moment, the closing): each teacher of its group is told
-once which families were invited, to contact them personally; then it is stored as cancelled and
-left alone: no booking poll, no reminder, no closing, no request at all. The main planner and the
-OPP extra planner of a group are separate planners: one can be cancelled while the other goes on.
+that reads its status (the day's first booking poll, a reminder moment, the closing): each teacher
+of its group is told once which families were invited, to contact them personally; then it is
+stored as cancelled and left alone: no booking poll, no reminder, no closing, no request at all.
+The main planner and the OPP extra planner of a group are separate planners: one can be cancelled
+while the other goes on.
 """
 
 from __future__ import annotations
