@@ -41,12 +41,9 @@ class Engine:
 
     def done_keys(self, brin: str) -> frozenset[str]:
         """The keys of the school's work marked done (`schedule.py`)."""
-        from sqlmodel import col, select
+        from connector.engine.jobs import done_keys
 
-        from connector.store.models import JobMark
-
-        with self.store.read() as session:
-            return frozenset(session.exec(select(JobMark.key).where(col(JobMark.key).contains(f"{brin}:"))))
+        return done_keys(self.store, brin)
 
     def school_plan(self, school: School):
         """The school's year plan, computed once per engine."""

@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
 from connector.cycle.yearplan import RoundPlan
 from connector.engine import followup, oversight, planners, retention, roster, schedule, verslagen
 from connector.engine.actions import Action, TaskPlan
 from connector.engine.context import Step
 from connector.engine.runlog import RunLog
 from connector.engine.schedule import Task, release_at
+from connector.store import Store
+from connector.store.models import JobMark
 
 
 def _ids(step: Step) -> tuple[int, int]:
@@ -189,6 +195,23 @@ JOBS: tuple[Job, ...] = (
     Job("overview", "overview:BRIN:WEEK", "verslagen", schedule.overview_due, plan_overview, PLANNER),
 )
 BY_NAME = {job.name: job for job in JOBS}
+_KEY_PREFIXES = sorted({job.key.partition(":")[0] for job in JOBS})
+
+
+def done_keys(store: Store, brin: str) -> frozenset[str]:
+    """The keys of the school's work marked done. Every key starts `job:BRIN:`, so each job's keys of
+    the school are one range of the primary key: the daemon asks at every tick for every school, and a
+    year of marks of a whole board (some 2,000 per school) is never scanned for one school's."""
+    with store.read() as session:
+        return frozenset(session.exec(done_keys_query(brin)))
+
+
+def done_keys_query(brin: str) -> SelectOfScalar[str]:
+    """The school's done keys: one primary-key range per job."""
+    ranges = [and_(col(JobMark.key) >= f"{p}:{brin}:", col(JobMark.key) < f"{p}:{brin};") for p in _KEY_PREFIXES]
+    return select(JobMark.key).where(or_(*ranges))
+
+
 PARTS = ("roster", "planners", "bookings", "reminders", "verslagen")
 _ORDER = {name: n for n, name in enumerate(PARTS)}
 
