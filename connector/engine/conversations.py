@@ -11,8 +11,9 @@ is expected of them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -37,6 +38,45 @@ from connector.store.models import (
 
 KINDGESPREK = "kindgesprek"  # the occasion of a kindgesprek (planner conversations: the planner's external_ref)
 WEEKDAY_CODES = ("ma", "di", "wo", "do", "vr", "za", "zo")
+
+
+@dataclass
+class Record:
+    """A conversation as the verslag check works on it: a stored row's columns (`id` set) or a new
+    one (`id` None until it is stored; `round_id` None for a kindgesprek of a round not stored yet).
+    Plain values, not a table model: a school's check builds thousands of them."""
+
+    school_id: int
+    round_id: int | None
+    pupil_id: int
+    occasion: str
+    category: str
+    held_on: date
+    verslag_due_on: date
+    source: str = ConversationSource.BOOKING.value
+    held_at: datetime | None = None
+    booking_id: int | None = None
+    staff_ids: list[int] = field(default_factory=list)
+    id: int | None = None
+
+    def values(self) -> dict:
+        """The row's columns (without `id`), as a Core insert or update takes them."""
+        return {name: getattr(self, name) for name in RECORD_FIELDS if name != "id"}
+
+
+RECORD_FIELDS = tuple(f.name for f in fields(Record))
+RECORD_COLUMNS: tuple[Any, ...] = tuple(col(getattr(Conversation, name)) for name in RECORD_FIELDS)
+
+
+def columns(*selected: Any) -> Any:
+    """A `select` of plain column tuples, no table models built: any number of columns (sqlmodel's
+    `select` types at most four)."""
+    return select(*selected)
+
+
+def record(row) -> Record:
+    """A Record of a row selected with `RECORD_COLUMNS` first."""
+    return Record(*row[: len(RECORD_FIELDS)])
 
 
 def served_since(step: Step, school_id: int) -> date | None:
@@ -65,7 +105,7 @@ class OpenInvitation:
     pupil_pas_id: str
     occasion: str
     group_id: int | None
-    stored: Conversation | None = None
+    stored: Record | None = None
     expected: bool = True
 
 
@@ -106,21 +146,29 @@ def teachers(step: Step, school_id: int) -> Teachers:
     return out
 
 
-def known_occasions(step: Step, round_id: int) -> dict[tuple[int, str], Conversation]:
+def known_occasions(step: Step, round_id: int) -> dict[tuple[int, str], Record]:
     """The round's stored conversations by (pupil row id, occasion)."""
     with step.store.read() as session:
-        rows = session.exec(select(Conversation).where(Conversation.round_id == round_id))
-        return {(c.pupil_id, c.occasion): c for c in rows}
+        rows = session.exec(columns(*RECORD_COLUMNS).where(col(Conversation.round_id) == round_id))
+        return {(c.pupil_id, c.occasion): c for c in map(record, rows)}
 
 
-def booked(step: Step, plan: RoundPlan, round_id: int, known, who: Teachers) -> list[Conversation]:
+def booked(step: Step, plan: RoundPlan, round_id: int, known, who: Teachers) -> list[Record]:
     """Bookings of the round's planners (not cancelled ones) whose slot has begun and that are not stored."""
     zone = ZoneInfo(step.school.timezone)
     deadline = timedelta(days=plan.round.verslag.deadline_days)
     out = []
     with step.store.read() as session:
         rows = session.exec(
-            select(Booking, Slot, Planner)
+            columns(
+                col(Booking.id),
+                col(Booking.pupil_id),
+                col(Slot.starts_at),
+                col(Slot.staff_ids),
+                col(Planner.school_id),
+                col(Planner.external_ref),
+                col(Planner.group_id),
+            )
             .join(Slot, col(Slot.id) == Booking.slot_id)
             .join(Planner, col(Planner.id) == Booking.planner_id)
             .where(
@@ -132,30 +180,30 @@ def booked(step: Step, plan: RoundPlan, round_id: int, known, who: Teachers) -> 
             )
             .order_by(col(Slot.starts_at), col(Booking.id))
         )
-        for booking, slot, planner in rows:
-            assert booking.pupil_id is not None  # the query reads bookings of known pupils only
-            if (booking.pupil_id, planner.external_ref) in known:
+        for booking_id, pupil_id, starts_at, slot_staff, school_id, occasion, group_id in rows:
+            assert pupil_id is not None  # the query reads bookings of known pupils only
+            if (pupil_id, occasion) in known:
                 continue
-            held = slot.starts_at.astimezone(zone)
-            conversation = Conversation(
-                school_id=planner.school_id,
+            held = starts_at.astimezone(zone).date()
+            conversation = Record(
+                school_id=school_id,
                 round_id=round_id,
-                pupil_id=booking.pupil_id,
-                occasion=planner.external_ref,
-                booking_id=booking.id,
-                staff_ids=who.on_slot(slot.staff_ids, planner.group_id),
+                pupil_id=pupil_id,
+                occasion=occasion,
+                booking_id=booking_id,
+                staff_ids=who.on_slot(slot_staff, group_id),
                 category=plan.round.verslag_category,
                 source=ConversationSource.BOOKING.value,
-                held_on=held.date(),
-                held_at=slot.starts_at,
-                verslag_due_on=held.date() + deadline,
+                held_on=held,
+                held_at=starts_at,
+                verslag_due_on=held + deadline,
             )
-            known[(booking.pupil_id, planner.external_ref)] = conversation
+            known[(pupil_id, occasion)] = conversation
             out.append(conversation)
     return out
 
 
-def kindgesprekken(step: Step, plan: RoundPlan, known, who: Teachers) -> list[Conversation]:
+def kindgesprekken(step: Step, plan: RoundPlan, known, who: Teachers) -> list[Record]:
     """One kindgesprek per current pupil of the round's leerjaren, once the window has ended."""
     zone = ZoneInfo(step.school.timezone)
     if step.now < datetime.combine(plan.window_end, time(23, 59), tzinfo=zone):
@@ -165,27 +213,28 @@ def kindgesprekken(step: Step, plan: RoundPlan, known, who: Teachers) -> list[Co
     with step.store.read() as session:
         school = session.exec(select(School.id).where(School.brin == step.school.brin)).first()
         pupils = session.exec(
-            select(Pupil, Group)
+            select(Pupil.id, Pupil.leerjaar, Group.id, Group.school_id)
             .join(Group, col(Group.id) == Pupil.group_id)
             .where(Group.school_id == school, col(Pupil.archived_at).is_(None))
             .order_by(col(Pupil.id))
         )
-        for pupil, group in pupils:
-            assert pupil.id is not None  # read from the store
-            if pupil.leerjaar not in plan.round.groups or (pupil.id, KINDGESPREK) in known:
+        for pupil_id, leerjaar, group_id, school_id in pupils:
+            assert pupil_id is not None  # read from the store
+            if leerjaar not in plan.round.groups or (pupil_id, KINDGESPREK) in known:
                 continue
-            conversation = Conversation(
-                school_id=group.school_id,
-                pupil_id=pupil.id,
+            conversation = Record(
+                school_id=school_id,
+                round_id=None,
+                pupil_id=pupil_id,
                 occasion=KINDGESPREK,
-                staff_ids=who.group(group.id),
+                staff_ids=who.group(group_id),
                 category=plan.round.verslag_category,
                 source=ConversationSource.KINDGESPREK.value,
                 held_on=plan.window_end,
                 held_at=start,
                 verslag_due_on=plan.window_end + timedelta(days=plan.round.verslag.deadline_days),
             )
-            known[(pupil.id, KINDGESPREK)] = conversation
+            known[(pupil_id, KINDGESPREK)] = conversation
             out.append(conversation)
     return out
 
@@ -196,7 +245,16 @@ def open_invitations(step: Step, plan: RoundPlan, round_id: int, known) -> list[
     out = []
     with step.store.read() as session:
         rows = session.exec(
-            select(PlannerInvitee, Planner, Pupil)
+            columns(
+                col(PlannerInvitee.pupil_id),
+                col(PlannerInvitee.mandatory),
+                col(Planner.external_ref),
+                col(Planner.status),
+                col(Planner.closes_at),
+                col(Planner.school_id),
+                col(Planner.group_id),
+                col(Pupil.pas_id),
+            )
             .join(Planner, col(Planner.id) == PlannerInvitee.planner_id)
             .join(Pupil, col(Pupil.id) == PlannerInvitee.pupil_id)
             .where(
@@ -210,27 +268,27 @@ def open_invitations(step: Step, plan: RoundPlan, round_id: int, known) -> list[
         # a planner of their own) has it once: a conversation under either invitation meets both.
         seen = [key for key, c in known.items() if c.source != ConversationSource.NOT_SEEN.value]
         met = {(pupil_id, conversation_word(occasion)) for pupil_id, occasion in seen}
-        for invitee, planner, pupil in rows:
-            word = (invitee.pupil_id, conversation_word(planner.external_ref))
+        for pupil_id, mandatory, occasion, status, closes_at, school_id, group_id, pupil_pas_id in rows:
+            word = (pupil_id, conversation_word(occasion))
             if word in met:
                 continue
             met.add(word)
-            stored = known.get((invitee.pupil_id, planner.external_ref))
-            cancelled = planner.status == PlannerStatus.CANCELLED.value
-            closed = step.now >= planner.closes_at  # its own: a late arrival's planner may close later
+            stored = known.get((pupil_id, occasion))
+            cancelled = status == PlannerStatus.CANCELLED.value
+            closed = step.now >= closes_at  # its own: a late arrival's planner may close later
             if (stored is not None and stored.source != ConversationSource.NOT_SEEN.value) or not (closed or cancelled):
                 continue
             out.append(
                 OpenInvitation(
                     plan,
-                    planner.school_id,
+                    school_id,
                     round_id,
-                    invitee.pupil_id,
-                    pupil.pas_id,
-                    planner.external_ref,
-                    planner.group_id,
+                    pupil_id,
+                    pupil_pas_id,
+                    occasion,
+                    group_id,
                     stored,
-                    expected=invitee.mandatory and not cancelled,
+                    expected=mandatory and not cancelled,
                 )
             )
     return out

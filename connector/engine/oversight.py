@@ -17,11 +17,12 @@ from sqlmodel import col, select
 from connector.cycle.settings.templates import render
 from connector.engine.attention import NeedsPerson
 from connector.engine.context import Step
+from connector.engine.conversations import Record
 from connector.engine.followup import pupil_names
 from connector.engine.messages import dutch_date
 from connector.engine.outbox import Message
 from connector.review.verslagen import verslag_rows
-from connector.store.models import Conversation, Staff
+from connector.store.models import Staff
 
 AFTER_WINDOW = 7  # days after a deadline in which a late catch-up still sends the "after" reminder
 
@@ -30,7 +31,7 @@ def _today(step: Step) -> date:
     return step.now.astimezone(ZoneInfo(step.school.timezone)).date()
 
 
-def plan_teacher_reminders(step: Step, judged: list[tuple[Conversation, str | None, str]]) -> list[Message]:
+def plan_teacher_reminders(step: Step, judged: list[tuple[Record, str | None, str]]) -> list[Message]:
     """The verslag reminders due today, on today's verdicts: (conversation, outcome or None while
     pending, the pupil's PAS id) of every open conversation. Only on a school day: a reminder whose
     day is not one goes out on the school day before it (the "after" one: on the first school day after

@@ -18,17 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, col, select
 
 from connector.cycle.yearplan import RoundPlan
 from connector.domain import NoteMeta
 from connector.engine import conversations, oversight
 from connector.engine.actions import Action
 from connector.engine.context import Step
-from connector.engine.conversations import OpenInvitation, Teachers
+from connector.engine.conversations import OpenInvitation, Record, Teachers, columns
 from connector.engine.notematch import Held, NoteView, Rules, Unbooked, hand_planned, match, verdict
 from connector.engine.outbox import Message, send_all
 from connector.engine.planners import ensure_round, find_round
+from connector.store.bulk import insert_rows
 from connector.store.models import (
     Booking,
     Conversation,
@@ -51,10 +53,10 @@ RECHECK_DAYS = 60  # after this, a missing or invisible verslag (or a pupil not 
 class Open:
     """A conversation being judged today: stored or new, with its round's plan and latest check."""
 
-    conversation: Conversation
+    conversation: Record
     plan: RoundPlan
     pupil_pas_id: str
-    check: VerslagCheck | None = None
+    check: int | None = None  # the id of its stored check
     note: NoteView | None = None
 
 
@@ -63,10 +65,10 @@ class Checking:
     """The daily verslag check: the conversations to record (new, or stored ones that changed), the
     note metadata read from PAS, the verdicts on every open conversation, and the teacher reminders."""
 
-    new: list[tuple[RoundPlan, Conversation]] = field(default_factory=list)  # each gets its round's id when stored
-    changed: list[Conversation] = field(default_factory=list)
+    new: list[tuple[RoundPlan, Record]] = field(default_factory=list)  # each gets its round's id when stored
+    changed: list[Record] = field(default_factory=list)
     notes: list[NoteMeta] = field(default_factory=list)
-    verdicts: list[tuple[Conversation, VerslagCheck | None, str, NoteView | None]] = field(default_factory=list)
+    verdicts: list[tuple[Record, int | None, str, NoteView | None]] = field(default_factory=list)  # check id
     reminders: list[Message] = field(default_factory=list)
     seen_late: int = 0  # stored as not seen, now known to be planned by hand
 
@@ -88,15 +90,18 @@ class Checking:
         return recorded + checks + [message.action() for message in self.reminders]
 
     def execute(self, step: Step, school_id: int, year_id: int) -> None:
-        by_round: dict[str, list[Conversation]] = {}
+        by_round: dict[str, list[Record]] = {}
         for rp, conversation in self.new:
             by_round.setdefault(rp.round_id, []).append(conversation)
-        for rp in {rp.round_id: rp for rp, _ in self.new}.values():
-            round_id = ensure_round(step, rp, school_id, year_id)
-            with step.store.write() as session:
-                for conversation in by_round[rp.round_id]:
-                    conversation.round_id = round_id
-                    session.add(conversation)
+        plans = {rp.round_id: rp for rp, _ in self.new}
+        round_ids = {key: ensure_round(step, rp, school_id, year_id) for key, rp in plans.items()}
+        with step.store.write() as session:  # one transaction: every row in bulk, only rows that change
+            for key, records in by_round.items():
+                _insert_conversations(session, round_ids[key], records)
+            _update_conversations(session, self.changed)
+            _store_notes(session, school_id, self.notes)
+            _store_checks(session, self.verdicts, step.now)
+        for rp in plans.values():
             counted = Counter(c.source for c in by_round[rp.round_id])
             step.run.event(
                 "conversations recorded",
@@ -107,20 +112,8 @@ class Checking:
                 n for s, n in counted.items() if s != ConversationSource.NOT_SEEN.value
             )
             step.run_log.counts["pupils not seen"] += counted[ConversationSource.NOT_SEEN.value]
-        if self.changed:
-            with step.store.write() as session:
-                for conversation in self.changed:
-                    session.add(conversation)
-            # A pupil recorded as not seen whose dated verslag came later: seen after all.
-            step.run_log.counts["conversations held"] += self.seen_late
-        _store_notes(step, school_id, self.notes)
-        with step.store.write() as session:
-            for conversation, check, outcome, note in self.verdicts:
-                assert conversation.id is not None  # read from the store, or stored above
-                row = check or VerslagCheck(conversation_id=conversation.id, outcome=outcome)
-                row.outcome, row.checked_at = outcome, step.now
-                row.note_id, row.note_created_at = (note.pas_id, note.note_created_at) if note else (None, None)
-                session.add(row)
+        # A pupil recorded as not seen whose dated verslag came later: seen after all.
+        step.run_log.counts["conversations held"] += self.seen_late
         for outcome, number in Counter(outcome for _, _, outcome, _ in self.verdicts).items():
             step.run_log.counts[f"verslagen {outcome}"] += number
         send_all(step, self.reminders)
@@ -234,7 +227,9 @@ def _stored_open(step: Step, school_id: int, plans: dict[str, RoundPlan], today)
     """Stored conversations of the judged rounds still open: held, without a final verdict, recent."""
     with step.store.read() as session:
         rows = session.exec(
-            select(Conversation, VerslagCheck, Round.round_key)
+            columns(
+                *conversations.RECORD_COLUMNS, col(VerslagCheck.id), col(VerslagCheck.outcome), col(Round.round_key)
+            )
             .join(Round, col(Round.id) == Conversation.round_id)
             .outerjoin(VerslagCheck, col(VerslagCheck.conversation_id) == Conversation.id)
             .where(
@@ -245,9 +240,10 @@ def _stored_open(step: Step, school_id: int, plans: dict[str, RoundPlan], today)
             .order_by(col(Conversation.id))
         )
         return [
-            Open(c, plans[key], "", check)
-            for c, check, key in rows
-            if key in plans and (check is None or check.outcome not in FINAL)
+            Open(conversations.record(row), plans[key], "", check)
+            for row in rows
+            for check, outcome, key in [row[-3:]]
+            if key in plans and (check is None or outcome not in FINAL)
         ]
 
 
@@ -281,7 +277,7 @@ def _planned_by_hand(
     assert note.gespreksdatum is not None  # `hand_planned` hands out dated notes only
     day = note.gespreksdatum
     due = day + timedelta(days=invitation.plan.round.verslag.deadline_days)
-    conversation = invitation.stored or Conversation(
+    conversation = invitation.stored or Record(
         school_id=invitation.school_id,
         round_id=invitation.round_id,
         pupil_id=invitation.pupil_id,
@@ -301,10 +297,10 @@ def _planned_by_hand(
     return Open(conversation, invitation.plan, invitation.pupil_pas_id, note=note)
 
 
-def _not_seen(invitation: OpenInvitation, who: Teachers) -> Conversation:
+def _not_seen(invitation: OpenInvitation, who: Teachers) -> Record:
     """A mandatory invitation that no booking and no dated note met by the round's deadline."""
     plan = invitation.plan
-    return Conversation(
+    return Record(
         school_id=invitation.school_id,
         round_id=invitation.round_id,
         pupil_id=invitation.pupil_id,
@@ -346,7 +342,7 @@ def _context(step: Step, candidates: list[Open]) -> _Context:
     return _Context(slots, groups)
 
 
-def _credit(conversation: Conversation, note: NoteView | None, who: Teachers, context: _Context) -> list[int]:
+def _credit(conversation: Record, note: NoteView | None, who: Teachers, context: _Context) -> list[int]:
     """The teachers accountable for the verslag: those on the booked slot (a duo slot: the note's
     author when that is one of them); otherwise the group's teachers who work on the day the note
     is dated, else all of them."""
@@ -375,10 +371,10 @@ def _read_notes(
         step.run.event("record failed", str(error), level="error", ids=[error.record_id], count="records failed")
     fresh_ids = [m.pas_id for m in mapped.records]
     with step.store.read() as session:
-        open_period = select(Note).where(Note.school_id == school_id, Note.note_created_at >= since)
-        notes = {n.pas_id: _stored_view(n) for n in session.exec(open_period) if n.category in categories}
-        just_read = select(Note).where(Note.school_id == school_id, col(Note.pas_id).in_(fresh_ids))
-        stored = {n.pas_id: _stored_view(n) for n in session.exec(just_read)}
+        open_period = columns(*_VIEW).where(col(Note.school_id) == school_id, col(Note.note_created_at) >= since)
+        notes = {n.pas_id: n for n in map(_stored_view, session.exec(open_period)) if n.category in categories}
+        just_read = columns(*_VIEW).where(col(Note.school_id) == school_id, col(Note.pas_id).in_(fresh_ids))
+        stored = {n.pas_id: n for n in map(_stored_view, session.exec(just_read))}
     for meta in mapped.records:  # as `_store_notes` will store them
         note = _fresh_view(stored.get(meta.pas_id), meta)
         if note.note_created_at >= since:
@@ -386,16 +382,19 @@ def _read_notes(
     return mapped.records, list(notes.values())
 
 
-def _stored_view(note: Note) -> NoteView:
-    return NoteView(
-        note.pas_id,
-        note.pupil_pas_id,
-        note.category,
-        note.note_created_at,
-        note.visible,
-        note.gespreksdatum,
-        note.author_pas_id,
-    )
+_VIEW = (
+    col(Note.pas_id),
+    col(Note.pupil_pas_id),
+    col(Note.category),
+    col(Note.note_created_at),
+    col(Note.visible),
+    col(Note.gespreksdatum),
+    col(Note.author_pas_id),
+)  # a stored note's columns in NoteView's order
+
+
+def _stored_view(row) -> NoteView:
+    return NoteView(*row)
 
 
 def _fresh_view(stored: NoteView | None, meta: NoteMeta) -> NoteView:
@@ -421,22 +420,73 @@ def _fresh_view(stored: NoteView | None, meta: NoteMeta) -> NoteView:
     )
 
 
-def _store_notes(step: Step, school_id: int, metas: list[NoteMeta]) -> None:
-    with step.store.write() as session:
-        stored = {
-            n.pas_id: n
-            for n in session.exec(
-                select(Note).where(Note.school_id == school_id, col(Note.pas_id).in_([m.pas_id for m in metas]))
+def _store_notes(session: Session, school_id: int, metas: list[NoteMeta]) -> None:
+    """New notes inserted, stored ones updated where PAS changed them (their pupil, moment and author stay)."""
+    latest = {m.pas_id: m for m in metas}  # a note listed twice: as last listed
+    query = columns(Note.id, Note.pas_id, Note.category, Note.visible, Note.gespreksdatum).where(
+        col(Note.school_id) == school_id, col(Note.pas_id).in_(list(latest))
+    )
+    stored = {pas_id: (row_id, tuple(rest)) for row_id, pas_id, *rest in session.exec(query)}
+    new, changed = [], []
+    for meta in latest.values():
+        values = {"category": meta.category, "visible": meta.visible_to_parents, "gespreksdatum": meta.gespreksdatum}
+        if meta.pas_id not in stored:
+            new.append(
+                {
+                    "school_id": school_id,
+                    "pas_id": meta.pas_id,
+                    "pupil_pas_id": meta.pupil_id,
+                    "author_pas_id": meta.author_id,
+                    "note_created_at": meta.created_at,
+                    **values,
+                }
             )
+        elif stored[meta.pas_id][1] != tuple(values.values()):
+            changed.append({"row_id": stored[meta.pas_id][0], **values})
+    insert_rows(session, Note, new)
+    _update(session, Note, changed)
+
+
+def _insert_conversations(session: Session, round_id: int, records: list[Record]) -> None:
+    """The round's new conversations, each given its round and its row id."""
+    for conversation in records:
+        conversation.round_id = round_id
+    insert_rows(session, Conversation, [c.values() for c in records])
+    ids = session.exec(
+        select(Conversation.id, Conversation.pupil_id, Conversation.occasion).where(Conversation.round_id == round_id)
+    )
+    by_key = {(pupil_id, occasion): row_id for row_id, pupil_id, occasion in ids}
+    for conversation in records:
+        conversation.id = by_key[(conversation.pupil_id, conversation.occasion)]
+
+
+def _update_conversations(session: Session, records: list[Record]) -> None:
+    _update(session, Conversation, [{"row_id": c.id, **c.values()} for c in records])
+
+
+def _store_checks(
+    session: Session, verdicts: list[tuple[Record, int | None, str, NoteView | None]], now: datetime
+) -> None:
+    """Each judged conversation's check: its latest outcome and note, checked now."""
+    new, stored = [], []
+    for conversation, check, outcome, note in verdicts:
+        assert conversation.id is not None  # read from the store, or stored above
+        values = {
+            "outcome": outcome,
+            "checked_at": now,
+            "note_id": note.pas_id if note else None,
+            "note_created_at": note.note_created_at if note else None,
         }
-        for meta in metas:
-            row = stored.get(meta.pas_id) or Note(
-                school_id=school_id,
-                pas_id=meta.pas_id,
-                pupil_pas_id=meta.pupil_id,
-                category=meta.category,
-                author_pas_id=meta.author_id,
-                note_created_at=meta.created_at,
-            )
-            row.category, row.visible, row.gespreksdatum = meta.category, meta.visible_to_parents, meta.gespreksdatum
-            session.add(row)
+        if check is None:
+            new.append({"conversation_id": conversation.id, **values})
+        else:
+            stored.append({"row_id": check, **values})
+    insert_rows(session, VerslagCheck, new)
+    _update(session, VerslagCheck, stored)
+
+
+def _update(session: Session, model, rows: list[dict]) -> None:
+    """One executemany: each row's columns set on the row with id `row_id` (`updated_at` moves)."""
+    if rows:
+        table = model.__table__
+        session.exec(update(table).where(table.c.id == bindparam("row_id")), params=rows)

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from sqlmodel import col, select
 
-from connector.engine.conversations import conversation_word
+from connector.engine.conversations import columns, conversation_word
 from connector.store import Store
 from connector.store.models import (
     Conversation,
@@ -60,7 +60,17 @@ def verslag_rows(store: Store, settings, *, brin: str | None = None, round_key: 
             order = {r.id: n for n, r in enumerate(rounds)}
             required = {r.id: r.verslag.required for r in rounds}
             query = (
-                select(Conversation, Round.round_key, Pupil, VerslagCheck.outcome)
+                columns(  # plain columns: a board's report reads every conversation of the year
+                    Conversation.source,
+                    Conversation.occasion,
+                    Conversation.held_on,
+                    Conversation.verslag_due_on,
+                    Conversation.staff_ids,
+                    Round.round_key,
+                    Pupil.pas_id,
+                    Pupil.group_id,
+                    VerslagCheck.outcome,
+                )
                 .join(Round, col(Round.id) == Conversation.round_id)
                 .join(SchoolYear, col(SchoolYear.id) == Round.school_year_id)
                 .join(School, col(School.id) == Conversation.school_id)
@@ -79,22 +89,21 @@ def verslag_rows(store: Store, settings, *, brin: str | None = None, round_key: 
             group_query = select(Group.id, Group.name).join(School, col(School.id) == Group.school_id)
             group_names = dict(session.exec(group_query.where(School.brin == school.brin)).all())
             groups: dict[tuple, dict] = {}
-            for conversation, key, pupil_row, outcome in found:
-                pupil = pupil_row.pas_id
+            for source, occasion, held_on, due_on, staff_ids, key, pupil, group_id, outcome in found:
                 if key not in order:
                     continue  # a round no longer in the settings
                 kind = next(r.kind.value for r in rounds if r.id == key)
-                status = status_of(conversation.source, outcome, required[key])
+                status = status_of(source, outcome, required[key])
                 item = {
                     "pupil": pupil,
-                    "group": group_names.get(pupil_row.group_id) or None,  # the pupil's group as PAS names it now
-                    "conversation": conversation_word(conversation.occasion),
-                    "how": conversation.source,
-                    "held_on": None if status == "not_seen" else conversation.held_on.isoformat(),
-                    "verslag_due_on": conversation.verslag_due_on.isoformat(),
+                    "group": group_names.get(group_id) or None,  # the pupil's group as PAS names it now
+                    "conversation": conversation_word(occasion),
+                    "how": source,
+                    "held_on": None if status == "not_seen" else held_on.isoformat(),
+                    "verslag_due_on": due_on.isoformat(),
                     "status": status,
                 }
-                credited: list[Staff | None] = [staff[s] for s in conversation.staff_ids if s in staff]
+                credited: list[Staff | None] = [staff[s] for s in staff_ids if s in staff]
                 for teacher in credited or [None]:
                     row = groups.setdefault(
                         (key, teacher.pas_id if teacher else None),
