@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 
@@ -55,6 +55,12 @@ RELEASED = ("scheduled", "open", "closed")
 _PLANNERS = metadata.tables["planners"]
 _INVITEES = metadata.tables["planner_invitees"]
 _SLOTS = metadata.tables["slots"]
+_STATE = (
+    update(_PLANNERS)
+    .where(_PLANNERS.c.id == bindparam("row_id"))
+    .values(vendor_id=bindparam("vendor"), status=bindparam("status_"), last_synced_at=bindparam("now"))
+)
+_SLOT_IDS = sa_select(_SLOTS.c.vendor_id).where(_SLOTS.c.planner_id == bindparam("row_id"))
 
 
 @dataclass
@@ -635,13 +641,10 @@ def _write_state(
     if intent is not None:
         intents.add_all(session, [intent], now=step.now, run_id=step.run_log.id, keep_payload=False)
     connection = session.connection()
-    changed = connection.execute(
-        update(_PLANNERS)
-        .where(_PLANNERS.c.id == row_id)
-        .values(vendor_id=state["id"], status=state["status"], last_synced_at=step.now)
-    )
-    assert changed.rowcount == 1, row_id  # recorded before any call
-    known = set(connection.scalars(sa_select(_SLOTS.c.vendor_id).where(_SLOTS.c.planner_id == row_id)))
+    values = {"row_id": row_id, "vendor": state["id"], "status_": state["status"], "now": step.now}
+    changed = connection.execute(_STATE, values).rowcount
+    assert changed == 1, row_id  # recorded before any call
+    known = set(connection.scalars(_SLOT_IDS, {"row_id": row_id}))
     new = [
         {
             "planner_id": row_id,
