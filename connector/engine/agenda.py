@@ -27,9 +27,8 @@ class Agenda:
 
     def free(self, start: datetime, end: datetime, staff: Iterable[str]) -> bool:
         """Whether none of `staff` is in another slot that overlaps [start, end)."""
-        return not any(
-            s < end and start < e for person in staff for day in _days(start, end) for s, e in self._busy[(person, day)]
-        )
+        days = _days(start, end)
+        return not any(s < end and start < e for person in staff for day in days for s, e in self._busy[(person, day)])
 
 
 def _days(start: datetime, end: datetime) -> set[date]:

@@ -16,16 +16,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select, update
+from sqlalchemy import Row, bindparam, insert, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from adapters.errors import IdempotencyMismatch, PermanentError, TemporaryError
 from connector.engine.runlog import RunLog
 from connector.logging_setup import redact_text
 from connector.store import Store
+from connector.store.base import metadata
 from connector.store.models import Intent, IntentState, idempotency_key_for, payload_hash
 
 KEY_LIFETIME = timedelta(hours=24)  # the planner keeps Idempotency-Keys at least 24 h
 RETRY_AFTER = timedelta(minutes=15)
+
+# Core statements on the table, built once: `perform` runs per planner and message, and the ORM's
+# objects and per-statement work were most of its cost (issue W2-6).
+_T = metadata.tables["intents"]
+_BY_KEY = sa_select(_T).where(_T.c.natural_key == bindparam("key"))
+_CLAIM = (
+    update(_T)
+    .where(_T.c.id == bindparam("intent_id"), _T.c.state == bindparam("from_state"))
+    .values(state=IntentState.IN_FLIGHT.value, attempts=_T.c.attempts + 1, last_attempt_at=bindparam("now"))
+)
 
 
 @dataclass(frozen=True)
@@ -132,26 +145,34 @@ def add_all(
     run_id: str,
     keep_payload: bool = True,
 ) -> None:
-    """`record_all` in the caller's transaction (with the rows the intents are about)."""
+    """`record_all` in the caller's transaction (with the rows the intents are about). Core
+    statements, not ORM objects: a school's planners record theirs one by one, in their hot path."""
     keys = [key for key, _, _ in intents]
     known: set[str] = set()
+    connection = session.connection()
     for n in range(0, len(keys), 500):  # SQLite's bound on parameters per statement
         chunk = keys[n : n + 500]
-        known |= set(session.exec(select(Intent.natural_key).where(col(Intent.natural_key).in_(chunk))))
+        known |= set(connection.scalars(sa_select(_T.c.natural_key).where(_T.c.natural_key.in_(chunk))))
+    rows = []
     for key, kind, payload in intents:
         if key not in known:
             known.add(key)
-            session.add(
-                Intent(
-                    natural_key=key,
-                    idempotency_key=idempotency_key_for(key),
-                    kind=kind,
-                    payload_hash=payload_hash(payload),
-                    payload=payload if keep_payload else None,
-                    run_id=run_id,
-                    next_attempt_at=now,
-                )
-            )
+            rows.append(_row(key, kind, payload_hash(payload), payload if keep_payload else None, now, run_id))
+    if rows:
+        connection.execute(insert(_T), rows)
+
+
+def _row(key: str, kind: str, digest: str, payload: dict[str, Any] | None, now: datetime, run_id: str) -> dict:
+    """A new intent's row (the table's defaults: pending, no attempt yet)."""
+    return {
+        "natural_key": key,
+        "idempotency_key": idempotency_key_for(key),
+        "kind": kind,
+        "payload_hash": digest,
+        "payload": payload,
+        "run_id": run_id,
+        "next_attempt_at": now,
+    }
 
 
 def is_confirmed(store: Store, key: str) -> bool:
@@ -168,37 +189,25 @@ def recorded_payload(store: Store, key: str) -> dict[str, Any] | None:
 
 def _load_or_record(
     store: Store, key: str, kind: str, digest: str, now: datetime, run_id: str, payload: dict[str, Any] | None
-) -> Intent:
+) -> Row[Any]:
+    """The intent's row (columns by name), recorded first if it is new."""
     with store.read() as session:  # recorded already (`record_all`, an earlier run): no write lock taken
-        known = session.exec(select(Intent).where(Intent.natural_key == key)).first()
+        known = session.connection().execute(_BY_KEY, {"key": key}).first()
     if known is not None:
         return known
     with store.write() as session:
-        intent = session.exec(select(Intent).where(Intent.natural_key == key)).first()
+        connection = session.connection()
+        intent = connection.execute(_BY_KEY, {"key": key}).first()
         if intent is None:
-            intent = Intent(
-                natural_key=key,
-                idempotency_key=idempotency_key_for(key),
-                kind=kind,
-                payload_hash=digest,
-                payload=payload,
-                run_id=run_id,
-                next_attempt_at=now,
-            )
-            session.add(intent)
-            session.flush()
-        session.expunge(intent)
+            connection.execute(insert(_T), [_row(key, kind, digest, payload, now, run_id)])
+            intent = connection.execute(_BY_KEY, {"key": key}).one()
     return intent
 
 
 def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:
     """Compare-and-set to in_flight; False when another process changed it meanwhile."""
     with store.write() as session:
-        result = session.exec(
-            update(Intent)
-            .where(col(Intent.id) == intent_id, col(Intent.state) == state)
-            .values(state=IntentState.IN_FLIGHT.value, attempts=Intent.attempts + 1, last_attempt_at=now)
-        )
+        result = session.connection().execute(_CLAIM, {"intent_id": intent_id, "from_state": state, "now": now})
         return result.rowcount == 1
 
 
@@ -212,26 +221,24 @@ def _confirm(
     with store.write() as session:
         if also is not None:
             also(session, vendor_id)
-        session.exec(
-            update(Intent)
-            .where(col(Intent.id) == intent_id)
-            .values(state=IntentState.CONFIRMED.value, vendor_id=vendor_id, confirmed_at=now, error=None)
-        )
+        _set(session, intent_id, state=IntentState.CONFIRMED.value, vendor_id=vendor_id, confirmed_at=now, error=None)
 
 
 def _release(store: Store, intent_id: int, error: str, retry_at: datetime) -> None:
     with store.write() as session:
-        session.exec(
-            update(Intent)
-            .where(col(Intent.id) == intent_id)
-            .values(state=IntentState.PENDING.value, error=redact_text(error)[:500], next_attempt_at=retry_at)
+        _set(
+            session,
+            intent_id,
+            state=IntentState.PENDING.value,
+            error=redact_text(error)[:500],
+            next_attempt_at=retry_at,
         )
 
 
 def _fail(store: Store, intent_id: int, error: str, now: datetime) -> None:
     with store.write() as session:
-        session.exec(
-            update(Intent)
-            .where(col(Intent.id) == intent_id)
-            .values(state=IntentState.FAILED_PERMANENT.value, error=redact_text(error)[:500])
-        )
+        _set(session, intent_id, state=IntentState.FAILED_PERMANENT.value, error=redact_text(error)[:500])
+
+
+def _set(session: Session, intent_id: int, **values: Any) -> None:
+    session.connection().execute(update(_T).where(_T.c.id == intent_id).values(**values))

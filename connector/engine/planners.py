@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 
 from adapters.errors import DuplicateExternalRef
@@ -29,6 +31,7 @@ from connector.engine.context import Step
 from connector.engine.intents import perform, recorded_payload
 from connector.engine.roster import find_school_ids
 from connector.engine.slots import SlotSpec, slot_pool, take_slots, wanted
+from connector.store.base import metadata
 from connector.store.models import (
     Group,
     GroupStaff,
@@ -48,6 +51,16 @@ KIND = {
     RoundKind.VERWIJZING: "advice_meeting",
 }
 RELEASED = ("scheduled", "open", "closed")
+# The tables opening writes, for Core statements.
+_PLANNERS = metadata.tables["planners"]
+_INVITEES = metadata.tables["planner_invitees"]
+_SLOTS = metadata.tables["slots"]
+_STATE = (
+    update(_PLANNERS)
+    .where(_PLANNERS.c.id == bindparam("row_id"))
+    .values(vendor_id=bindparam("vendor"), status=bindparam("status_"), last_synced_at=bindparam("now"))
+)
+_SLOT_IDS = sa_select(_SLOTS.c.vendor_id).where(_SLOTS.c.planner_id == bindparam("row_id"))
 
 
 @dataclass
@@ -406,11 +419,11 @@ def open_round(step: Step, opening: RoundOpening, school_id: int, year_id: int) 
         for row_id in opening.forget:
             session.exec(delete(PlannerInvitee).where(col(PlannerInvitee.planner_id) == row_id))
             session.exec(delete(Planner).where(col(Planner.id) == row_id))
+        ids = _record(session, opening.record, school_id, round_id, plan)
         for planned in opening.record:
-            row_id = _record(session, planned, school_id, round_id, plan)
             counts["cannot be invited"] += sum(1 for p, _ in planned.invitees if not p.planner_id)
             if planned.body is not None:
-                todo.append((row_id, planned))
+                todo.append((ids[planned.external_ref], planned))
         intents.add_all(
             session,
             [(f"create_planner:{p.external_ref}", "create_planner", p.body) for _, p in todo if p.body is not None],
@@ -481,38 +494,59 @@ def _unfinished(step: Step, round_id: int) -> tuple[list[tuple[int, PlannerPlan]
     return resume, forget
 
 
-def _record(session: Session, planned: PlannerPlan, school_id: int, round_id: int, plan: RoundPlan) -> int:
-    """The Planner row and its invitees, stored before any call (the intent's subject)."""
-    row = session.exec(select(Planner).where(Planner.external_ref == planned.external_ref)).first()
-    if row is None:
-        assert planned.group.id is not None  # read from the store
-        assert plan.planner_opens is not None and plan.planner_closes is not None  # a round with planners
-        row = Planner(
-            external_ref=planned.external_ref,
-            school_id=school_id,
-            round_id=round_id,
-            group_id=planned.group.id,
-            kind=(planned.body or {}).get("kind", "parent_meeting"),
-            mode=plan.round.planner.mode.value,
-            short=planned.short,
-            opens_at=plan.planner_opens,
-            closes_at=plan.planner_closes,
+def _record(
+    session: Session, planned: list[PlannerPlan], school_id: int, round_id: int, plan: RoundPlan
+) -> dict[str, int]:
+    """The Planner rows and their invitees, stored before any call (the intents' subjects); returns
+    the row ids by external_ref. Core inserts, one per table: a planner has some twenty invitees."""
+    refs = [p.external_ref for p in planned]
+    ids = _ids(session, refs)
+    new = [p for p in planned if p.external_ref not in ids]
+    if not new:
+        return ids
+    assert plan.planner_opens is not None and plan.planner_closes is not None  # a round with planners
+    rows = []
+    for one in new:
+        assert one.group.id is not None  # read from the store
+        rows.append(
+            {
+                "external_ref": one.external_ref,
+                "school_id": school_id,
+                "round_id": round_id,
+                "group_id": one.group.id,
+                "kind": (one.body or {}).get("kind", "parent_meeting"),
+                "mode": plan.round.planner.mode.value,
+                "short": one.short,
+                "opens_at": plan.planner_opens,
+                "closes_at": plan.planner_closes,
+            }
         )
-        session.add(row)
-        session.flush()
-        assert row.id is not None  # flushed
-        for pupil, mandatory in planned.invitees:
-            assert pupil.id is not None  # read from the store
-            session.add(
-                PlannerInvitee(
-                    planner_id=row.id,
-                    pupil_id=pupil.id,
-                    child_planner_id=pupil.planner_id or "",
-                    mandatory=mandatory,
-                )
-            )
-    assert row.id is not None  # loaded or flushed
-    return row.id
+    connection = session.connection()
+    connection.execute(insert(_PLANNERS), rows)
+    ids |= _ids(session, [p.external_ref for p in new])
+    invitees = [
+        {
+            "planner_id": ids[one.external_ref],
+            "pupil_id": pupil.id,
+            "child_planner_id": pupil.planner_id or "",
+            "mandatory": mandatory,
+        }
+        for one in new
+        for pupil, mandatory in one.invitees
+    ]
+    if invitees:
+        connection.execute(insert(_INVITEES), invitees)
+    return ids
+
+
+def _ids(session: Session, refs: list[str]) -> dict[str, int]:
+    """The stored Planner rows' ids by external_ref."""
+    ids: dict[str, int] = {}
+    for n in range(0, len(refs), 500):  # SQLite's bound on parameters per statement
+        chunk = refs[n : n + 500]
+        query = sa_select(_PLANNERS.c.external_ref, _PLANNERS.c.id).where(_PLANNERS.c.external_ref.in_(chunk))
+        ids.update((ref, row_id) for ref, row_id in session.connection().execute(query))
+    return ids
 
 
 def create_and_release(step: Step, row_id: int, ref: str, body: dict) -> str | None:
@@ -602,22 +636,25 @@ def _store_vendor_state(step: Step, row_id: int, state: dict, intent: tuple[str,
 def _write_state(
     session: Session, step: Step, row_id: int, state: dict, intent: tuple[str, str, dict] | None = None
 ) -> None:
-    """The planner as the vendor answered (status, slots); `intent` recorded in the same transaction."""
+    """The planner as the vendor answered (status, slots); `intent` recorded in the same transaction.
+    Core statements: this runs twice per planner, and ORM objects for its slots were most of its cost."""
     if intent is not None:
         intents.add_all(session, [intent], now=step.now, run_id=step.run_log.id, keep_payload=False)
-    row = session.get(Planner, row_id)
-    assert row is not None, row_id  # recorded before any call
-    row.vendor_id, row.status, row.last_synced_at = state["id"], state["status"], step.now
-    session.add(row)
-    known = {s.vendor_id for s in session.exec(select(Slot).where(Slot.planner_id == row_id))}
-    for slot in state.get("slots") or []:
-        if slot["id"] not in known:
-            session.add(
-                Slot(
-                    planner_id=row_id,
-                    vendor_id=slot["id"],
-                    starts_at=datetime.fromisoformat(slot["start"]),
-                    ends_at=datetime.fromisoformat(slot["end"]),
-                    staff_ids=list(slot["staff_ids"]),
-                )
-            )
+    connection = session.connection()
+    values = {"row_id": row_id, "vendor": state["id"], "status_": state["status"], "now": step.now}
+    changed = connection.execute(_STATE, values).rowcount
+    assert changed == 1, row_id  # recorded before any call
+    known = set(connection.scalars(_SLOT_IDS, {"row_id": row_id}))
+    new = [
+        {
+            "planner_id": row_id,
+            "vendor_id": slot["id"],
+            "starts_at": datetime.fromisoformat(slot["start"]),
+            "ends_at": datetime.fromisoformat(slot["end"]),
+            "staff_ids": list(slot["staff_ids"]),
+        }
+        for slot in state.get("slots") or []
+        if slot["id"] not in known
+    ]
+    if new:
+        connection.execute(insert(_SLOTS), new)

@@ -37,6 +37,19 @@ def test_it_sends_connect_and_read_timeouts_on_every_call(rsps, parro):
     assert [c.request.req_kwargs["timeout"] for c in rsps.calls] == [(5.0, 30.0)] * 2
 
 
+@pytest.mark.parametrize(("no_proxy", "expected"), [("", "http://proxy.school.test:3128"), ("planner.test", None)])
+def test_it_sends_every_call_the_way_the_environment_names(rsps, parro, monkeypatch, no_proxy, expected):
+    # Read once per session and origin (issue W2-6), the environment's proxy still holds for every call.
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.school.test:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    rsps.add("GET", GROUPS, json=EMPTY)
+    rsps.add("POST", f"{PLANNER}/open", json={"id": "pln_1"})
+    list(parro.groups())
+    parro.open_planner("pln_1")
+    parro.open_planner("pln_1")
+    assert [c.request.req_kwargs["proxies"].get("https") for c in rsps.calls] == [expected] * 3
+
+
 def test_it_does_not_stack_urllib3_retries_under_tenacity(parro):
     session = parro._transport._session()
     assert session.get_adapter("https://planner.test").max_retries.total == 0
