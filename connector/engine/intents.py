@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, update
+from sqlalchemy import Row, bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -25,6 +25,7 @@ from connector.engine.runlog import RunLog
 from connector.logging_setup import redact_text
 from connector.store import Store
 from connector.store.base import metadata
+from connector.store.bulk import insert_rows
 from connector.store.models import Intent, IntentState, idempotency_key_for, payload_hash
 
 KEY_LIFETIME = timedelta(hours=24)  # the planner keeps Idempotency-Keys at least 24 h
@@ -158,8 +159,7 @@ def add_all(
         if key not in known:
             known.add(key)
             rows.append(_row(key, kind, payload_hash(payload), payload if keep_payload else None, now, run_id))
-    if rows:
-        connection.execute(insert(_T), rows)
+    insert_rows(session, Intent, rows)
 
 
 def _row(key: str, kind: str, digest: str, payload: dict[str, Any] | None, now: datetime, run_id: str) -> dict:
@@ -199,7 +199,7 @@ def _load_or_record(
         connection = session.connection()
         intent = connection.execute(_BY_KEY, {"key": key}).first()
         if intent is None:
-            connection.execute(insert(_T), [_row(key, kind, digest, payload, now, run_id)])
+            insert_rows(session, Intent, [_row(key, kind, digest, payload, now, run_id)])
             intent = connection.execute(_BY_KEY, {"key": key}).one()
     return intent
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, delete, select
 
@@ -32,6 +32,7 @@ from connector.engine.intents import perform, recorded_payload
 from connector.engine.roster import find_school_ids
 from connector.engine.slots import SlotSpec, slot_pool, take_slots, wanted
 from connector.store.base import metadata
+from connector.store.bulk import insert_rows
 from connector.store.models import (
     Group,
     GroupStaff,
@@ -521,8 +522,7 @@ def _record(
                 "closes_at": plan.planner_closes,
             }
         )
-    connection = session.connection()
-    connection.execute(insert(_PLANNERS), rows)
+    insert_rows(session, Planner, rows)
     ids |= _ids(session, [p.external_ref for p in new])
     invitees = [
         {
@@ -534,8 +534,7 @@ def _record(
         for one in new
         for pupil, mandatory in one.invitees
     ]
-    if invitees:
-        connection.execute(insert(_INVITEES), invitees)
+    insert_rows(session, PlannerInvitee, invitees)
     return ids
 
 
@@ -656,5 +655,4 @@ def _write_state(
         for slot in state.get("slots") or []
         if slot["id"] not in known
     ]
-    if new:
-        connection.execute(insert(_SLOTS), new)
+    insert_rows(session, Slot, new)
