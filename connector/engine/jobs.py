@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from connector.cycle.yearplan import RoundPlan
 from connector.engine import followup, oversight, planners, retention, roster, schedule, verslagen
@@ -203,13 +202,26 @@ def done_keys(store: Store, brin: str) -> frozenset[str]:
     the school are one range of the primary key: the daemon asks at every tick for every school, and a
     year of marks of a whole board (some 2,000 per school) is never scanned for one school's."""
     with store.read() as session:
-        return frozenset(session.exec(done_keys_query(brin)))
+        return frozenset(session.exec(DONE_KEYS, params=done_key_bounds(brin)))
 
 
-def done_keys_query(brin: str) -> SelectOfScalar[str]:
-    """The school's done keys: one primary-key range per job."""
-    ranges = [and_(col(JobMark.key) >= f"{p}:{brin}:", col(JobMark.key) < f"{p}:{brin};") for p in _KEY_PREFIXES]
-    return select(JobMark.key).where(or_(*ranges))
+# Built once (its bounds are parameters): the daemon runs it for every school at every tick.
+DONE_KEYS = select(JobMark.key).where(
+    or_(
+        *(
+            and_(col(JobMark.key) >= bindparam(f"from_{p}"), col(JobMark.key) < bindparam(f"to_{p}"))
+            for p in _KEY_PREFIXES
+        )
+    )
+)
+
+
+def done_key_bounds(brin: str) -> dict[str, str]:
+    """`DONE_KEYS`'s parameters for one school: each job's keys from `job:BRIN:` to `job:BRIN;`."""
+    bounds = {}
+    for prefix in _KEY_PREFIXES:
+        bounds[f"from_{prefix}"], bounds[f"to_{prefix}"] = f"{prefix}:{brin}:", f"{prefix}:{brin};"
+    return bounds
 
 
 PARTS = ("roster", "planners", "bookings", "reminders", "verslagen")

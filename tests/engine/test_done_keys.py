@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlmodel import SQLModel, col, select
 
-from connector.engine.jobs import JOBS, done_keys, done_keys_query
+from connector.engine.jobs import DONE_KEYS, JOBS, done_key_bounds, done_keys
 from connector.store import Store
 from connector.store.models import JobMark
 
@@ -48,7 +48,8 @@ def test_the_keys_of_one_school_and_no_other_mark(tmp_path):
 def test_sqlite_searches_the_primary_key_instead_of_scanning_the_table(tmp_path):
     store = store_with(tmp_path, [f"roster:{n:02d}BA00:2026-11-23" for n in range(75)])
     with store.read() as session:
-        compiled = done_keys_query("10BA00").compile(store.engine, compile_kwargs={"literal_binds": True})
+        statement = DONE_KEYS.params(**done_key_bounds("10BA00"))
+        compiled = statement.compile(store.engine, compile_kwargs={"literal_binds": True})
         plan = " ".join(str(row[-1]) for row in session.exec(text(f"EXPLAIN QUERY PLAN {compiled}")))
     assert "SEARCH" in plan and "SCAN" not in plan, plan
     assert done_keys(store, "10BA00") == frozenset({"roster:10BA00:2026-11-23"})
