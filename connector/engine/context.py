@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from connector.cycle.settings import LoadedSettings
 from connector.cycle.settings.models import School
@@ -75,6 +76,10 @@ class Step:
     @property
     def store(self) -> Store:
         return self.engine.store
+
+    def local_date(self, moment: datetime | None = None) -> date:
+        """The school's calendar day of `moment` (default: the step's now)."""
+        return (self.now if moment is None else moment).astimezone(ZoneInfo(self.school.timezone)).date()
 
     @property
     def planner(self) -> PlannerApi:

@@ -85,7 +85,7 @@ def served_since(step: Step, school_id: int) -> date | None:
         school = session.get(School, school_id)
     if school is None or school.served_since is None:
         return None
-    return school.served_since.astimezone(ZoneInfo(step.school.timezone)).date()
+    return step.local_date(school.served_since)
 
 
 def before_the_service(plan: RoundPlan, since: date | None) -> bool:

@@ -16,8 +16,7 @@ while the other goes on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from sqlmodel import col, select
 
@@ -269,14 +268,10 @@ def plan_poll(step: Step, plan: RoundPlan, round_id: int | None) -> Polling:
     the day's first poll, and a poll every few minutes costs one request per planner, not two. The
     reminder moments and the closing read every status anyway."""
     planners = round_planners(step, round_id) if round_id is not None else []
-    today = _day(step.now, step)
-    stale = [p for p in planners if p.last_synced_at is None or _day(p.last_synced_at, step) < today]
+    today = step.local_date()
+    stale = [p for p in planners if p.last_synced_at is None or step.local_date(p.last_synced_at) < today]
     statuses = {p.id: p.status for p in planners if p.id is not None} | vendor_statuses(step, stale)
     return Polling(live(planners, statuses), plan_cancellation(step, plan, planners, statuses))
-
-
-def _day(moment: datetime, step: Step) -> date:
-    return moment.astimezone(ZoneInfo(step.school.timezone)).date()
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
@@ -27,16 +26,12 @@ from connector.store.models import Staff
 AFTER_WINDOW = 7  # days after a deadline in which a late catch-up still sends the "after" reminder
 
 
-def _today(step: Step) -> date:
-    return step.now.astimezone(ZoneInfo(step.school.timezone)).date()
-
-
 def plan_teacher_reminders(step: Step, judged: list[tuple[Record, str | None, str]]) -> list[Message]:
     """The verslag reminders due today, on today's verdicts: (conversation, outcome or None while
     pending, the pupil's PAS id) of every open conversation. Only on a school day: a reminder whose
     day is not one goes out on the school day before it (the "after" one: on the first school day after
     the deadline)."""
-    today = _today(step)
+    today = step.local_date()
     calendar = step.engine.school_plan(step.school).calendar
     if not calendar.is_school_day(today):
         return []
@@ -111,7 +106,7 @@ def plan_overview(step: Step, school_id: int | None, week: str) -> Message | Non
     is nobody to report to."""
     if school_id is None:
         return None
-    today = _today(step)
+    today = step.local_date()
     with step.store.read() as session:
         readers = [
             s

@@ -134,7 +134,7 @@ def plan_check(step: Step, rounds: list[RoundPlan], school_id: int | None) -> Ch
         return checking
     since = conversations.served_since(step, school_id)
     rounds = [rp for rp in rounds if not conversations.before_the_service(rp, since)]
-    today = step.now.astimezone(ZoneInfo(step.school.timezone)).date()
+    today = step.local_date()
     who = conversations.teachers(step, school_id)
     invitations: list[OpenInvitation] = []
     fresh: list[Open] = []
