@@ -231,32 +231,39 @@ def is_write(endpoint: str) -> bool:
 
 
 class RowWrites:
-    """Database rows the engine writes (rowcounts of its INSERT, UPDATE and DELETE statements), per table."""
+    """Database rows the engine writes per table: what SQLite counts as changed by each INSERT, UPDATE and
+    DELETE statement (`total_changes` before and after it). A statement with RETURNING runs to its end at
+    its first step, so its rows are counted too, although its cursor's rowcount is 0 until they are fetched
+    (SQLAlchemy's "insertmanyvalues" batches, a claim that returns the row it claimed)."""
 
     def __init__(self, store) -> None:
         self.engine = store.engine
         self.rows: Counter = Counter()
+        self._before: dict[int, int] = {}  # total_changes of each connection before its statement
 
     def __enter__(self) -> RowWrites:
+        event.listen(self.engine, "before_cursor_execute", self._start)
         event.listen(self.engine, "after_cursor_execute", self._count)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._start)
         event.remove(self.engine, "after_cursor_execute", self._count)
 
     WRITE = re.compile(r'\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"?(\w+)', re.I)
 
+    @staticmethod
+    def _sqlite(conn) -> sqlite3.Connection:
+        return conn.connection.driver_connection
+
+    def _start(self, conn, cursor, statement: str, parameters, context, executemany: bool) -> None:
+        if self.WRITE.match(statement):
+            self._before[id(cursor)] = self._sqlite(conn).total_changes
+
     def _count(self, conn, cursor, statement: str, parameters, context, executemany: bool) -> None:
         hit = self.WRITE.match(statement)
-        if not hit:
-            return
-        rows = max(cursor.rowcount, 0)
-        if hit.group(0).lstrip().upper().startswith("INSERT") and " RETURNING " in statement.upper():
-            # An INSERT ... RETURNING (the ORM's inserts that need the new ids, several rows per statement in
-            # SQLAlchemy's "insertmanyvalues" batches) has no rowcount before its rows are fetched: count its
-            # VALUES groups.
-            rows = statement.count("), (") + 1
-        self.rows[hit.group(1)] += rows
+        if hit:
+            self.rows[hit.group(1)] += self._sqlite(conn).total_changes - self._before.pop(id(cursor))
 
 
 class Bench:
@@ -301,6 +308,7 @@ class Bench:
         self.sim.control("POST", "/counters/reset")
         reset_peak_rss()
         profiler = cProfile.Profile() if self.args.profile else None
+        sim_cpu0 = proc_cpu_seconds(self.sim.proc.pid)
         cpu0, t0 = time.process_time(), time.perf_counter()
         if profiler:
             profiler.enable()
@@ -309,6 +317,7 @@ class Bench:
         if profiler:
             profiler.disable()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        sim_cpu = proc_cpu_seconds(self.sim.proc.pid) - sim_cpu0
         ended = time.perf_counter()
         counters = self.sim.control("GET", "/counters")
         reqs = Counter(counters["requests"])
@@ -316,6 +325,7 @@ class Bench:
             "name": name,
             "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2),
+            "sim_cpu_s": round(sim_cpu, 2),
             "requests": sum(reqs.values()),
             "requests_by_endpoint": dict(sorted(reqs.items())),
             "writes": sum(n for e, n in reqs.items() if is_write(e)),
@@ -365,7 +375,8 @@ class Bench:
             row["profile"] = str(prof / f"{slug}.txt")
         self.results.append(row)
         print(
-            f"  {name}: {row['wall_s']} s wall, {row['cpu_s']} s CPU, {row['requests']} requests"
+            f"  {name}: {row['wall_s']} s wall, {row['cpu_s']} s CPU (simulator {row['sim_cpu_s']} s)"
+            + f", {row['requests']} requests"
             + (f" (minimum {row['minimum']})" if "minimum" in row else "")
             + f", floor {row['floor_s']} s ({row['floor_bound']}), {row['ratio_to_floor']} x floor"
             + f", {row['writes']} writes, {row['db_row_writes']} database rows, peak RSS {row['peak_rss_mb']} MB",

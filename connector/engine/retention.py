@@ -55,6 +55,7 @@ from connector.store.models import (
     SyncEvent,
     SyncRun,
     TeacherNotice,
+    UnlinkedRecord,
     VerslagCheck,
 )
 
@@ -350,7 +351,7 @@ def _execute(store: Store, plan: PurgePlan, current_run: str) -> dict[str, int]:
         old_runs = list(session.exec(_old_runs(plan, current_run)))
         for part in _chunks(old_runs):
             counts["sync_events"] += gone(delete(SyncEvent).where(col(SyncEvent.run_id).in_(part)))
-            for table in (JobMark, Intent):  # ondelete SET NULL, done by hand for the same reason as above
+            for table in (JobMark, Intent, UnlinkedRecord):  # ondelete SET NULL, by hand for the same reason as above
                 session.exec(update(table).where(col(table.run_id).in_(part)).values(run_id=None))
             counts["sync_runs"] += gone(delete(SyncRun).where(col(SyncRun.id).in_(part)))
     return counts

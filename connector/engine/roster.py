@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from connector.domain import Group as PasGroup
 from connector.domain import Pupil as PasPupil
-from connector.engine import pending
+from connector.engine import pending, unlinked
 from connector.engine import rosterrows as rows
 from connector.engine.context import Step
 from connector.errors import UserError
@@ -203,20 +203,22 @@ def store_roster(step: Step, read: RosterRead) -> RosterResult:
         if read.previous_watermark is None or read.watermark >= read.previous_watermark:
             _set_watermark(session, school_id, read.watermark, step.now)
         pending.store(session, school_id, read.pending, step.now)
+        unmatched = [u for m in links for u in m.unmatched]
+        noticed = unlinked.store(session, school_id, unmatched, step.run_log.id, step.now)
         school = session.get(School, school_id)
         if school is not None and school.served_since is None:
             school.served_since = step.now
             session.add(school)
-    unmatched = [u for m in links for u in m.unmatched]
     with step.run.batch():
-        for item in unmatched:
+        for item in noticed:  # the ones found before are not logged again (`status` lists them all)
             step.run.event(
                 "not linked",
                 f"{item.kind} {item.record_id} ({item.system}): {item.reason}",
                 level="warning",
                 ids=[item.record_id],
-                count="not linked",
             )
+    if unmatched:
+        step.run_log.counts["not linked"] += len(unmatched)
     step.run_log.counts["pupils changed"] += len(pupils)
     step.run_log.counts["pupils archived"] += archived
     step.run_log.counts["pupils restored"] += restored

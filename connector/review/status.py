@@ -24,7 +24,7 @@ from connector.review.rounds import round_summaries
 from connector.review.runs import RunView, _iso, _local, find_runs, job_marks
 from connector.review.verslagen import OVERDUE, verslag_rows
 from connector.store import Store
-from connector.store.models import Group, Intent, IntentState, JobMark, Planner, Round, School, SyncEvent
+from connector.store.models import Group, Intent, IntentState, JobMark, Planner, Round, School, UnlinkedRecord
 
 ACTIVE_AFTER_DEADLINE = timedelta(days=14)  # a round stays on `status` this long after its verslag deadline
 FAILED_RUNS_WINDOW = timedelta(days=7)
@@ -212,15 +212,14 @@ def attention(
                 .order_by(col(Intent.updated_at).desc())
             )
         )
-        unlinked = []
-        if roster_mark is not None and roster_mark.run_id:
-            unlinked = list(
-                session.exec(
-                    select(SyncEvent)
-                    .where(SyncEvent.run_id == roster_mark.run_id, SyncEvent.action == "not linked")
-                    .order_by(col(SyncEvent.id))
-                )
+        unlinked = list(
+            session.exec(
+                select(UnlinkedRecord)
+                .join(School, col(School.id) == UnlinkedRecord.school_id)
+                .where(School.brin == brin)
+                .order_by(col(UnlinkedRecord.id))
             )
+        )
     if failed:
         lines = [
             f"{_KIND_WORDS.get(i.kind, i.kind)} ({safe_id(i.natural_key)}): {safe_text(i.error or 'refused')}"
@@ -238,19 +237,20 @@ def attention(
             }
         )
     if unlinked:
-        assert roster_mark is not None  # the events are those of its run
-        ids = [safe_id(e.vendor_ids[0]) for e in unlinked if e.vendor_ids]
+        ids = [safe_id(u.record_id) for u in unlinked]
         shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+        latest = f" in the latest roster sync ({_local(roster_mark.done_at, zone)})" if roster_mark else ""
+        found = max(unlinked, key=lambda u: u.since)
+        where = f" (the sync that found the latest: `connector logs --run {found.run_id}`)" if found.run_id else ""
         items.append(
             {
                 "kind": "not_linked",
                 "count": len(unlinked),
                 "ids": ids,
-                "run_id": roster_mark.run_id,
-                "message": f"{len(unlinked)} record(s) are not linked between PAS and the planner "
-                f"in the latest roster sync ({_local(roster_mark.done_at, zone)}): {shown}. "
-                "Pupils who are not linked cannot be invited; link them in the planner's administration "
-                f"(see `connector logs --run {roster_mark.run_id}`).",
+                "run_id": found.run_id,
+                "message": f"{len(unlinked)} record(s) are not linked between PAS and the planner{latest}: "
+                f"{shown}. Pupils who are not linked cannot be invited; link them in the planner's administration"
+                f"{where}.",
             }
         )
     bad = [

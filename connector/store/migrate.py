@@ -36,7 +36,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 #: The newest revision in `migrations/versions/`, known without importing Alembic. A new
 #: revision moves it; tests/store/test_migrations.py checks it against Alembic's script directory.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 VERSION_TABLE = "alembic_version"
 
 

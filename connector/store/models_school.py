@@ -179,6 +179,26 @@ class IdentityLink(Timestamps, table=True):
     matched_by: str
 
 
+class UnlinkedRecord(SQLModel, table=True):
+    """A record of one system the other has no match for, as the latest roster sync found it (a
+    PAS pupil the planner does not know, a planner child with no PAS id); `status` lists them.
+    State, not a log: a roster sync writes only the records that appeared, went or changed
+    reason, so one that finds the same as the last writes nothing here (W2-6). `since` is
+    when it was first found; `run_id` the sync that found it (its event is in that run's log)."""
+
+    __tablename__ = "unlinked_records"
+    __table_args__ = (UniqueConstraint("school_id", "kind", "system", "record_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    school_id: int = fk("schools.id", index=False)
+    kind: str  # group | child | staff
+    system: str  # pas | planner: where the record lives
+    record_id: str
+    reason: str
+    since: datetime = utc_field()
+    run_id: str | None = fk("sync_runs.id", ondelete="SET NULL", nullable=True)
+
+
 __all__ = [
     "Group",
     "GroupStaff",
@@ -191,4 +211,5 @@ __all__ = [
     "School",
     "SchoolYear",
     "Staff",
+    "UnlinkedRecord",
 ]

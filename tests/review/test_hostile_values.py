@@ -32,7 +32,7 @@ from connector.engine.runlog import RunLog
 from connector.engine.schedule import release_at
 from connector.runtime import build_engine, start
 from connector.store import Store, upgrade_to_head
-from connector.store.models import Intent, IntentState, JobMark, SyncEvent, SyncRun
+from connector.store.models import Intent, IntentState, JobMark, School, SyncEvent, SyncRun, UnlinkedRecord
 
 from .conftest import cli, json_lines, settings_copy
 
@@ -394,6 +394,12 @@ def hostile_log(tmp_path) -> dict:
     run.finish(LOGGED_AT)
     with store.write() as session:
         session.add(JobMark(key="roster:12AB00:2026-11-23", job="roster", done_at=LOGGED_AT, run_id=run.id))
+        school = School(brin="12AB00")
+        session.add(school)
+        session.flush()
+        assert school.id is not None
+        found = {"kind": "child", "system": "planner", "record_id": FAKE_ID, "reason": "no pupil with this id"}
+        session.add(UnlinkedRecord(school_id=school.id, **found, since=LOGGED_AT, run_id=run.id))
         old = SyncRun(trigger="schedule", started_at=LOGGED_AT - timedelta(days=1), outcome="partial")
         session.add(old)
         session.flush()

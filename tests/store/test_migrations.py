@@ -52,6 +52,7 @@ EXPECTED_TABLES = {
     "notes",
     "job_marks",
     "pending_records",
+    "unlinked_records",
     "web_users",
     "web_sessions",
 }
