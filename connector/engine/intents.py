@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, update
+from sqlalchemy import Row, bindparam, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -35,11 +35,31 @@ RETRY_AFTER = timedelta(minutes=15)
 # objects and per-statement work were most of its cost (issue W2-6).
 _T = metadata.tables["intents"]
 _BY_KEY = sa_select(_T).where(_T.c.natural_key == bindparam("key"))
-_CLAIM = (
+_IN_FLIGHT = {"state": IntentState.IN_FLIGHT.value, "attempts": _T.c.attempts + 1, "last_attempt_at": bindparam("now")}
+_CLAIM = update(_T).where(_T.c.id == bindparam("intent_id"), _T.c.state == bindparam("from_state")).values(_IN_FLIGHT)
+# A recorded intent that is due, claimed in one statement: the common case needs no read first.
+_CLAIM_DUE = (
     update(_T)
-    .where(_T.c.id == bindparam("intent_id"), _T.c.state == bindparam("from_state"))
-    .values(state=IntentState.IN_FLIGHT.value, attempts=_T.c.attempts + 1, last_attempt_at=bindparam("now"))
+    .where(
+        _T.c.natural_key == bindparam("key"),
+        _T.c.state == IntentState.PENDING.value,
+        or_(_T.c.next_attempt_at.is_(None), _T.c.next_attempt_at <= bindparam("now")),
+    )
+    .values(_IN_FLIGHT)
+    .returning(_T.c.id, _T.c.idempotency_key, _T.c.vendor_id)
 )
+_BY_ID = _T.c.id == bindparam("intent_id")
+_CONFIRM = (
+    update(_T)
+    .where(_BY_ID)
+    .values(state=IntentState.CONFIRMED.value, vendor_id=bindparam("found"), confirmed_at=bindparam("now"), error=None)
+)
+_RELEASE = (
+    update(_T)
+    .where(_BY_ID)
+    .values(state=IntentState.PENDING.value, error=bindparam("why"), next_attempt_at=bindparam("retry_at"))
+)
+_FAIL = update(_T).where(_BY_ID).values(state=IntentState.FAILED_PERMANENT.value, error=bindparam("why"))
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,9 @@ def perform(
     `keep_payload` stores the request with the intent (only for payloads without personal data).
     `on_confirm(session, vendor_id)` stores what the effect brought in the confirm's own transaction.
     """
+    claimed = _claim_due(store, key, now)
+    if claimed is not None:
+        return _send(store, run, kind, key, claimed, now, send, on_confirm)
     digest = payload_hash(payload)
     intent = _load_or_record(store, key, kind, digest, now, run.id, payload if keep_payload else None)
     assert intent.id is not None  # loaded or flushed: the row has its id
@@ -97,6 +120,20 @@ def perform(
             return Outcome(False, error=message)
     if not _claim(store, intent.id, intent.state, now):
         return Outcome(False, error="claimed by another process")
+    return _send(store, run, kind, key, intent, now, send, on_confirm)
+
+
+def _send(
+    store: Store,
+    run: RunLog,
+    kind: str,
+    key: str,
+    intent: Row[Any],
+    now: datetime,
+    send: Callable[[str], str | None],
+    on_confirm: Callable[[Session, str | None], None] | None,
+) -> Outcome:
+    """The call of an intent this process has claimed (in flight), and what its answer means."""
     try:
         vendor_id = send(intent.idempotency_key)
     except IdempotencyMismatch:
@@ -204,6 +241,13 @@ def _load_or_record(
     return intent
 
 
+def _claim_due(store: Store, key: str, now: datetime) -> Row[Any] | None:
+    """The recorded, due intent `key` claimed (in flight), or None: not recorded yet, not due,
+    in flight or settled (`perform` then reads it and decides)."""
+    with store.write() as session:
+        return session.connection().execute(_CLAIM_DUE, {"key": key, "now": now}).first()
+
+
 def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:
     """Compare-and-set to in_flight; False when another process changed it meanwhile."""
     with store.write() as session:
@@ -221,24 +265,15 @@ def _confirm(
     with store.write() as session:
         if also is not None:
             also(session, vendor_id)
-        _set(session, intent_id, state=IntentState.CONFIRMED.value, vendor_id=vendor_id, confirmed_at=now, error=None)
+        session.connection().execute(_CONFIRM, {"intent_id": intent_id, "found": vendor_id, "now": now})
 
 
 def _release(store: Store, intent_id: int, error: str, retry_at: datetime) -> None:
     with store.write() as session:
-        _set(
-            session,
-            intent_id,
-            state=IntentState.PENDING.value,
-            error=redact_text(error)[:500],
-            next_attempt_at=retry_at,
-        )
+        values = {"intent_id": intent_id, "why": redact_text(error)[:500], "retry_at": retry_at}
+        session.connection().execute(_RELEASE, values)
 
 
 def _fail(store: Store, intent_id: int, error: str, now: datetime) -> None:
     with store.write() as session:
-        _set(session, intent_id, state=IntentState.FAILED_PERMANENT.value, error=redact_text(error)[:500])
-
-
-def _set(session: Session, intent_id: int, **values: Any) -> None:
-    session.connection().execute(update(_T).where(_T.c.id == intent_id).values(**values))
+        session.connection().execute(_FAIL, {"intent_id": intent_id, "why": redact_text(error)[:500]})

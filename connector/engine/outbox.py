@@ -37,7 +37,8 @@ def send_all(step: Step, messages: Sequence[Message]) -> list[bool]:
         keep_payload=False,  # messages name pupils: their bodies are not stored
     )
     done = pool.each(step.engine, lambda m: _perform(step, m.key, m.body), messages, name="messages")
-    went = [d.error is None and d.result is not None and _sent(step, d.item, d.result) for d in done]
+    with step.run.batch():  # their "sent" lines in one transaction, not one each
+        went = [d.error is None and d.result is not None and _sent(step, d.item, d.result) for d in done]
     pool.results(done)
     return went
 
