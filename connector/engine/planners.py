@@ -434,17 +434,17 @@ def open_round(step: Step, opening: RoundOpening, school_id: int, year_id: int) 
     assert plan.planner_opens is not None
     late = " (late)" if step.now > plan.planner_opens else ""
     done = _in_parallel(step, todo)
-    for outcome in done:
-        planned, vendor_id = outcome.item[1], outcome.result
-        if vendor_id:
-            body = planned.body or {}
-            counts["planners opened"] += 1
-            counts["invited"] += len(body["invitee_child_ids"])
-            step.run.event(
-                "planner opened",
-                f"{planned.external_ref}: {len(body['invitee_child_ids'])} invited, {len(body['slots'])} slots{late}",
-                ids=[vendor_id],
-            )
+    with step.run.batch():  # one transaction for the round's "planner opened" lines, not one each
+        for outcome in done:
+            planned, vendor_id = outcome.item[1], outcome.result
+            if vendor_id:
+                body = planned.body or {}
+                invited, slots = len(body["invitee_child_ids"]), len(body["slots"])
+                counts["planners opened"] += 1
+                counts["invited"] += invited
+                step.run.event(
+                    "planner opened", f"{planned.external_ref}: {invited} invited, {slots} slots{late}", ids=[vendor_id]
+                )
     pool.results(done)  # a planner that crashed does not stop the others: its error comes after them
     return counts
 
