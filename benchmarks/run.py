@@ -38,6 +38,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta
@@ -231,39 +232,39 @@ def is_write(endpoint: str) -> bool:
 
 
 class RowWrites:
-    """Database rows the engine writes per table: what SQLite counts as changed by each INSERT, UPDATE and
-    DELETE statement (`total_changes` before and after it). A statement with RETURNING runs to its end at
-    its first step, so its rows are counted too, although its cursor's rowcount is 0 until they are fetched
+    """Database rows the engine writes per table: what SQLite counts as changed (`total_changes`) from the
+    start of each INSERT, UPDATE and DELETE statement to the start of the next statement on the same
+    connection (or the end of the scenario). A statement with RETURNING completes, and is counted by
+    SQLite, only once its rows have been fetched, so its cursor's rowcount right after the call is 0
     (SQLAlchemy's "insertmanyvalues" batches, a claim that returns the row it claimed)."""
 
     def __init__(self, store) -> None:
         self.engine = store.engine
         self.rows: Counter = Counter()
-        self._before: dict[int, int] = {}  # total_changes of each connection before its statement
+        self._open: dict[int, tuple[sqlite3.Connection, str, int]] = {}  # per connection: its last write
+        self._lock = threading.Lock()
 
     def __enter__(self) -> RowWrites:
         event.listen(self.engine, "before_cursor_execute", self._start)
-        event.listen(self.engine, "after_cursor_execute", self._count)
         return self
 
     def __exit__(self, *exc: object) -> None:
         event.remove(self.engine, "before_cursor_execute", self._start)
-        event.remove(self.engine, "after_cursor_execute", self._count)
+        with self._lock:
+            for raw, table, before in self._open.values():
+                self.rows[table] += raw.total_changes - before
+            self._open.clear()
 
     WRITE = re.compile(r'\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"?(\w+)', re.I)
 
-    @staticmethod
-    def _sqlite(conn) -> sqlite3.Connection:
-        return conn.connection.driver_connection
-
     def _start(self, conn, cursor, statement: str, parameters, context, executemany: bool) -> None:
-        if self.WRITE.match(statement):
-            self._before[id(cursor)] = self._sqlite(conn).total_changes
-
-    def _count(self, conn, cursor, statement: str, parameters, context, executemany: bool) -> None:
+        raw = conn.connection.driver_connection
         hit = self.WRITE.match(statement)
-        if hit:
-            self.rows[hit.group(1)] += self._sqlite(conn).total_changes - self._before.pop(id(cursor))
+        with self._lock:
+            if (last := self._open.pop(id(raw), None)) is not None:
+                self.rows[last[1]] += raw.total_changes - last[2]
+            if hit:
+                self._open[id(raw)] = (raw, hit.group(1), raw.total_changes)
 
 
 class Bench:
