@@ -45,6 +45,12 @@ work as a whole (many requests, retries, pages, limiter waits), each hit a
   ``RunDeadlineExceeded`` (the last error as its cause) rather than ``RetriesExhausted``: the
   retry budget was not spent, and the message should name the setting that ended the work.
 
+Requests in flight (``in_flight``, a semaphore the engine shares between all its clients): a
+request holds a place from just before it is sent until its body is read, after the rate limiter
+and the token fetch, so a thread waiting for either never holds a place. The engine's workers
+outnumber the places; what they do between requests (planning, storing) overlaps the requests of
+the others. A wait for a place that would outlast the run's deadline ends there, nothing sent.
+
 The deadline's own clock is read for the time left; the transport converts that to its
 injected clock once per call (retry rule) and per request (body reads).
 
@@ -56,6 +62,7 @@ are closed by ``close()``; use a bounded thread pool, not a thread per request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -222,8 +229,10 @@ class Transport:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         session_factory: Callable[[], requests.Session] = default_session,
+        in_flight: threading.Semaphore | None = None,
     ) -> None:
         self.vendor = vendor
+        self._in_flight = in_flight
         self.base_url = base_url.rstrip("/")
         self.policy = policy
         self._auth = auth
@@ -424,49 +433,52 @@ class Transport:
         limit = policy.request_deadline  # the total time of this request
         binding: deadline.Deadline | None = None  # the run's deadline, when it ends this request first
         cut_connect = cut_read = False  # whether a socket wait was shortened to the run's time left
-        try:
-            session = self._session()
-            # Prepared here (which runs the auth hook) rather than by session.request, so that
-            # fetching a PAS token, which has its own bounds, does not eat this request's deadline.
-            prepared = session.prepare_request(requests.Request(call.method, url, auth=auth, **kwargs))
-            begun = self._clock()
-            if run is not None:
-                left = run.left()  # again: the limiter and the token fetch may have taken time
-                if left <= 0:
-                    raise self._run_over(call, run, fields, "passed before this request could be sent")
-                if left < limit:
-                    limit, binding = left, run
-                cut_connect, cut_read = left < connect_timeout, left < read_timeout
-                connect_timeout, read_timeout = min(connect_timeout, left), min(read_timeout, left)
-            settings = self._environment(session, prepared.url or url)
-            response = session.send(
-                prepared,
-                timeout=(connect_timeout, read_timeout),
-                allow_redirects=False,  # never forward credentials to another location
-                **settings,  # stream=True: the body is read below, within the deadline and the cap
-            )
-        except requests.RequestException as exc:
-            duration_ms = round((self._clock() - begun) * 1000)
-            log.warning("http_request_failed", **fields, error=type(exc).__name__, duration_ms=duration_ms)
-            if run is not None and isinstance(exc, requests.ConnectTimeout) and cut_connect:
-                failure = self._run_error(call, run, "passed while connecting; the request was not sent")
-            elif run is not None and isinstance(exc, requests.ReadTimeout) and cut_read:
-                failure = self._run_error(
-                    call, run, "passed while waiting for the response", outcome_unknown=not call.safe
+        with contextlib.ExitStack() as slot:  # its place among the requests in flight, until the body is read
+            try:
+                session = self._session()
+                # Prepared here (which runs the auth hook) rather than by session.request, so that
+                # fetching a PAS token, which has its own bounds, does not eat this request's deadline
+                # (nor waits for a place in flight while holding one).
+                prepared = session.prepare_request(requests.Request(call.method, url, auth=auth, **kwargs))
+                self._take_place(slot, call, run, fields)
+                begun = self._clock()
+                if run is not None:
+                    left = run.left()  # again: the limiter, the token fetch and the wait may have taken time
+                    if left <= 0:
+                        raise self._run_over(call, run, fields, "passed before this request could be sent")
+                    if left < limit:
+                        limit, binding = left, run
+                    cut_connect, cut_read = left < connect_timeout, left < read_timeout
+                    connect_timeout, read_timeout = min(connect_timeout, left), min(read_timeout, left)
+                settings = self._environment(session, prepared.url or url)
+                response = session.send(
+                    prepared,
+                    timeout=(connect_timeout, read_timeout),
+                    allow_redirects=False,  # never forward credentials to another location
+                    **settings,  # stream=True: the body is read below, within the deadline and the cap
                 )
-            else:
-                failure = error_from_exception(exc, call, redactor=self._redactor)
-        if failure is None:
-            failure = self._read_body(response, call, begun, limit, binding)
-            if failure is not None:
+            except requests.RequestException as exc:
                 duration_ms = round((self._clock() - begun) * 1000)
-                log.warning(
-                    "http_request_failed",
-                    **fields,
-                    status=response.status_code,
-                    error=type(failure).__name__,
-                    duration_ms=duration_ms,
-                )
+                log.warning("http_request_failed", **fields, error=type(exc).__name__, duration_ms=duration_ms)
+                if run is not None and isinstance(exc, requests.ConnectTimeout) and cut_connect:
+                    failure = self._run_error(call, run, "passed while connecting; the request was not sent")
+                elif run is not None and isinstance(exc, requests.ReadTimeout) and cut_read:
+                    failure = self._run_error(
+                        call, run, "passed while waiting for the response", outcome_unknown=not call.safe
+                    )
+                else:
+                    failure = error_from_exception(exc, call, redactor=self._redactor)
+            if failure is None:
+                failure = self._read_body(response, call, begun, limit, binding)
+                if failure is not None:
+                    duration_ms = round((self._clock() - begun) * 1000)
+                    log.warning(
+                        "http_request_failed",
+                        **fields,
+                        status=response.status_code,
+                        error=type(failure).__name__,
+                        duration_ms=duration_ms,
+                    )
         if failure is not None:
             # Raised outside the handler so that the requests exception (whose text holds
             # the URL with its query string) is neither the cause nor the context.
@@ -475,6 +487,23 @@ class Transport:
         level = log.debug if response.status_code < 400 else log.warning
         level("http_request", **fields, status=response.status_code, duration_ms=duration_ms)
         return response
+
+    def _take_place(
+        self, slot: contextlib.ExitStack, call: Call, run: deadline.Deadline | None, fields: Mapping[str, Any]
+    ) -> None:
+        """Wait for a place among the requests the board has in flight (`in_flight`, shared by every
+        client of the engine), and hold it until `slot` closes. A wait that would outlast the run's
+        deadline ends at the deadline, with nothing sent."""
+        gate = self._in_flight
+        if gate is None:
+            return
+        if run is None:
+            gate.acquire()
+        elif not gate.acquire(timeout=max(0.0, run.left())):
+            raise self._run_over(
+                call, run, fields, "passed while waiting for a request in flight to end; the request was not sent"
+            )
+        slot.callback(gate.release)
 
     def _read_body(
         self, response: requests.Response, call: Call, begun: float, limit: float, run: deadline.Deadline | None

@@ -246,16 +246,25 @@ class RowWrites:
 
     def __enter__(self) -> RowWrites:
         event.listen(self.engine, "before_cursor_execute", self._start)
+        event.listen(self.engine.pool, "checkin", self._settle)
         return self
 
     def __exit__(self, *exc: object) -> None:
         event.remove(self.engine, "before_cursor_execute", self._start)
+        event.remove(self.engine.pool, "checkin", self._settle)
         with self._lock:
             for raw, table, before in self._open.values():
                 self.rows[table] += raw.total_changes - before
             self._open.clear()
 
     WRITE = re.compile(r'\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"?(\w+)', re.I)
+
+    def _settle(self, dbapi_connection, _record) -> None:
+        """A connection handed back to the pool (which may close it) has finished its last statement."""
+        raw = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+        with self._lock:
+            if (last := self._open.pop(id(raw), None)) is not None:
+                self.rows[last[1]] += raw.total_changes - last[2]
 
     def _start(self, conn, cursor, statement: str, parameters, context, executemany: bool) -> None:
         raw = conn.connection.driver_connection

@@ -88,6 +88,7 @@ def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bo
 
     Each client has its own rate limiter, shared by every thread of a run: the board's 300/min on
     the one PAS client, 120/min on each school's planner key, however many schools work at once.
+    All clients share one bound on requests in flight: `sync.concurrency`.
 
     `throttle=False` lifts the client-side rate limits; only for the simulator, whose clock
     runs a school year in a minute while the vendors' limits are per real minute."""
@@ -99,6 +100,7 @@ def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bo
     loaded = runtime.loaded
     s = loaded.settings
     unlimited = 1_000_000
+    in_flight = threading.BoundedSemaphore(s.sync.concurrency)  # the board's requests in flight, all clients
     pas = PasClient(
         s.pas.base_url,
         s.pas.client_id,
@@ -107,6 +109,7 @@ def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bo
         requests_per_minute=s.pas.requests_per_minute if throttle else unlimited,
         page_size=500,  # the contract's largest page: fewest requests against the 300/min limit
         max_pages=s.pas.max_pages,
+        in_flight=in_flight,
     )
     planners: dict[str, ParroClient] = {}
     made = threading.Lock()  # one client, so one rate limiter, per key: pool workers ask at once
@@ -121,6 +124,7 @@ def build_engine(runtime: Runtime, *, allow_removals: bool = False, throttle: bo
                     policy=http_policy(s.planner),
                     requests_per_minute=s.planner.requests_per_minute if throttle else unlimited,
                     max_pages=s.planner.max_pages,
+                    in_flight=in_flight,
                 )
             return planners[brin]
 

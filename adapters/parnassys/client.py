@@ -6,6 +6,7 @@ See the package docstring for what the methods return and why items are plain di
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -35,7 +36,8 @@ class PasClient:
     the client appends ``/api/v1``. ``requests_per_minute`` defaults to the documented 300
     per client; pass a shared ``limiter`` when several clients use the same credentials.
     ``max_pages`` caps the pages of one listing; ``policy`` holds the per-request deadline and
-    response cap (:class:`HttpPolicy`). ``clock`` (monotonic) and ``sleep`` are injectable for
+    response cap (:class:`HttpPolicy`). ``in_flight``, a semaphore shared with other clients, bounds
+    their requests in flight together. ``clock`` (monotonic) and ``sleep`` are injectable for
     tests. Thread-safe: one Session per thread, a locked token cache and limiter. Use as a
     context manager or call :meth:`close`.
     """
@@ -55,6 +57,7 @@ class PasClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         session_factory: Callable[[], requests.Session] = default_session,
+        in_flight: threading.Semaphore | None = None,
     ) -> None:
         self.page_size = _check_limit(page_size)
         self.max_pages = _check_max_pages(max_pages)
@@ -80,6 +83,7 @@ class PasClient:
             clock=clock,
             sleep=sleep,
             session_factory=session_factory,
+            in_flight=in_flight,
         )
         self._auth.transport = self._transport
 

@@ -6,6 +6,7 @@ See the package docstring for the return types and the idempotency rules.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -49,6 +50,7 @@ class ParroClient:
     appends ``/v1``. ``requests_per_minute`` defaults to the documented 120 per key; pass a
     shared ``limiter`` if several clients use one key. ``max_pages`` caps the pages of one
     listing; ``policy`` holds the per-request deadline and response cap (:class:`HttpPolicy`).
+    ``in_flight``, a semaphore shared with other clients, bounds their requests in flight together.
     ``clock`` (monotonic) and ``sleep`` are injectable for tests. Thread-safe (one Session per
     thread). Use as a context manager or call :meth:`close`.
     """
@@ -66,6 +68,7 @@ class ParroClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         session_factory: Callable[[], requests.Session] = default_session,
+        in_flight: threading.Semaphore | None = None,
     ) -> None:
         self.page_size = _check_limit(page_size)
         self.max_pages = _check_max_pages(max_pages)
@@ -80,6 +83,7 @@ class ParroClient:
             clock=clock,
             sleep=sleep,
             session_factory=session_factory,
+            in_flight=in_flight,
         )
 
     # --- directory --------------------------------------------------------------------

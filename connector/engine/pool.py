@@ -5,10 +5,14 @@ in the items' order, so one failing item never stops the others and what the cal
 in a stable order. Each worker runs in a copy of the caller's context: the run's deadline and
 its log bindings hold there too (pitfalls: pool threads do not inherit contextvars).
 
-The board's width is `sync.concurrency` requests in flight at most. The workers of a pool share
-it: each gets an even part, which a pool inside it (a school's planners, its polls, when schools
-are worked at once) uses as its own width, so the total never exceeds it.
-Database writes stay with the caller where they can (one writer at a time on SQLite anyway).
+The board has `sync.concurrency` requests in flight at most: the vendor clients share one bound
+(`build_engine`), held only while a request is on the wire. The board's workers outnumber those
+places (`OVERLAP` per place), so that what a worker does between its requests (planning, storing,
+Python's share of each request) overlaps the others' requests instead of leaving a place empty.
+The workers of a pool share its width: each gets an even part, which a pool inside it (a school's
+planners, its polls, when schools are worked at once) uses as its own width, so the total number
+of workers never exceeds the board's. With `sync.concurrency = 1` there is one worker: everything
+runs in order. Database writes stay with the caller where they can (one writer at a time on SQLite anyway).
 """
 
 from __future__ import annotations
@@ -37,10 +41,21 @@ class Done(Generic[T, R]):
     error: Exception | None = None
 
 
+OVERLAP = 3  # workers per request in flight: measured on a board, 2 left places empty, 3 filled them
+MOST_WORKERS = 12  # the store's connection pool has 15 (SQLAlchemy's 5 and 10 more): a worker uses one at a time
+
+
+def board_width(engine: Engine) -> int:
+    """How many workers the board's pools run at once in all: `OVERLAP` per request in flight (at most
+    `MOST_WORKERS`, never fewer than `sync.concurrency`); one when requests go one at a time."""
+    places = engine.settings.sync.concurrency
+    return 1 if places == 1 else max(places, min(places * OVERLAP, MOST_WORKERS))
+
+
 def width(engine: Engine) -> int:
-    """How many calls this thread may have in flight: `sync.concurrency`, or its part of it."""
+    """How many workers this thread's pools may run at once: the board's width, or its part of it."""
     share = _share.get()
-    return engine.settings.sync.concurrency if share is None else share
+    return board_width(engine) if share is None else share
 
 
 def each(engine: Engine, fn: Callable[[T], R], items: Sequence[T], *, name: str) -> list[Done[T, R]]:

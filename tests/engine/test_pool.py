@@ -1,6 +1,7 @@
-"""`connector.engine.pool`: work `sync.concurrency` at a time, every outcome kept, in order.
+"""`connector.engine.pool`: the board's workers (`OVERLAP` per request in flight), every outcome kept,
+in order. The requests in flight themselves are bounded by the clients (`test_in_flight.py`).
 
-No timing: a barrier of `width` parties is passed only when that many calls are in flight at
+No timing: a barrier of `width` parties is passed only when that many calls are at work at
 once (its timeout only ends a failing test), and a counter under a lock records the most ever.
 """
 
@@ -46,11 +47,16 @@ class InFlight:
                 self.now -= 1
 
 
-def test_each_keeps_width_calls_in_flight_and_never_more():
-    calls = InFlight(meet=4)
+@pytest.mark.parametrize(("concurrency", "workers"), [(1, 1), (2, 6), (4, 12), (8, 12), (16, 16)])
+def test_the_board_runs_overlap_workers_per_request_in_flight_within_the_connection_pool(concurrency, workers):
+    assert pool.board_width(engine(concurrency)) == workers
+
+
+def test_each_keeps_the_boards_width_of_workers_at_work_and_never_more():
+    calls = InFlight(meet=12)
     done = pool.each(engine(4), calls, list(range(40)), name="test")
     assert pool.results(done) == [n * 10 for n in range(40)]
-    assert calls.most == 4  # the barrier of 4 was passed, and a fifth never ran beside them
+    assert calls.most == 12  # the barrier of 12 was passed, and a thirteenth never ran beside them
 
 
 def test_a_width_of_one_runs_the_items_one_after_another_in_order():
@@ -93,17 +99,17 @@ def test_workers_share_the_width_among_the_workers_so_the_total_stays_within_it(
     board = engine(4)
     done = pool.each(board, school, [0, 10], name="school")
     assert pool.results(done) == [[0, 10, 20], [100, 110, 120]]
-    assert widths == [2, 2]
-    assert calls.most <= 4
-    assert pool.width(board) == 4  # the caller's own width is left alone
+    assert widths == [6, 6]
+    assert calls.most <= 12
+    assert pool.width(board) == 12  # the caller's own width is left alone
 
 
-def test_more_workers_than_width_never_happens_when_schools_outnumber_it():
+def test_more_workers_than_the_boards_never_happens_when_schools_outnumber_them():
     calls = InFlight(meet=1)
     board = engine(4)
 
     def school(n: int) -> list[int]:
         return pool.results(pool.each(board, calls, [n, n + 1], name="inner"))
 
-    pool.results(pool.each(board, school, list(range(0, 100, 10)), name="school"))
-    assert calls.most <= 4
+    pool.results(pool.each(board, school, list(range(0, 200, 10)), name="school"))
+    assert calls.most <= 12

@@ -64,6 +64,7 @@ def make_engine(
     loaded = load_settings(str(env.settings))
     s = loaded.settings
     sleep = sleep or SleepRecorder()
+    in_flight = threading.BoundedSemaphore(s.sync.concurrency)  # as `build_engine` shares one
     pas = PasClient(
         s.pas.base_url,
         s.pas.client_id,
@@ -71,6 +72,7 @@ def make_engine(
         requests_per_minute=UNLIMITED,
         page_size=pas_page,
         sleep=sleep,
+        in_flight=in_flight,
     )
     planners: dict[str, ParroClient] = {}
     lock = threading.Lock()
@@ -85,6 +87,7 @@ def make_engine(
                     page_size=planner_page,
                     sleep=sleep,
                     policy=planner_policy,
+                    in_flight=in_flight,
                 )
             return planners[brin]
 
