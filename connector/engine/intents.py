@@ -86,6 +86,7 @@ def perform(
     lookup: Callable[[], str | None] | None = None,
     keep_payload: bool = False,
     on_confirm: Callable[[Session, str | None], None] | None = None,
+    claimed: Row[Any] | None = None,
 ) -> Outcome:
     """Carry out one side effect exactly once.
 
@@ -93,8 +94,10 @@ def perform(
     whether an interrupted earlier attempt took effect (returns its vendor id, or None).
     `keep_payload` stores the request with the intent (only for payloads without personal data).
     `on_confirm(session, vendor_id)` stores what the effect brought in the confirm's own transaction.
+    `claimed` is the intent as `claim` returned it in the caller's own transaction: it is sent at once.
     """
-    claimed = _claim_due(store, key, now)
+    if claimed is None:
+        claimed = _claim_due(store, key, now)
     if claimed is not None:
         return _send(store, run, kind, key, claimed, now, send, on_confirm)
     digest = payload_hash(payload)
@@ -241,11 +244,18 @@ def _load_or_record(
     return intent
 
 
+def claim(session: Session, key: str, now: datetime) -> Row[Any] | None:
+    """The recorded, due intent `key` claimed (in flight) in the caller's transaction, or None: not
+    recorded yet, not due, in flight or settled. Committed before its call, like `perform`'s own claim:
+    an intent recorded and claimed with what it follows from (a planner's release, in the transaction
+    that stores its creation) costs no transaction of its own."""
+    return session.connection().execute(_CLAIM_DUE, {"key": key, "now": now}).first()
+
+
 def _claim_due(store: Store, key: str, now: datetime) -> Row[Any] | None:
-    """The recorded, due intent `key` claimed (in flight), or None: not recorded yet, not due,
-    in flight or settled (`perform` then reads it and decides)."""
+    """`claim` in a transaction of its own (`perform` then reads an intent it did not claim, and decides)."""
     with store.write() as session:
-        return session.connection().execute(_CLAIM_DUE, {"key": key, "now": now}).first()
+        return claim(session, key, now)
 
 
 def _claim(store: Store, intent_id: int, state: str, now: datetime) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from adapters.errors import TemporaryError
-from connector.engine.intents import RETRY_AFTER, perform, record_all
+from connector.engine.intents import RETRY_AFTER, add_all, claim, perform, record_all
 from connector.engine.runlog import RunLog
 from connector.store import Store, upgrade_to_head
 from connector.store.models import Intent, IntentState
@@ -82,6 +82,21 @@ def test_a_recorded_due_intent_is_claimed_in_one_statement_and_sent_once(store):
 
     again = run_perform(store, vendor, NOW + timedelta(hours=1))
     assert again.done and again.already and again.vendor_id == "msg_1" and len(vendor.keys) == 1
+
+
+def test_an_intent_claimed_in_the_callers_transaction_is_sent_with_no_claim_of_its_own(store):
+    earlier = RunLog(store, trigger="test", school_id=None, now=NOW)
+    with store.write() as session:  # as a planner's release is recorded and claimed with its creation
+        add_all(session, [(KEY, "send_message", {"n": 1})], now=NOW, run_id=earlier.id, keep_payload=False)
+        claimed = claim(session, KEY, NOW)
+    assert claimed is not None and intent(store).state == IntentState.IN_FLIGHT  # committed before the call
+    vendor = Vendor()
+    statements = intent_statements(store)
+    outcome = run_perform(store, vendor, NOW, claimed=claimed)
+    assert statements == ["UPDATE"]  # the confirm only
+    assert outcome.done and vendor.keys == [intent(store).idempotency_key]
+    with store.write() as session:
+        assert claim(session, KEY, NOW + timedelta(hours=1)) is None  # settled: nothing left to claim
 
 
 def test_an_intent_new_to_the_store_is_recorded_then_claimed_and_sent_once(store):
