@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
 
 from connector.engine import pool
 from connector.engine.actions import Action
 from connector.engine.context import Step
-from connector.engine.intents import Outcome, perform, record_all
+from connector.engine.intents import Outcome, add_all, claim, perform
 
 
 def send(
@@ -23,27 +26,35 @@ def send(
 def send_all(step: Step, messages: Sequence[Message]) -> list[bool]:
     """Send several messages, `sync.concurrency` at a time; per message, True when it went out now.
 
-    Their intents are recorded first, together in one transaction, before any is sent: a crash
-    midway leaves each recorded, and the next run sends each at most once. The run log gets each
-    "`what` sent" in the messages' order. A bug in one send does not stop the others; it is raised
-    after them."""
+    Their intents are recorded and claimed first, together in one transaction, before any is sent
+    (a transaction per message less): a crash midway leaves each recorded, those not sent yet in
+    flight, and the next run sends each at most once (again under its own Idempotency-Key, which the
+    vendor replays if it had it). The run log gets each "`what` sent" in the messages' order. A bug in
+    one send does not stop the others; it is raised after them."""
     if not messages:
         return []
-    record_all(
-        step.store,
-        [(m.key, "send_message", m.body) for m in messages],
-        now=step.now,
-        run_id=step.run_log.id,
-        keep_payload=False,  # messages name pupils: their bodies are not stored
-    )
-    done = pool.each(step.engine, lambda m: _perform(step, m.key, m.body), messages, name="messages")
+    claimed: dict[str, Row[Any]] = {}
+    with step.store.write() as session:
+        recorded = [(m.key, "send_message", m.body) for m in messages]
+        # Messages name pupils: their bodies are not stored.
+        add_all(session, recorded, now=step.now, run_id=step.run_log.id, keep_payload=False)
+        for message in messages:
+            row = claim(session, message.key, step.now)  # None: sent before, or waiting to retry
+            if row is not None:
+                claimed[message.key] = row
+
+    def one(message: Message) -> Outcome:
+        # Popped: a key twice in one batch is sent once (the second finds it settled or in flight).
+        return _perform(step, message.key, message.body, claimed.pop(message.key, None))
+
+    done = pool.each(step.engine, one, messages, name="messages")
     with step.run.batch():  # their "sent" lines in one transaction, not one each
         went = [d.error is None and d.result is not None and _sent(step, d.item, d.result) for d in done]
     pool.results(done)
     return went
 
 
-def _perform(step: Step, key: str, body: dict) -> Outcome:
+def _perform(step: Step, key: str, body: dict, claimed: Row[Any] | None = None) -> Outcome:
     return perform(
         step.store,
         step.run_log,
@@ -52,6 +63,7 @@ def _perform(step: Step, key: str, body: dict) -> Outcome:
         payload=body,
         now=step.now,
         send=lambda idempotency_key: step.planner.send_message(body, idempotency_key=idempotency_key).id,
+        claimed=claimed,
     )
 
 
