@@ -41,7 +41,7 @@ class Done(Generic[T, R]):
     error: Exception | None = None
 
 
-OVERLAP = 3  # workers per request in flight: measured on a board, 2 left places empty, 3 filled them
+OVERLAP = 3  # workers per request in flight: in `benchmarks/run.py --quick`, 2 left places empty, 3 filled them
 MOST_WORKERS = 12  # the store's connection pool has 15 (SQLAlchemy's 5 and 10 more): a worker uses one at a time
 
 
