@@ -29,29 +29,29 @@ def send_all(step: Step, messages: Sequence[Message]) -> list[bool]:
     Their intents are recorded and claimed first, together in one transaction, before any is sent
     (a transaction per message less): a crash midway leaves each recorded, those not sent yet in
     flight, and the next run sends each at most once (again under its own Idempotency-Key, which the
-    vendor replays if it had it). The run log gets each "`what` sent" in the messages' order. A bug in
-    one send does not stop the others; it is raised after them."""
+    vendor replays if it had it). The run log gets each "`what` sent" in the messages' order. A key
+    twice in the batch is sent once, for its first message. A bug in one send does not stop the others;
+    it is raised after them."""
     if not messages:
         return []
+    first_of: dict[str, int] = {}  # each key's first message
+    for n, message in enumerate(messages):
+        first_of.setdefault(message.key, n)
+    firsts = [messages[n] for n in first_of.values()]
     claimed: dict[str, Row[Any]] = {}
     with step.store.write() as session:
-        recorded = [(m.key, "send_message", m.body) for m in messages]
+        recorded = [(m.key, "send_message", m.body) for m in firsts]
         # Messages name pupils: their bodies are not stored.
         add_all(session, recorded, now=step.now, run_id=step.run_log.id, keep_payload=False)
-        for message in messages:
+        for message in firsts:
             row = claim(session, message.key, step.now)  # None: sent before, or waiting to retry
             if row is not None:
                 claimed[message.key] = row
-
-    def one(message: Message) -> Outcome:
-        # Popped: a key twice in one batch is sent once (the second finds it settled or in flight).
-        return _perform(step, message.key, message.body, claimed.pop(message.key, None))
-
-    done = pool.each(step.engine, one, messages, name="messages")
+    done = pool.each(step.engine, lambda m: _perform(step, m.key, m.body, claimed.get(m.key)), firsts, name="messages")
     with step.run.batch():  # their "sent" lines in one transaction, not one each
-        went = [d.error is None and d.result is not None and _sent(step, d.item, d.result) for d in done]
+        went = {d.item.key: d.error is None and d.result is not None and _sent(step, d.item, d.result) for d in done}
     pool.results(done)
-    return went
+    return [n == first_of[m.key] and went[m.key] for n, m in enumerate(messages)]
 
 
 def _perform(step: Step, key: str, body: dict, claimed: Row[Any] | None = None) -> Outcome:

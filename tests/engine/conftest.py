@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 
 from adapters.simulator import Simulator
@@ -32,7 +33,7 @@ from adapters.simulator.world import World
 from connector.cycle.settings import load_settings
 from connector.runtime import Runtime, build_engine, store_url
 from connector.simulation import simulator_config
-from connector.store import upgrade_to_head
+from connector.store import Store, upgrade_to_head
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = REPO / "settings.toml"
@@ -41,6 +42,16 @@ BRIN = "12AB00"
 SEED = 5  # fixed: the same world, parents and ids on every run
 AMS = ZoneInfo("Europe/Amsterdam")
 CLI_TIMEOUT = 120.0  # seconds for one `run-due` process; a normal one takes 1 to 2 s
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty store at the newest migration (the intent and outbox tests)."""
+    database = tmp_path / "connector.db"
+    upgrade_to_head(str(database))
+    store = Store(database)
+    yield store
+    store.dispose()
 
 
 def local(text: str) -> datetime:

@@ -17,20 +17,11 @@ from sqlmodel import select
 from adapters.errors import TemporaryError
 from connector.engine.intents import RETRY_AFTER, add_all, claim, perform, record_all
 from connector.engine.runlog import RunLog
-from connector.store import Store, upgrade_to_head
+from connector.store import Store
 from connector.store.models import Intent, IntentState
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 KEY = "send_message:12AB00:reminder:1"
-
-
-@pytest.fixture
-def store(tmp_path):
-    database = tmp_path / "connector.db"
-    upgrade_to_head(str(database))
-    store = Store(database)
-    yield store
-    store.dispose()
 
 
 class Vendor:

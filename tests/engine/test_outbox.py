@@ -11,25 +11,15 @@ import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import event
 from sqlmodel import select
 
 from connector.engine.outbox import Message, send_all
 from connector.engine.runlog import RunLog
-from connector.store import Store, upgrade_to_head
+from connector.store import Store
 from connector.store.models import Intent, IntentState
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path):
-    database = tmp_path / "connector.db"
-    upgrade_to_head(str(database))
-    store = Store(database)
-    yield store
-    store.dispose()
 
 
 def states(store: Store) -> dict[str, str]:
