@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from connector.engine.runlog import RunLog
+from connector.store import Store
+
 
 class FakeClock:
     """Monotonic clock that only moves when someone sleeps on it (or a test advances it);
@@ -21,3 +26,12 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def stored_run(store: Store, now: datetime) -> RunLog:
+    """A run whose row is stored already, as after its first write: for tests that write rows
+    referring to it (intents) outside `bound(run)`."""
+    run = RunLog(store, trigger="test", school_id=None, now=now)
+    with store.write() as session:
+        run.store_row(session)
+    return run

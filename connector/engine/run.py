@@ -34,7 +34,7 @@ from connector.engine.runlog import Finding, Findings, RunLog, bound, close_inte
 from connector.engine.schedule import Agenda, Task
 from connector.instance_lock import HeldLock, Holder, run_lock
 from connector.store import Store
-from connector.store.models import Attention, JobMark
+from connector.store.models import Attention
 
 log = structlog.get_logger("connector.engine")
 DEADLINE_SETTING = "[sync] run_deadline_seconds"
@@ -341,8 +341,7 @@ def _run_school(
                 continue
             report.done.append(task.key)
             report.actions[task.key] = plan.actions
-            with engine.store.write() as session:
-                session.merge(JobMark(key=task.key, job=task.job, done_at=now, run_id=run.id))
+            run.done(task.key, task.job)
             done_scopes = attention.scopes(school.brin, task.key, BY_NAME[task.job].vendors)
             attention.release(engine, holds, done_scopes)
             for scope in done_scopes:

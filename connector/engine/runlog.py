@@ -14,15 +14,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
-from sqlmodel import select
+from sqlalchemy import Executable, event, update
+from sqlmodel import Session, col, select
 
 from connector.logging_setup import safe_id, safe_text
 from connector.store import Store
-from connector.store.models import RunOutcome, SyncEvent, SyncRun, new_run_id
+from connector.store.db import BEFORE_WRITE
+from connector.store.models import JobMark, RunOutcome, SyncEvent, SyncRun, new_run_id
 
 log = structlog.get_logger("connector.run")
+_ROW_IN = "run row stored in this transaction"  # a session.info key
+_RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+# This process's runs that have not finished, by id: one that ends unfinished before its first write
+# has no row yet, and `close_interrupted` stores it.
+_unfinished: dict[str, RunLog] = {}
+_unfinished_lock = threading.Lock()
 
 
 def _safe(action: str, message: str, ids: tuple[str, ...] | list[str]) -> tuple[str, str, tuple[str, ...]]:
@@ -32,12 +41,20 @@ def _safe(action: str, message: str, ids: tuple[str, ...] | list[str]) -> tuple[
 
 
 class RunLog:
-    """Collects one run's events and counts; written to the store as they happen."""
+    """Collects one run's events and counts; written to the store as they happen.
+
+    The run's own row is stored with the first thing the run writes (its first event, an intent, a
+    roster change: every `Store.write()` inside `bound(run)`, and the run's own writes), in that same
+    transaction, so what refers to the run always finds it, and a run that dies after writing
+    anything is left `running` for `close_interrupted`. A run that writes nothing until its end (a
+    sync that finds no change) stores its row once, complete, at `finish`, with the marks of the
+    tasks it did: a crash before then loses only work that wrote nothing."""
 
     def __init__(self, store: Store, *, trigger: str, school_id: int | None, now: datetime) -> None:
         self.store = store
         self.id = new_run_id()
         self.trigger = trigger
+        self.school_id = school_id
         self.counts: Counter[str] = Counter()
         self.failures = 0
         self._lock = threading.Lock()  # events may come from the planner-opening workers
@@ -45,12 +62,49 @@ class RunLog:
         self._wall_start = datetime.now(UTC)
         self._held: list[SyncEvent] | None = None  # events kept for one transaction (`batch`)
         self._batcher: threading.Thread | None = None
-        with store.write() as session:
-            session.add(
-                SyncRun(
-                    id=self.id, trigger=trigger, school_id=school_id, started_at=now, wall_started_at=self._wall_start
-                )
-            )
+        self._stored = False  # the row is committed
+        self._marks: list[JobMark] = []  # tasks done before the row was stored: written with it
+        with _unfinished_lock:
+            _unfinished[self.id] = self
+
+    def _row(self, **ended: Any) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "trigger": self.trigger,
+            "school_id": self.school_id,
+            "started_at": self._now,
+            "wall_started_at": self._wall_start,
+            "counts": {},
+            "outcome": RunOutcome.RUNNING.value,
+            **ended,
+        }
+
+    def store_row(self, session: Session) -> None:
+        """Store the run's row in `session`'s transaction unless it is stored already: before the
+        first row that refers to the run. `bound(run)` calls it at the start of every write."""
+        if self._stored or session.info.get(_ROW_IN) == self.id:
+            return
+        _insert_row(session, self._row())
+        session.info[_ROW_IN] = self.id
+        event.listen(session, "after_commit", self._committed, once=True)
+
+    def _committed(self, _session: Session) -> None:
+        self._stored = True
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self.store.write() as session:
+            self.store_row(session)
+            yield session
+
+    def done(self, key: str, job: str) -> None:
+        """Mark a task done (its `JobMark`): at once once the run's row is stored, else with it."""
+        mark = JobMark(key=key, job=job, done_at=self._now, run_id=self.id)
+        if not self._stored:
+            self._marks.append(mark)
+            return
+        with self._write() as session:
+            session.merge(mark)
 
     def event(
         self,
@@ -74,7 +128,7 @@ class RunLog:
             if self._held is not None and threading.current_thread() is self._batcher:
                 self._held.append(row)
                 return
-        with self.store.write() as session:
+        with self._write() as session:
             session.add(row)
 
     @contextmanager
@@ -91,21 +145,62 @@ class RunLog:
             with self._lock:
                 rows, self._held = self._held, None
             if rows:
-                with self.store.write() as session:
+                with self._write() as session:
                     session.add_all(rows)
 
     def finish(self, now: datetime, *, failed: bool = False) -> str:
         outcome = RunOutcome.FAILED if failed else (RunOutcome.PARTIAL if self.failures else RunOutcome.OK)
         log.info("run finished", outcome=outcome.value, counts=dict(self.counts))
-        with self.store.write() as session:
-            run = session.get(SyncRun, self.id)
-            assert run is not None, self.id
-            # The run's moment plus the time it took: a run is stamped with one moment (its `now`, which a
-            # rehearsal's --now sets), so without the wall clock's share its start and end are one instant.
-            run.ended_at = max(now, self._now) + max(datetime.now(UTC) - self._wall_start, timedelta(0))
-            run.outcome = outcome.value
-            run.counts = dict(self.counts)
+        # The run's moment plus the time it took: a run is stamped with one moment (its `now`, which a
+        # rehearsal's --now sets), so without the wall clock's share its start and end are one instant.
+        ended = {
+            "ended_at": max(now, self._now) + max(datetime.now(UTC) - self._wall_start, timedelta(0)),
+            "outcome": outcome.value,
+            "counts": dict(self.counts),
+        }
+        token = BEFORE_WRITE.set(None)  # not stored yet: stored here once, complete
+        try:
+            with self.store.write() as session:
+                if self._stored:
+                    session.execute(update(SyncRun).where(col(SyncRun.id) == self.id).values(ended))
+                else:
+                    _insert_row(session, self._row(**ended))
+                    event.listen(session, "after_commit", self._committed, once=True)
+                for mark in self._marks:
+                    session.merge(mark)
+        finally:
+            BEFORE_WRITE.reset(token)
+        self._marks = []
+        with _unfinished_lock:
+            _unfinished.pop(self.id, None)
         return outcome.value
+
+    def store_unfinished(self, session: Session) -> None:
+        """`close_interrupted`: store the row of a run of this process that ended unfinished (Ctrl-C, the
+        daemon's stop) before it wrote anything, as `running` for it to close, with the marks of the tasks
+        it did."""
+        if not self._stored:
+            _insert_row(session, self._row())
+            for mark in self._marks:
+                session.merge(mark)
+            self._marks = []
+            self._stored = True
+
+
+def _insert_row(session: Session, row: dict[str, Any]) -> None:
+    """INSERT a run's row unless it is there. Another thread's transaction may be storing it too
+    (PostgreSQL): the later one waits for the earlier to commit, then skips."""
+    statement: Executable
+    # The store's own dialect, already loaded (the other one is not imported).
+    if session.connection().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(_RUNS).values(row).on_conflict_do_nothing(index_elements=["id"])
+    else:
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(_RUNS).values(row).on_conflict_do_nothing(index_elements=["id"])
+    session.execute(statement)
 
 
 def close_interrupted(store: Store, now: datetime, *, trigger: str | None = None) -> list[str]:
@@ -115,14 +210,28 @@ def close_interrupted(store: Store, now: datetime, *, trigger: str | None = None
     run still `running` then was left by a process that died (killed, out of memory, cut off at
     the daemon's stop). Each gets `ended_at` (`now`, or its start if later) and a warning event.
     `trigger` closes only that trigger's runs (the daemon at its own stop, its tick still at work).
-    What such a run had begun at a vendor is in its intents, which the next run reconciles."""
+    What such a run had begun at a vendor is in its intents, which the next run reconciles. A run
+    of this process that ended unfinished before its first write (and so has no row) is closed too.
+    """
     query = select(SyncRun).where(SyncRun.outcome == RunOutcome.RUNNING.value)
     if trigger is not None:
         query = query.where(SyncRun.trigger == trigger)
-    with store.read() as session:  # the daemon asks at every tick: no write lock when there is nothing
-        if session.exec(query).first() is None:
-            return []
+    with _unfinished_lock:
+        unfinished = [
+            live
+            for live in _unfinished.values()
+            if live.store.engine.url == store.engine.url and trigger in (None, live.trigger)
+        ]
+        for live in unfinished:
+            del _unfinished[live.id]
+    if not unfinished:
+        with store.read() as session:  # the daemon asks at every tick: no write lock when there is nothing
+            if session.exec(query).first() is None:
+                return []
     with store.write() as session:
+        for live in unfinished:
+            live.store_unfinished(session)
+        session.flush()
         runs = list(session.exec(query))
         for run in runs:
             run.outcome = RunOutcome.INTERRUPTED.value
@@ -186,6 +295,11 @@ class Findings:
 
 @contextmanager
 def bound(run: RunLog) -> Iterator[RunLog]:
-    """Bind the run id into every log line written meanwhile (also in pool threads)."""
-    with structlog.contextvars.bound_contextvars(run_id=run.id, trigger=run.trigger):
-        yield run
+    """Bind the run id into every log line written meanwhile (also in pool threads), and store the
+    run's row with the first write made meanwhile."""
+    token = BEFORE_WRITE.set(run.store_row)
+    try:
+        with structlog.contextvars.bound_contextvars(run_id=run.id, trigger=run.trigger):
+            yield run
+    finally:
+        BEFORE_WRITE.reset(token)

@@ -18,6 +18,8 @@ supported for boards that run a database server. What the engine must know:
 * On SQLite the threads of one process (schools worked at once, pool workers)
   take turns at ``Store.write()`` in the process: a long write (a large roster)
   makes the others wait for it, not fail after ``BUSY_TIMEOUT_MS``.
+* ``BEFORE_WRITE`` runs first in every ``Store.write()`` of its context: a sync
+  run stores its own row with the first thing it writes (``RunLog``).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +214,10 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
             raise
 
 
+#: Called with the session at the start of every `Store.write()` in its context (pool threads copy it).
+BEFORE_WRITE: ContextVar[Callable[[Session], None] | None] = ContextVar("before_write", default=None)
+
+
 class Store:
     """The state store: one engine plus write/read transaction helpers."""
 
@@ -229,6 +236,9 @@ class Store:
     def write(self) -> Iterator[Session]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success."""
         with self._writer, session_scope(self.engine) as session:
+            first = BEFORE_WRITE.get()
+            if first is not None:
+                first(session)
             yield session
 
     @contextmanager

@@ -11,7 +11,7 @@ from sqlmodel import select
 from connector.cycle.settings import load_settings
 from connector.engine.context import Engine, Step
 from connector.engine.roster import PUPILS_WATERMARK, RemovalGuardError, sync_roster
-from connector.engine.runlog import RunLog
+from connector.engine.runlog import RunLog, bound
 from connector.review.status import school_status
 from connector.store import Store, upgrade_to_head
 from connector.store.models import IdentityLink, PendingRecord, Pupil, SyncEvent, SyncWatermark
@@ -113,8 +113,9 @@ def world(write_settings, tmp_path):
 
 
 def sync(engine: Engine, now: datetime):
-    step = Step(engine, engine.settings.schools[0], now, RunLog(engine.store, trigger="test", school_id=None, now=now))
-    return sync_roster(step)
+    run = RunLog(engine.store, trigger="test", school_id=None, now=now)
+    with bound(run):
+        return sync_roster(Step(engine, engine.settings.schools[0], now, run))
 
 
 def enrolled(engine: Engine) -> int:

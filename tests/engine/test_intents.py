@@ -16,9 +16,9 @@ from sqlmodel import select
 
 from adapters.errors import TemporaryError
 from connector.engine.intents import RETRY_AFTER, add_all, claim, perform, record_all
-from connector.engine.runlog import RunLog
 from connector.store import Store
 from connector.store.models import Intent, IntentState
+from tests.fakes import stored_run
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 KEY = "send_message:12AB00:reminder:1"
@@ -39,7 +39,7 @@ class Vendor:
 
 
 def run_perform(store: Store, vendor: Vendor, now: datetime, **kw):
-    run = RunLog(store, trigger="test", school_id=None, now=now)
+    run = stored_run(store, now)
     return perform(store, run, key=KEY, kind="send_message", payload={"n": 1}, now=now, send=vendor.send, **kw)
 
 
@@ -61,7 +61,7 @@ def intent_statements(store: Store) -> list[str]:
 
 
 def test_a_recorded_due_intent_is_claimed_in_one_statement_and_sent_once(store):
-    earlier = RunLog(store, trigger="test", school_id=None, now=NOW)
+    earlier = stored_run(store, NOW)
     record_all(store, [(KEY, "send_message", {"n": 1})], now=NOW, run_id=earlier.id, keep_payload=False)
     vendor = Vendor()
     statements = intent_statements(store)
@@ -76,7 +76,7 @@ def test_a_recorded_due_intent_is_claimed_in_one_statement_and_sent_once(store):
 
 
 def test_an_intent_claimed_in_the_callers_transaction_is_sent_with_no_claim_of_its_own(store):
-    earlier = RunLog(store, trigger="test", school_id=None, now=NOW)
+    earlier = stored_run(store, NOW)
     with store.write() as session:  # as a planner's release is recorded and claimed with its creation
         add_all(session, [(KEY, "send_message", {"n": 1})], now=NOW, run_id=earlier.id, keep_payload=False)
         claimed = claim(session, KEY, NOW)

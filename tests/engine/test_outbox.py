@@ -15,9 +15,9 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from connector.engine.outbox import Message, send_all
-from connector.engine.runlog import RunLog
 from connector.store import Store
 from connector.store.models import Intent, IntentState
+from tests.fakes import stored_run
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -45,7 +45,7 @@ class Planner:
 
 
 def step_of(store: Store, planner: Planner) -> SimpleNamespace:
-    run = RunLog(store, trigger="test", school_id=None, now=NOW)
+    run = stored_run(store, NOW)
     engine = SimpleNamespace(settings=SimpleNamespace(sync=SimpleNamespace(concurrency=4)))
     return SimpleNamespace(store=store, now=NOW, run_log=run, run=run, engine=engine, planner=planner)
 
