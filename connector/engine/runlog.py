@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Executable, event, update
+from sqlalchemy import Connection, Executable, event, update
 from sqlmodel import Session, col, select
 
 from connector.logging_setup import safe_id, safe_text
 from connector.store import Store
-from connector.store.db import BEFORE_WRITE
+from connector.store.db import WRITE_HOOK
 from connector.store.models import JobMark, RunOutcome, SyncEvent, SyncRun, new_run_id
 
 log = structlog.get_logger("connector.run")
@@ -79,13 +79,31 @@ class RunLog:
             **ended,
         }
 
-    def store_row(self, session: Session) -> None:
-        """Store the run's row in `session`'s transaction unless it is stored already: before the
-        first row that refers to the run. `bound(run)` calls it at the start of every write."""
+    def on_write(self, session: Session) -> Callable[[Session], None] | None:
+        """`Store.write()`'s hook inside `bound(run)`: the run's row goes into the first transaction that
+        writes anything else. PostgreSQL checks a reference at once, so the row is stored first there.
+        SQLite is told to check them at the commit, and the row is stored then, if anything else was
+        written: a transaction that finds nothing to change (a roster that did not change) writes none."""
         if self._stored or session.info.get(_ROW_IN) == self.id:
-            return
-        _insert_row(session, self._row())
+            return None
         session.info[_ROW_IN] = self.id
+        connection = session.connection()
+        if connection.dialect.name != "sqlite":
+            self.store_row(session)
+            return None
+        connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")  # for this transaction only
+        before = _changes(connection)
+
+        def before_commit(session: Session) -> None:
+            session.flush()
+            if _changes(connection) != before:
+                self.store_row(session)
+
+        return before_commit
+
+    def store_row(self, session: Session) -> None:
+        """Store the run's row (`running`) in `session`'s transaction, unless it is there."""
+        _insert_row(session, self._row())
         event.listen(session, "after_commit", self._committed, once=True)
 
     def _committed(self, _session: Session) -> None:
@@ -93,9 +111,13 @@ class RunLog:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self.store.write() as session:
-            self.store_row(session)
-            yield session
+        """A write of the run's own (an event, a mark), bound or not."""
+        token = WRITE_HOOK.set(self.on_write)
+        try:
+            with self.store.write() as session:
+                yield session
+        finally:
+            WRITE_HOOK.reset(token)
 
     def done(self, key: str, job: str) -> None:
         """Mark a task done (its `JobMark`): at once once the run's row is stored, else with it."""
@@ -158,7 +180,7 @@ class RunLog:
             "outcome": outcome.value,
             "counts": dict(self.counts),
         }
-        token = BEFORE_WRITE.set(None)  # not stored yet: stored here once, complete
+        token = WRITE_HOOK.set(None)  # not stored yet: stored here once, complete
         try:
             with self.store.write() as session:
                 if self._stored:
@@ -169,7 +191,7 @@ class RunLog:
                 for mark in self._marks:
                     session.merge(mark)
         finally:
-            BEFORE_WRITE.reset(token)
+            WRITE_HOOK.reset(token)
         self._marks = []
         with _unfinished_lock:
             _unfinished.pop(self.id, None)
@@ -185,6 +207,11 @@ class RunLog:
                 session.merge(mark)
             self._marks = []
             self._stored = True
+
+
+def _changes(connection: Connection) -> int:
+    """The rows SQLite's connection has changed since it opened."""
+    return connection.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
 
 
 def _insert_row(session: Session, row: dict[str, Any]) -> None:
@@ -297,9 +324,9 @@ class Findings:
 def bound(run: RunLog) -> Iterator[RunLog]:
     """Bind the run id into every log line written meanwhile (also in pool threads), and store the
     run's row with the first write made meanwhile."""
-    token = BEFORE_WRITE.set(run.store_row)
+    token = WRITE_HOOK.set(run.on_write)
     try:
         with structlog.contextvars.bound_contextvars(run_id=run.id, trigger=run.trigger):
             yield run
     finally:
-        BEFORE_WRITE.reset(token)
+        WRITE_HOOK.reset(token)

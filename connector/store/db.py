@@ -18,8 +18,9 @@ supported for boards that run a database server. What the engine must know:
 * On SQLite the threads of one process (schools worked at once, pool workers)
   take turns at ``Store.write()`` in the process: a long write (a large roster)
   makes the others wait for it, not fail after ``BUSY_TIMEOUT_MS``.
-* ``BEFORE_WRITE`` runs first in every ``Store.write()`` of its context: a sync
-  run stores its own row with the first thing it writes (``RunLog``).
+* ``WRITE_HOOK`` is called at the start of every ``Store.write()`` of its
+  context, and what it returns before the commit: a sync run stores its own row
+  with the first thing it writes (``RunLog``).
 """
 
 from __future__ import annotations
@@ -214,8 +215,10 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
             raise
 
 
-#: Called with the session at the start of every `Store.write()` in its context (pool threads copy it).
-BEFORE_WRITE: ContextVar[Callable[[Session], None] | None] = ContextVar("before_write", default=None)
+#: Called with the session at the start of every `Store.write()` in its context (pool threads copy it);
+#: what it returns, if not None, is called with the session before the commit.
+WriteHook = Callable[[Session], Callable[[Session], None] | None]
+WRITE_HOOK: ContextVar[WriteHook | None] = ContextVar("write_hook", default=None)
 
 
 class Store:
@@ -236,10 +239,11 @@ class Store:
     def write(self) -> Iterator[Session]:
         """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success."""
         with self._writer, session_scope(self.engine) as session:
-            first = BEFORE_WRITE.get()
-            if first is not None:
-                first(session)
+            hook = WRITE_HOOK.get()
+            before_commit = hook(session) if hook is not None else None
             yield session
+            if before_commit is not None:
+                before_commit(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
