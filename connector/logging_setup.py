@@ -310,7 +310,19 @@ def _console_formatter(shared: list[Processor], colors: bool) -> structlog.stdli
 
 
 class PrivateRotatingFileHandler(RotatingFileHandler):
-    """A RotatingFileHandler whose files (also after rollover) are mode 0600."""
+    """A RotatingFileHandler whose files (also after rollover) are mode 0600, and that formats (and so
+    redacts) each record once: the stdlib's `shouldRollover` formats a record to measure it, then `emit`
+    formats it again. Both run under the handler's lock, for one record after the other."""
+
+    _formatted: tuple[logging.LogRecord, str] | None = None  # the last record and its text
+
+    def format(self, record: logging.LogRecord) -> str:
+        last = self._formatted
+        if last is not None and last[0] is record:
+            return last[1]
+        text = super().format(record)
+        self._formatted = (record, text)
+        return text
 
     def _open(self) -> Any:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

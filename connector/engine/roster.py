@@ -94,6 +94,13 @@ def find_school_ids(engine, school_settings) -> tuple[int | None, int | None]:
         return school, year
 
 
+def _stored_ids(step: Step) -> tuple[int, int] | None:
+    """The ids the step was given (the run looked them up at its start), or None: look them up."""
+    if step.school_id is None or step.year_id is None:
+        return None
+    return step.school_id, step.year_id
+
+
 @dataclass(frozen=True)
 class RosterRead:
     """Both systems' rosters as read now, mapped, and checked against the removal guard."""
@@ -122,7 +129,7 @@ def read_roster(step: Step) -> RosterRead:
     """Read both systems' rosters (reads only); raises RemovalGuardError when storing them would
     remove too much at once."""
     brin, year = step.school.brin, step.school.school_year.year
-    school_id, year_id = find_school_ids(step.engine, step.school)
+    school_id, year_id = _stored_ids(step) or find_school_ids(step.engine, step.school)
     with step.store.read() as session:
         mark = session.exec(
             select(SyncWatermark).where(
@@ -180,7 +187,7 @@ def store_roster(step: Step, read: RosterRead) -> RosterResult:
     """Store what `read_roster` read, with the links between the two systems; only what changed
     is written (`rosterrows.py`)."""
     year = step.school.school_year.year
-    school_id, year_id = school_ids(step.engine, step.school)
+    school_id, year_id = _stored_ids(step) or school_ids(step.engine, step.school)
     groups, staff, pupils = read.groups, read.staff, read.pupils
     with step.store.write() as session:
         group_rows = rows.store_groups(session, school_id, year_id, groups, step.now)

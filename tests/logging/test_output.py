@@ -141,6 +141,25 @@ def test_rotating_log_file_is_json_and_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(log_file.parent.stat().st_mode) == 0o700
 
 
+def test_the_log_file_formats_and_redacts_each_line_once_also_when_it_rotates(tmp_path: Path, monkeypatch) -> None:
+    """The stdlib's rollover check formats a record to measure it; the line written is that same text."""
+    from connector import logging_setup
+
+    log_file = tmp_path / "connector.log"
+    configure_logging(stream=io.StringIO(), log_file=log_file, max_bytes=400, backup_count=1)
+    [handler] = [h for h in logging.getLogger().handlers if isinstance(h, logging_setup.PrivateRotatingFileHandler)]
+    formatted: list[str] = []
+    format_once = handler.formatter.format  # type: ignore[union-attr]
+    monkeypatch.setattr(
+        handler.formatter, "format", lambda record: formatted.append(format_once(record)) or formatted[-1]
+    )
+    for i in range(12):
+        get_logger().info("tick", i=i, email="sanne@example.nl")
+    lines = [json.loads(raw) for f in (tmp_path / "connector.log.1", log_file) for raw in f.read_text().splitlines()]
+    assert len(formatted) == 12 and [line["i"] for line in lines][-1] == 11  # rotated, each line formatted once
+    assert {line["email"] for line in lines} == {"[redacted]"}
+
+
 def test_the_log_file_is_json_even_on_a_terminal(tmp_path: Path) -> None:
     log_file = tmp_path / "connector.log"
     configure_logging(stream=TTYStream(), log_file=log_file)
