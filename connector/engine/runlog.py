@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, Executable, event, update
+from sqlalchemy import Connection, event, update
 from sqlmodel import Session, col, select
 
 from connector.logging_setup import safe_id, safe_text
@@ -101,9 +101,9 @@ class RunLog:
 
         return before_commit
 
-    def store_row(self, session: Session) -> None:
-        """Store the run's row (`running`) in `session`'s transaction, unless it is there."""
-        _insert_row(session, self._row())
+    def store_row(self, session: Session, **ended: Any) -> None:
+        """Store the run's row in `session`'s transaction, unless it is there: `running`, or as `ended`."""
+        _insert_row(session, self._row(**ended))
         event.listen(session, "after_commit", self._committed, once=True)
 
     def _committed(self, _session: Session) -> None:
@@ -186,8 +186,7 @@ class RunLog:
                 if self._stored:
                     session.execute(update(SyncRun).where(col(SyncRun.id) == self.id).values(ended))
                 else:
-                    _insert_row(session, self._row(**ended))
-                    event.listen(session, "after_commit", self._committed, once=True)
+                    self.store_row(session, **ended)
                 for mark in self._marks:
                     session.merge(mark)
         finally:
@@ -202,11 +201,10 @@ class RunLog:
         daemon's stop) before it wrote anything, as `running` for it to close, with the marks of the tasks
         it did."""
         if not self._stored:
-            _insert_row(session, self._row())
+            self.store_row(session)
             for mark in self._marks:
                 session.merge(mark)
             self._marks = []
-            self._stored = True
 
 
 def _changes(connection: Connection) -> int:
@@ -217,17 +215,12 @@ def _changes(connection: Connection) -> int:
 def _insert_row(session: Session, row: dict[str, Any]) -> None:
     """INSERT a run's row unless it is there. Another thread's transaction may be storing it too
     (PostgreSQL): the later one waits for the earlier to commit, then skips."""
-    statement: Executable
     # The store's own dialect, already loaded (the other one is not imported).
     if session.connection().dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        statement = sqlite_insert(_RUNS).values(row).on_conflict_do_nothing(index_elements=["id"])
+        from sqlalchemy.dialects.sqlite import insert
     else:
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement = pg_insert(_RUNS).values(row).on_conflict_do_nothing(index_elements=["id"])
-    session.execute(statement)
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    session.execute(insert(_RUNS).values(row).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def close_interrupted(store: Store, now: datetime, *, trigger: str | None = None) -> list[str]:
@@ -258,7 +251,6 @@ def close_interrupted(store: Store, now: datetime, *, trigger: str | None = None
     with store.write() as session:
         for live in unfinished:
             live.store_unfinished(session)
-        session.flush()
         runs = list(session.exec(query))
         for run in runs:
             run.outcome = RunOutcome.INTERRUPTED.value
