@@ -201,6 +201,9 @@ def walk_to_reminders(folder, die_after: int | None = None):
                 real, sent, lock = engine.planner_for, [], threading.Lock()
 
                 class Dying:
+                    """Dead once `die_after` sends came back: a send already on the wire then still
+                    reaches the vendor, none after (whichever worker the pool gets to first)."""
+
                     def __init__(self, client) -> None:
                         self.client = client
 
@@ -208,6 +211,9 @@ def walk_to_reminders(folder, die_after: int | None = None):
                         return getattr(self.client, name)
 
                     def send_message(self, body, *, idempotency_key: str):
+                        with lock:
+                            if len(sent) >= die_after:
+                                raise Crash
                         answer = self.client.send_message(body, idempotency_key=idempotency_key)
                         with lock:
                             sent.append(idempotency_key)
